@@ -1,0 +1,52 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/render"
+)
+
+func addGet(a *app) {
+	var (
+		patterns []string
+		stream   string
+		sources  bool
+		asJSON   bool
+	)
+	c := a.fisk.Command("get", "Print counter values: one bare value, or a table for several or a wildcard").Alias("read")
+	c.Arg("subject", "Counter subjects or wildcard patterns").Required().StringsVar(&patterns)
+	c.Flag("stream", "Read at this stream (tier) instead of the stream that owns the subject").PlaceHolder("NAME").StringVar(&stream)
+	c.Flag("sources", "Show what each source contributes (aggregate streams)").UnNegatableBoolVar(&sources)
+	c.Flag("json", "Print the result as JSON (values are strings)").UnNegatableBoolVar(&asJSON)
+	c.Cheat("get", `# one value, for scripts
+v=$(counter get hits)
+# every counter under a prefix, any number of them
+counter get 'count.>'
+# an aggregate tier, with what each region contributes
+counter get count.eu.hits --stream EU --sources`)
+
+	a.verbs["get"] = func(ctx context.Context) error {
+		for _, p := range patterns {
+			if err := counters.ValidSubject(p, true); err != nil {
+				return err
+			}
+		}
+		client, err := a.conn.connect(ctx, false)
+		if err != nil {
+			return err
+		}
+		defer client.Conn().Close()
+		list, err := client.Get(ctx, patterns, counters.GetOptions{Stream: stream})
+		if err != nil && !(errors.Is(err, counters.ErrNotFound) && len(list) > 0) {
+			return err
+		}
+		single := len(patterns) == 1 && counters.IsLiteral(patterns[0])
+		if perr := a.printer(asJSON).Counters(list, render.GetOptions{Single: single, Sources: sources}); perr != nil {
+			return perr
+		}
+		// Partial results are printed, and the missing ones still fail the run.
+		return err
+	}
+}

@@ -1,0 +1,48 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jetcounter/counter/internal/counters"
+)
+
+func addIncr(a *app) {
+	var subject, delta, id string
+	var asJSON bool
+	c := a.fisk.Command("incr", "Add a signed delta (default +1) to a counter and print its new total").Alias("add")
+	c.Arg("subject", "Counter subject (no wildcards)").Required().StringVar(&subject)
+	c.Arg("delta", "Signed whole number of any size, e.g. 5, +5, -5 (default +1)").Default("+1").StringVar(&delta)
+	c.Flag("id", "Message id: the server applies an increment with the same id only once").PlaceHolder("ID").StringVar(&id)
+	c.Flag("json", "Print the result as JSON").UnNegatableBoolVar(&asJSON)
+	c.Cheat("incr", `# add one
+counter incr hits
+# add or subtract any amount
+counter incr hits 5
+counter incr hits -5
+# retry-safe: the same --id is applied once
+counter incr orders.paid 1 --id order-7781`)
+
+	a.verbs["incr"] = func(ctx context.Context) error {
+		d, err := counters.ParseDelta(delta)
+		if err != nil {
+			return err
+		}
+		if err := counters.ValidSubject(subject, false); err != nil {
+			return err
+		}
+		client, err := a.conn.connect(ctx, false)
+		if err != nil {
+			return err
+		}
+		defer client.Conn().Close()
+		res, err := client.Incr(ctx, subject, d, id)
+		if err != nil {
+			return err
+		}
+		if res.Duplicate && !asJSON {
+			fmt.Fprintf(a.env.Stderr, "counter: message id %q was already applied: counter %s not changed\n", id, subject)
+		}
+		return a.printer(asJSON).Incr(res)
+	}
+}

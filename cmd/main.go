@@ -1,0 +1,148 @@
+// Package cmd is the counter command line: flags, verbs and exit codes.
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"slices"
+
+	"github.com/choria-io/fisk"
+	"golang.org/x/term"
+
+	"github.com/jetcounter/counter/render"
+)
+
+// Version is set at build time with -ldflags "-X ...cmd.Version=v1.2.3".
+var Version = "development"
+
+// Env is what a run sees of its process: arguments aside, the streams and
+// whether they are terminals. Tests supply their own.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	StdinTTY       bool
+	StdoutTTY      bool
+	StderrTTY      bool
+}
+
+// ProcessEnv is the Env of the running process.
+func ProcessEnv() Env {
+	return Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		StdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		StdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+// exitRequest carries fisk's terminate(code) (help, completion) out of Parse.
+type exitRequest int
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, env Env) (code int) {
+	app := newApp(env)
+	noCommand := len(args) == 0
+	defer func() {
+		if r := recover(); r != nil {
+			req, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			code = int(req)
+		}
+		if noCommand {
+			code = ExitUsage
+		}
+	}()
+	if len(args) == 0 {
+		// No command is a usage error: help goes to stderr, exit 2.
+		app.fisk.UsageWriter(env.Stderr)
+		args = []string{"--help"}
+	}
+	selected, err := app.fisk.Parse(moveNegativeNumbers(args))
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "counter: %v (see 'counter --help')\n", err)
+		return ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	run, ok := app.verbs[selected]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "counter: choose a command (see 'counter --help')\n")
+		return ExitUsage
+	}
+	err = run(ctx)
+	if err != nil {
+		printError(env, err)
+	}
+	return ExitCode(err)
+}
+
+func printError(env Env, err error) {
+	prefix := "counter: "
+	if env.StderrTTY && render.ColorEnabled(true) {
+		prefix = "\x1b[31mcounter:\x1b[0m "
+	}
+	fmt.Fprintln(env.Stderr, prefix+redact(err.Error()))
+}
+
+type app struct {
+	fisk  *fisk.Application
+	env   Env
+	conn  *connFlags
+	verbs map[string]func(context.Context) error
+}
+
+func newApp(env Env) *app {
+	a := &app{
+		env:   env,
+		verbs: map[string]func(context.Context) error{},
+	}
+	f := fisk.New("counter", "Create, increment, read, watch and reset NATS JetStream counters (nats-server 2.12+).")
+	f.Version(Version)
+	f.UsageWriter(env.Stdout)
+	f.ErrorWriter(env.Stderr)
+	f.Terminate(func(code int) { panic(exitRequest(code)) })
+	f.HelpFlag.Short('h')
+	a.fisk = f
+	a.conn = addConnFlags(f)
+	addCreate(a)
+	addIncr(a)
+	addGet(a)
+	addServer(a)
+	addCompletion(a)
+	return a
+}
+
+// printer is where a verb writes its results.
+func (a *app) printer(json bool) render.Printer {
+	return render.Printer{W: a.env.Stdout, TTY: a.env.StdoutTTY && !json, JSON: json}
+}
+
+// negativeNumber is a token such as -5 that must be a value, never a flag.
+var negativeNumber = regexp.MustCompile(`^-[0-9]+$`)
+
+// moveNegativeNumbers lets `counter incr hits -5` mean a delta of -5: fisk
+// would read "-5" as short flags, so such tokens move behind a "--". No flag
+// of counter takes a negative number, so none is lost.
+func moveNegativeNumbers(args []string) []string {
+	if slices.Contains(args, "--") {
+		return args
+	}
+	var rest, numbers []string
+	for _, a := range args {
+		if negativeNumber.MatchString(a) {
+			numbers = append(numbers, a)
+			continue
+		}
+		rest = append(rest, a)
+	}
+	if len(numbers) == 0 {
+		return args
+	}
+	return append(append(rest, "--"), numbers...)
+}

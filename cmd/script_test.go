@@ -1,0 +1,182 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jsm.go/natscontext"
+	"github.com/nats-io/nats.go"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/embedded"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"counter": func() { os.Exit(Main(os.Args[1:], ProcessEnv())) },
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar, each against its own real
+// nats-server with JetStream ($NATS_URL).
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "../testdata/script",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(env.WorkDir, ".jetstream")})
+			if err != nil {
+				return err
+			}
+			env.Defer(func() { s.Shutdown(); s.WaitForShutdown() })
+			env.Setenv("NATS_URL", s.ClientURL())
+			// No nats context of the machine may leak into a test.
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
+			env.Setenv("NO_COLOR", "1")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":        cmdExits,
+			"jsreq":        cmdJSReq,
+			"waitget":      cmdWaitGet,
+			"mkcontext":    cmdMkContext,
+			"server-no-js": cmdServerNoJS,
+			"seed":         cmdSeed,
+		},
+	})
+}
+
+// exits CODE PROG ARGS...: run PROG, require exit code CODE; stdout and
+// stderr stay available to the next commands.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("run %s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d\nstdout: %s\nstderr: %s", args[1], got, want, ts.ReadFile("stdout"), ts.ReadFile("stderr"))
+	}
+}
+
+func scriptConn(ts *testscript.TestScript) *nats.Conn {
+	nc, err := nats.Connect(ts.Getenv("NATS_URL"))
+	ts.Check(err)
+	return nc
+}
+
+// jsreq SUBJECT JSON: a raw JetStream API request (to make what `counter`
+// refuses to make); fails on an API error unless negated.
+func cmdJSReq(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: jsreq SUBJECT JSON")
+	}
+	nc := scriptConn(ts)
+	defer nc.Close()
+	msg, err := nc.Request(args[0], []byte(args[1]), 5*time.Second)
+	ts.Check(err)
+	var resp struct {
+		Error *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	ts.Check(json.Unmarshal(msg.Data, &resp))
+	if (resp.Error != nil) != neg {
+		ts.Fatalf("jsreq %s: %s", args[0], msg.Data)
+	}
+}
+
+// waitget [STREAM] SUBJECT VALUE: poll until the counter holds VALUE
+// (sourcing into aggregates is asynchronous).
+func cmdWaitGet(ts *testscript.TestScript, neg bool, args []string) {
+	var stream string
+	if len(args) == 3 {
+		stream, args = args[0], args[1:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitget [STREAM] SUBJECT VALUE")
+	}
+	nc := scriptConn(ts)
+	defer nc.Close()
+	c, err := counters.New(nc, counters.Options{})
+	ts.Check(err)
+	deadline := time.Now().Add(10 * time.Second)
+	last := "(none)"
+	for time.Now().Before(deadline) {
+		list, err := c.Get(context.Background(), []string{args[0]}, counters.GetOptions{Stream: stream})
+		if err == nil && len(list) == 1 {
+			last = list[0].Value.String()
+			if last == args[1] {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("counter %s is %s, want %s", args[0], last, args[1])
+}
+
+// mkcontext NAME [select]: save a nats context pointing at $NATS_URL with
+// jsm.go's natscontext, exactly as `nats context save` would.
+func cmdMkContext(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: mkcontext NAME [select] [url=URL] [domain=D]")
+	}
+	opts := []natscontext.Option{natscontext.WithServerURL(ts.Getenv("NATS_URL"))}
+	selected := false
+	for _, a := range args[1:] {
+		switch {
+		case a == "select":
+			selected = true
+		case strings.HasPrefix(a, "url="):
+			opts[0] = natscontext.WithServerURL(strings.TrimPrefix(a, "url="))
+		case strings.HasPrefix(a, "domain="):
+			opts = append(opts, natscontext.WithJSDomain(strings.TrimPrefix(a, "domain=")))
+		}
+	}
+	// natscontext reads XDG_CONFIG_HOME from this process's environment.
+	os.Setenv("XDG_CONFIG_HOME", ts.Getenv("XDG_CONFIG_HOME"))
+	nctx, err := natscontext.New(args[0], false, opts...)
+	ts.Check(err)
+	ts.Check(nctx.Save(args[0]))
+	if selected {
+		ts.Check(natscontext.SelectContext(args[0]))
+	}
+}
+
+// server-no-js: start a server without JetStream; its URL is $NOJS_URL.
+func cmdServerNoJS(ts *testscript.TestScript, neg bool, args []string) {
+	s, err := embedded.Start(embedded.Options{Port: -1, NoJetStream: true})
+	ts.Check(err)
+	ts.Defer(func() { s.Shutdown(); s.WaitForShutdown() })
+	ts.Setenv("NOJS_URL", s.ClientURL())
+}
+
+// seed PREFIX N: add 1..N to counters PREFIX.1 .. PREFIX.N (counter i gets i).
+func cmdSeed(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: seed PREFIX N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	nc := scriptConn(ts)
+	defer nc.Close()
+	ts.Check(seedCounters(nc, args[0], n))
+}

@@ -1,0 +1,146 @@
+// Package counters reads, increments and creates NATS JetStream counter
+// streams (ADR-49). It returns typed results and never prints.
+package counters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// MinAPILevel is the JetStream API level that introduced counters (2.12).
+const MinAPILevel = 2
+
+// Options select the JetStream domain or API prefix to talk to.
+type Options struct {
+	Domain    string
+	APIPrefix string
+	// Timeout bounds each request, and the silence tolerated mid-read.
+	Timeout time.Duration
+}
+
+// Client is a JetStream client for counter streams.
+type Client struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	prefix  string // "$JS.API" or the domain's / user's prefix, no trailing dot
+	timeout time.Duration
+}
+
+// New wraps an established connection.
+func New(nc *nats.Conn, opts Options) (*Client, error) {
+	if opts.Domain != "" && opts.APIPrefix != "" {
+		return nil, Invalidf("--js-domain and --js-api-prefix cannot be used together")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	var (
+		js     jetstream.JetStream
+		err    error
+		prefix = "$JS.API"
+	)
+	switch {
+	case opts.Domain != "":
+		js, err = jetstream.NewWithDomain(nc, opts.Domain)
+		prefix = "$JS." + opts.Domain + ".API"
+	case opts.APIPrefix != "":
+		js, err = jetstream.NewWithAPIPrefix(nc, opts.APIPrefix)
+		prefix = strings.TrimSuffix(opts.APIPrefix, ".")
+	default:
+		js, err = jetstream.New(nc)
+	}
+	if err != nil {
+		return nil, Invalidf("cannot use JetStream: %v", err)
+	}
+	return &Client{
+		nc:      nc,
+		js:      js,
+		prefix:  prefix,
+		timeout: opts.Timeout,
+	}, nil
+}
+
+// Conn returns the underlying connection.
+func (c *Client) Conn() *nats.Conn { return c.nc }
+
+// JetStream returns the JetStream context the client uses.
+func (c *Client) JetStream() jetstream.JetStream { return c.js }
+
+// Timeout is the per-request timeout.
+func (c *Client) Timeout() time.Duration { return c.timeout }
+
+// inDomain returns a client for another JetStream domain over the same
+// connection (used to look at sources in other domains).
+func (c *Client) inDomain(domain string) (*Client, error) {
+	if domain == "" {
+		return c, nil
+	}
+	return New(c.nc, Options{Domain: domain, Timeout: c.timeout})
+}
+
+func (c *Client) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// APILevel returns the JetStream API level of the account's server, failing
+// with ErrUnavailable when JetStream cannot be reached or is too old.
+func (c *Client) APILevel(ctx context.Context) (int, error) {
+	ctx, cancel := c.requestContext(ctx)
+	defer cancel()
+	info, err := c.js.AccountInfo(ctx)
+	if err != nil {
+		return 0, c.wrap(err, "JetStream account info")
+	}
+	if info.API.Level < MinAPILevel {
+		return info.API.Level, Unavailablef("JetStream API level %d is too old: counters need nats-server 2.12 or newer (API level %d)", info.API.Level, MinAPILevel)
+	}
+	return info.API.Level, nil
+}
+
+// wrap turns transport and JetStream API errors into kinded errors whose text
+// says what failed and what to do.
+func (c *Client) wrap(err error, what string) error {
+	var kerr *kindError
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &kerr):
+		return err
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return errorf(ErrUnavailable, "%s: JetStream is not available%s: enable JetStream on the server or check --js-domain", what, c.where())
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded):
+		return errorf(ErrUnavailable, "%s: no answer from JetStream%s within %s: check the server, --js-domain or raise --timeout", what, c.where(), c.timeout)
+	case errors.Is(err, nats.ErrPermissionViolation), errors.Is(err, nats.ErrAuthorization):
+		return errorf(ErrUnavailable, "%s: permission denied: %v", what, err)
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining), errors.Is(err, nats.ErrDisconnected):
+		return errorf(ErrUnavailable, "%s: connection lost: %v", what, err)
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return errorf(ErrNotFound, "%s: stream not found%s", what, c.where())
+	case errors.As(err, &apiErr):
+		switch apiErr.ErrorCode {
+		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
+			return errorf(ErrUnavailable, "%s: JetStream is not enabled for this account%s", what, c.where())
+		}
+		if apiErr.Code == 403 {
+			return errorf(ErrUnavailable, "%s: permission denied: %s", what, apiErr.Description)
+		}
+		return fmt.Errorf("%s: %s (error %d)", what, apiErr.Description, apiErr.ErrorCode)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (c *Client) where() string {
+	if c.prefix == "" || c.prefix == "$JS.API" {
+		return ""
+	}
+	return " at " + c.prefix
+}

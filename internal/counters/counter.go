@@ -1,0 +1,96 @@
+package counters
+
+import (
+	"encoding/json"
+	"math/big"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Header names from ADR-49.
+const (
+	HeaderIncr     = "Nats-Incr"
+	HeaderSources  = "Nats-Counter-Sources"
+	HeaderMsgID    = "Nats-Msg-Id"
+	headerStream   = "Nats-Stream"
+	headerSubject  = "Nats-Subject"
+	headerSequence = "Nats-Sequence"
+	headerTime     = "Nats-Time-Stamp"
+)
+
+// Counter is the last stored value of one counter subject in one stream.
+type Counter struct {
+	Subject string
+	Stream  string
+	Value   *big.Int
+	Seq     uint64
+	Updated time.Time
+	// Sources is what each source stream last contributed, keyed by source
+	// stream then original subject (the Nats-Counter-Sources header). Nil
+	// when the message has no such header.
+	Sources Sources
+}
+
+// Sources maps source key (stream name, ":hash" for external sources) to the
+// upstream subject and its last seen value.
+type Sources map[string]map[string]*big.Int
+
+// Total is the sum of every contribution.
+func (s Sources) Total() *big.Int {
+	total := new(big.Int)
+	for _, subjects := range s {
+		for _, v := range subjects {
+			total.Add(total, v)
+		}
+	}
+	return total
+}
+
+// ParseBody parses a stored counter body {"val":"<decimal>"}.
+func ParseBody(body []byte) (*big.Int, error) {
+	var b struct {
+		Val *string `json:"val"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil || b.Val == nil {
+		return nil, errorf(ErrInvalid, "message is not a counter value: %.60q", body)
+	}
+	return ParseValue(*b.Val)
+}
+
+// ParseSources parses the Nats-Counter-Sources header; "" gives nil.
+func ParseSources(header string) (Sources, error) {
+	if header == "" {
+		return nil, nil
+	}
+	var raw map[string]map[string]string
+	if err := json.Unmarshal([]byte(header), &raw); err != nil {
+		return nil, errorf(ErrInvalid, "invalid %s header: %v", HeaderSources, err)
+	}
+	out := make(Sources, len(raw))
+	for key, subjects := range raw {
+		m := make(map[string]*big.Int, len(subjects))
+		for subj, val := range subjects {
+			v, err := ParseValue(val)
+			if err != nil {
+				return nil, err
+			}
+			m[subj] = v
+		}
+		out[key] = m
+	}
+	return out, nil
+}
+
+// counterFromMsg builds a Counter from a stored message's body and headers.
+func counterFromMsg(subject, stream string, seq uint64, ts time.Time, h nats.Header, body []byte) (Counter, error) {
+	v, err := ParseBody(body)
+	if err != nil {
+		return Counter{}, err
+	}
+	src, err := ParseSources(h.Get(HeaderSources))
+	if err != nil {
+		return Counter{}, err
+	}
+	return Counter{Subject: subject, Stream: stream, Value: v, Seq: seq, Updated: ts, Sources: src}, nil
+}

@@ -1,0 +1,273 @@
+package counters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamSpec is what `counter create` asks for. Everything else about a
+// counter stream is fixed: counters on, direct reads on, limits retention,
+// discard old, and no age or size limits (they silently zero counters).
+type StreamSpec struct {
+	Name        string
+	Subjects    []string
+	Sources     []SourceSpec
+	Replicas    int
+	Storage     string // "file" (default) or "memory"
+	Cluster     string
+	Tags        []string
+	Description string
+	// History is the number of messages kept per subject; 0 = unlimited.
+	History int64
+}
+
+// Config builds the stream configuration, validating the spec.
+func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
+	if err := validName("stream name", s.Name); err != nil {
+		return jetstream.StreamConfig{}, err
+	}
+	if len(s.Subjects) == 0 && len(s.Sources) == 0 {
+		return jetstream.StreamConfig{}, Invalidf("stream %s needs --subjects or --source", s.Name)
+	}
+	for _, subj := range s.Subjects {
+		if err := ValidSubject(subj, true); err != nil {
+			return jetstream.StreamConfig{}, err
+		}
+	}
+	if s.Replicas < 0 || s.Replicas > 5 {
+		return jetstream.StreamConfig{}, Invalidf("--replicas %d: want 1 to 5", s.Replicas)
+	}
+	if s.History < 0 {
+		return jetstream.StreamConfig{}, Invalidf("--history %d: want 1 or more (0 = unlimited)", s.History)
+	}
+	storage := jetstream.FileStorage
+	switch s.Storage {
+	case "", "file":
+	case "memory":
+		storage = jetstream.MemoryStorage
+	default:
+		return jetstream.StreamConfig{}, Invalidf("--storage %q: want file or memory", s.Storage)
+	}
+	cfg := jetstream.StreamConfig{
+		Name:              s.Name,
+		Description:       s.Description,
+		Subjects:          s.Subjects,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		Storage:           storage,
+		Replicas:          max(s.Replicas, 1),
+		MaxMsgs:           -1,
+		MaxBytes:          -1,
+		MaxMsgSize:        -1,
+		MaxConsumers:      -1,
+		MaxMsgsPerSubject: -1,
+		AllowDirect:       true,
+		AllowMsgCounter:   true,
+	}
+	if s.History > 0 {
+		cfg.MaxMsgsPerSubject = s.History
+	}
+	if s.Cluster != "" || len(s.Tags) > 0 {
+		cfg.Placement = &jetstream.Placement{Cluster: s.Cluster, Tags: s.Tags}
+	}
+	seen := map[string]bool{}
+	for _, src := range s.Sources {
+		key := src.Stream + "@" + src.Domain
+		if seen[key] {
+			// The server keys sources by name: two entries would collide.
+			return jetstream.StreamConfig{}, Invalidf("source %s is given twice: use one --source per upstream stream", src)
+		}
+		seen[key] = true
+		cfg.Sources = append(cfg.Sources, src.StreamSource())
+	}
+	return cfg, nil
+}
+
+// CreateOptions change how Create acts.
+type CreateOptions struct {
+	DryRun bool
+	// Force skips the refusal of sources that are missing or not counters.
+	Force bool
+}
+
+// CreateResult reports what Create did.
+type CreateResult struct {
+	Stream string
+	// Action is "created", "unchanged" or, with DryRun, "would create".
+	Action string
+	Config jetstream.StreamConfig
+	// Warnings are refusals overridden by Force.
+	Warnings []string
+}
+
+// Create makes the counter stream, or confirms an identical one exists.
+// An existing stream that differs is an ErrConflict naming the fields;
+// nothing is changed.
+func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions) (*CreateResult, error) {
+	cfg, err := spec.Config()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.APILevel(ctx); err != nil {
+		return nil, err
+	}
+	res := &CreateResult{Stream: cfg.Name, Config: cfg}
+	for _, src := range spec.Sources {
+		problem, err := c.checkSource(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		if problem == nil {
+			continue
+		}
+		if !opts.Force {
+			return nil, problem
+		}
+		res.Warnings = append(res.Warnings, problem.Error()+" (created anyway: --force)")
+	}
+	existing, err := c.StreamInfo(ctx, cfg.Name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		if diffs := ConfigDiff(existing.Config, cfg); len(diffs) > 0 {
+			return nil, errorf(ErrConflict, "stream %s exists with a different configuration (%s): nothing changed", cfg.Name, strings.Join(diffs, "; "))
+		}
+		res.Action = "unchanged"
+		return res, nil
+	}
+	if opts.DryRun {
+		res.Action = "would create"
+		return res, nil
+	}
+	rctx, cancel := c.requestContext(ctx)
+	defer cancel()
+	if _, err := c.js.CreateStream(rctx, cfg); err != nil {
+		return nil, c.wrap(err, "create stream "+cfg.Name)
+	}
+	res.Action = "created"
+	return res, nil
+}
+
+// checkSource returns a refusal (not a failure) when src would make an
+// aggregate that silently stalls: a missing stream or a plain one.
+func (c *Client) checkSource(ctx context.Context, src SourceSpec) (error, error) {
+	dc, err := c.inDomain(src.Domain)
+	if err != nil {
+		return nil, err
+	}
+	info, err := dc.StreamInfo(ctx, src.Stream)
+	if errors.Is(err, ErrNotFound) {
+		return NotFoundf("source stream %s not found%s: create it first, or pass --force", src.Stream, dc.where()), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !info.Config.AllowMsgCounter {
+		return Invalidf("source stream %s is not a counter stream: a counter aggregate sourcing it would stall silently; pass --force to create anyway", src.Stream), nil
+	}
+	return nil, nil
+}
+
+// ConfigDiff lists the fields `counter create` controls that differ between
+// an existing stream and the wanted configuration, as "field: have X, want Y".
+func ConfigDiff(have, want jetstream.StreamConfig) []string {
+	var diffs []string
+	add := func(field string, h, w any) {
+		diffs = append(diffs, fmt.Sprintf("%s: have %v, want %v", field, h, w))
+	}
+	if !slices.Equal(sortedCopy(have.Subjects), sortedCopy(want.Subjects)) {
+		add("subjects", have.Subjects, want.Subjects)
+	}
+	if hs, ws := sourcesKey(have.Sources), sourcesKey(want.Sources); hs != ws {
+		add("sources", hs, ws)
+	}
+	if max(have.Replicas, 1) != max(want.Replicas, 1) {
+		add("replicas", have.Replicas, want.Replicas)
+	}
+	if have.Storage != want.Storage {
+		add("storage", have.Storage, want.Storage)
+	}
+	if placementKey(have.Placement) != placementKey(want.Placement) {
+		add("placement", placementKey(have.Placement), placementKey(want.Placement))
+	}
+	if have.Description != want.Description {
+		add("description", fmt.Sprintf("%q", have.Description), fmt.Sprintf("%q", want.Description))
+	}
+	if unlimited(have.MaxMsgsPerSubject) != unlimited(want.MaxMsgsPerSubject) {
+		add("history", unlimited(have.MaxMsgsPerSubject), unlimited(want.MaxMsgsPerSubject))
+	}
+	if have.AllowMsgCounter != want.AllowMsgCounter {
+		add("allow_msg_counter", have.AllowMsgCounter, want.AllowMsgCounter)
+	}
+	if have.AllowDirect != want.AllowDirect {
+		add("allow_direct", have.AllowDirect, want.AllowDirect)
+	}
+	if have.Retention != want.Retention {
+		add("retention", have.Retention, want.Retention)
+	}
+	if have.Discard != want.Discard {
+		add("discard", have.Discard, want.Discard)
+	}
+	if have.MaxAge != want.MaxAge {
+		add("max_age", have.MaxAge, want.MaxAge)
+	}
+	if unlimited(have.MaxMsgs) != unlimited(want.MaxMsgs) {
+		add("max_msgs", unlimited(have.MaxMsgs), unlimited(want.MaxMsgs))
+	}
+	if unlimited(have.MaxBytes) != unlimited(want.MaxBytes) {
+		add("max_bytes", unlimited(have.MaxBytes), unlimited(want.MaxBytes))
+	}
+	if have.SubjectDeleteMarkerTTL != want.SubjectDeleteMarkerTTL {
+		add("subject_delete_marker_ttl", have.SubjectDeleteMarkerTTL, want.SubjectDeleteMarkerTTL)
+	}
+	return diffs
+}
+
+func unlimited(n int64) any {
+	if n <= 0 {
+		return "unlimited"
+	}
+	return n
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
+
+func placementKey(p *jetstream.Placement) string {
+	if p == nil || (p.Cluster == "" && len(p.Tags) == 0) {
+		return "none"
+	}
+	return fmt.Sprintf("cluster=%q tags=%v", p.Cluster, sortedCopy(p.Tags))
+}
+
+func sourcesKey(srcs []*jetstream.StreamSource) string {
+	keys := make([]string, 0, len(srcs))
+	for _, s := range srcs {
+		k := s.Name
+		if s.External != nil && s.External.APIPrefix != "" {
+			k += " api=" + s.External.APIPrefix
+		}
+		if s.FilterSubject != "" {
+			k += " filter=" + s.FilterSubject
+		}
+		for _, t := range s.SubjectTransforms {
+			k += " " + t.Source + "->" + t.Destination
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if len(keys) == 0 {
+		return "none"
+	}
+	return "[" + strings.Join(keys, ", ") + "]"
+}

@@ -1,0 +1,50 @@
+package counters
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error kinds. The CLI maps each kind to one exit code; messages stay the
+// caller's own words, so errors.Is(err, ErrNotFound) works without the kind
+// leaking into the text.
+var (
+	// ErrInvalid: the input can never succeed as given (bad delta, bad spec).
+	ErrInvalid = errors.New("invalid input")
+	// ErrNotFound: no stream or no counter matched.
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable: cannot connect, not allowed, or JetStream unusable.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrRefused: the operation needs confirmation (--force).
+	ErrRefused = errors.New("refused")
+	// ErrConflict: the server already holds something different.
+	ErrConflict = errors.New("conflict")
+)
+
+type kindError struct {
+	kind error
+	msg  string
+	err  error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() []error {
+	if e.err == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.err}
+}
+
+// errorf returns an error of the given kind with a formatted message. A %w
+// verb in the format keeps the wrapped error reachable by errors.Is/As.
+func errorf(kind error, format string, args ...any) error {
+	wrapped := fmt.Errorf(format, args...)
+	return &kindError{kind: kind, msg: wrapped.Error(), err: errors.Unwrap(wrapped)}
+}
+
+// Invalidf, NotFoundf, Unavailablef and Refusedf let callers outside the
+// package (the CLI) raise the same kinds.
+func Invalidf(format string, args ...any) error     { return errorf(ErrInvalid, format, args...) }
+func NotFoundf(format string, args ...any) error    { return errorf(ErrNotFound, format, args...) }
+func Unavailablef(format string, args ...any) error { return errorf(ErrUnavailable, format, args...) }
+func Refusedf(format string, args ...any) error     { return errorf(ErrRefused, format, args...) }

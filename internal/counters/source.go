@@ -1,0 +1,143 @@
+package counters
+
+import (
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// SourceSpec is one --source argument: STREAM[@DOMAIN][:FROM[:TO]].
+// FROM alone filters the sourced subjects; FROM:TO also renames them, which
+// is what makes an aggregate sum several upstreams into one subject.
+type SourceSpec struct {
+	Stream string
+	Domain string
+	From   string
+	To     string
+}
+
+// ParseSourceSpec parses STREAM[@DOMAIN][:FROM[:TO]]. Subjects in a spec cannot
+// contain ':' (it separates the parts).
+func ParseSourceSpec(spec string) (SourceSpec, error) {
+	bad := func(why string) (SourceSpec, error) {
+		return SourceSpec{}, Invalidf("invalid source %q: %s (want STREAM[@DOMAIN][:FROM[:TO]])", spec, why)
+	}
+	parts := strings.Split(spec, ":")
+	if len(parts) > 3 {
+		return bad("too many ':'")
+	}
+	var s SourceSpec
+	s.Stream = parts[0]
+	if name, domain, ok := strings.Cut(parts[0], "@"); ok {
+		s.Stream, s.Domain = name, domain
+		if err := validName("domain", domain); err != nil {
+			return bad(err.Error())
+		}
+	}
+	if err := validName("stream name", s.Stream); err != nil {
+		return bad(err.Error())
+	}
+	if len(parts) > 1 {
+		s.From = parts[1]
+		if err := ValidSubject(s.From, true); err != nil {
+			return bad("FROM " + err.Error())
+		}
+	}
+	if len(parts) > 2 {
+		// The server validates the mapping itself (wildcard references and
+		// functions such as {{wildcard(1)}}); here only the shape.
+		s.To = parts[2]
+		if err := ValidSubject(s.To, true); err != nil {
+			return bad("TO " + err.Error())
+		}
+	}
+	return s, nil
+}
+
+// String renders the spec back in its command-line form.
+func (s SourceSpec) String() string {
+	out := s.Stream
+	if s.Domain != "" {
+		out += "@" + s.Domain
+	}
+	if s.From != "" {
+		out += ":" + s.From
+	}
+	if s.To != "" {
+		out += ":" + s.To
+	}
+	return out
+}
+
+// APIPrefix is the JetStream API prefix that reaches the source's domain,
+// or "" for a source in the local domain.
+func (s SourceSpec) APIPrefix() string {
+	if s.Domain == "" {
+		return ""
+	}
+	return "$JS." + s.Domain + ".API"
+}
+
+// StreamSource is the server configuration for this source.
+func (s SourceSpec) StreamSource() *jetstream.StreamSource {
+	src := &jetstream.StreamSource{Name: s.Stream}
+	switch {
+	case s.To != "":
+		src.SubjectTransforms = []jetstream.SubjectTransformConfig{{Source: s.From, Destination: s.To}}
+	case s.From != "":
+		src.FilterSubject = s.From
+	}
+	if p := s.APIPrefix(); p != "" {
+		src.External = &jetstream.ExternalStream{APIPrefix: p}
+	}
+	return src
+}
+
+func validName(what, name string) error {
+	if name == "" {
+		return errorf(ErrInvalid, "empty %s", what)
+	}
+	if strings.ContainsAny(name, " \t\r\n.*>/\\") {
+		return errorf(ErrInvalid, "%s %q may not contain spaces, '.', '*', '>', '/' or '\\'", what, name)
+	}
+	return nil
+}
+
+// ValidSubject checks a subject's shape: non-empty tokens, no whitespace, and
+// wildcards only as whole tokens ('>' last) when wildcards are allowed.
+func ValidSubject(subject string, wildcards bool) error {
+	if subject == "" {
+		return errorf(ErrInvalid, "subject is empty")
+	}
+	if strings.ContainsAny(subject, " \t\r\n") {
+		return errorf(ErrInvalid, "subject %q contains whitespace", subject)
+	}
+	tokens := strings.Split(subject, ".")
+	for i, t := range tokens {
+		switch {
+		case t == "":
+			return errorf(ErrInvalid, "subject %q has an empty token", subject)
+		case t == "*" || t == ">":
+			if !wildcards {
+				return errorf(ErrInvalid, "subject %q has a wildcard; name one counter", subject)
+			}
+			if t == ">" && i != len(tokens)-1 {
+				return errorf(ErrInvalid, "subject %q: '>' must be the last token", subject)
+			}
+		case strings.ContainsAny(t, "*>") && len(t) > 1:
+			// "a*b" is a literal token to the server, but almost always a typo.
+			return errorf(ErrInvalid, "subject %q: wildcards must be whole tokens", subject)
+		}
+	}
+	return nil
+}
+
+// IsLiteral reports whether subject has no wildcard tokens.
+func IsLiteral(subject string) bool {
+	for _, t := range strings.Split(subject, ".") {
+		if t == "*" || t == ">" {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,13 @@
+// Command counter creates, increments, reads, watches and resets NATS
+// JetStream counters.
+package main
+
+import (
+	"os"
+
+	"github.com/jetcounter/counter/cmd"
+)
+
+func main() {
+	os.Exit(cmd.Main(os.Args[1:], cmd.ProcessEnv()))
+}

@@ -1,0 +1,81 @@
+// Package render writes every byte counter sends to stdout: bare values,
+// tables, tab-separated rows and JSON. It never talks to NATS.
+package render
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// Printer writes results in the form the reader wants: a table for a person
+// at a terminal, tab-separated rows for a pipe, JSON when asked.
+type Printer struct {
+	W    io.Writer
+	TTY  bool
+	JSON bool
+}
+
+// ColorEnabled reports whether colour may be used on a terminal: never
+// when NO_COLOR is set (https://no-color.org) or TERM is dumb.
+func ColorEnabled(tty bool) bool {
+	if !tty {
+		return false
+	}
+	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+		return false
+	}
+	return os.Getenv("TERM") != "dumb"
+}
+
+// WriteJSON writes v as JSON: indented for a person, one line for a pipe.
+func (p Printer) WriteJSON(v any) error {
+	enc := json.NewEncoder(p.W)
+	enc.SetEscapeHTML(false)
+	if p.TTY {
+		enc.SetIndent("", "  ")
+	}
+	return enc.Encode(v)
+}
+
+// Line writes one line of text.
+func (p Printer) Line(s string) error {
+	_, err := io.WriteString(p.W, s+"\n")
+	return err
+}
+
+// Table writes rows under header: a bordered table on a terminal, or
+// header-less tab-separated lines for scripts (cut -f2, awk).
+func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) error {
+	if !p.TTY {
+		bw := bufio.NewWriterSize(p.W, 64<<10)
+		for _, row := range rows {
+			bw.WriteString(strings.Join(row, "\t"))
+			bw.WriteByte('\n')
+		}
+		return bw.Flush()
+	}
+	align := make([]tw.Align, len(header))
+	for i := range align {
+		align[i] = tw.AlignLeft
+	}
+	for _, i := range rightAligned {
+		align[i] = tw.AlignRight
+	}
+	t := tablewriter.NewTable(p.W,
+		tablewriter.WithHeaderAutoFormat(tw.Off), // subjects print verbatim
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+	)
+	t.Header(header)
+	if err := t.Bulk(rows); err != nil {
+		return err
+	}
+	return t.Render()
+}
