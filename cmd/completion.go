@@ -28,15 +28,17 @@ counter completion fish > ~/.config/fish/completions/counter.fish`)
 // fisk's own scripts (they ask `counter --completion-bash` at run time);
 // fish is generated here from the command model.
 func (a *app) writeCompletion(shell string, w io.Writer) error {
+	// Parsing initialises fisk's model (it adds the help command), so the
+	// script is the same whether or not a command line was parsed first.
+	ctx, err := a.fisk.ParseContext(nil)
+	if err != nil {
+		return err
+	}
 	switch shell {
 	case "bash", "zsh":
 		tmpl := fisk.BashCompletionTemplate
 		if shell == "zsh" {
 			tmpl = fisk.ZshCompletionTemplate
-		}
-		ctx, err := a.fisk.ParseContext(nil)
-		if err != nil {
-			return err
 		}
 		a.fisk.UsageWriter(w)
 		defer a.fisk.UsageWriter(a.env.Stdout)

@@ -31,8 +31,9 @@ func addCreate(a *app) {
 	c.Cheat("create", `# a counter stream for two regions
 counter create DE --subjects 'count.de.>'
 counter create PL --subjects 'count.pl.>'
-# an aggregate that sums both into count.eu.>
-counter create EU --source 'DE:count.de.>:count.eu.>' --source 'PL:count.pl.>:count.eu.>'`)
+# an aggregate that sums both into count.eu.> (its own --subjects let it take
+# direct increments and resets)
+counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --source 'PL:count.pl.>:count.eu.>'`)
 
 	a.verbs["create"] = func(ctx context.Context) error {
 		spec.Sources = spec.Sources[:0]

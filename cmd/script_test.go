@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/jsm.go/natscontext"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -50,6 +51,7 @@ func TestScripts(t *testing.T) {
 			"jsreq":        cmdJSReq,
 			"waitget":      cmdWaitGet,
 			"mkcontext":    cmdMkContext,
+			"server-auth":  cmdServerAuth,
 			"server-no-js": cmdServerNoJS,
 			"seed":         cmdSeed,
 		},
@@ -179,4 +181,25 @@ func cmdSeed(ts *testscript.TestScript, neg bool, args []string) {
 	nc := scriptConn(ts)
 	defer nc.Close()
 	ts.Check(seedCounters(nc, args[0], n))
+}
+
+// server-auth: start a JetStream server where user alice (password
+// s3cret) may not publish to denied.>; its address (no credentials) is
+// $AUTH_URL.
+func cmdServerAuth(ts *testscript.TestScript, neg bool, args []string) {
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, NoSigs: true, NoLog: true,
+		StoreDir: ts.MkAbs(".jetstream-auth"),
+		Users: []*server.User{{
+			Username: "alice", Password: "s3cret",
+			Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: []string{"denied.>"}}},
+		}},
+	})
+	ts.Check(err)
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		ts.Fatalf("auth server not ready")
+	}
+	ts.Defer(func() { s.Shutdown(); s.WaitForShutdown() })
+	ts.Setenv("AUTH_URL", s.ClientURL())
 }

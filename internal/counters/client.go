@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,53 @@ type Client struct {
 	js      jetstream.JetStream
 	prefix  string // "$JS.API" or the domain's / user's prefix, no trailing dot
 	timeout time.Duration
+	denials *denials
+}
+
+// denials turns the server's asynchronous "Permissions Violation" into a
+// prompt failure of the requests in flight: without it a denied publish
+// only shows as a timeout, seconds later, with no reason.
+type denials struct {
+	mu       sync.Mutex
+	inFlight map[*context.CancelFunc]struct{}
+	last     error
+}
+
+func watchDenials(nc *nats.Conn) *denials {
+	d := &denials{inFlight: map[*context.CancelFunc]struct{}{}}
+	prev := nc.ErrorHandler()
+	nc.SetErrorHandler(func(conn *nats.Conn, sub *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			d.mu.Lock()
+			d.last = err
+			for cancel := range d.inFlight {
+				(*cancel)()
+			}
+			d.mu.Unlock()
+		}
+		if prev != nil {
+			prev(conn, sub, err)
+		}
+	})
+	return d
+}
+
+func (d *denials) track(cancel context.CancelFunc) context.CancelFunc {
+	d.mu.Lock()
+	d.inFlight[&cancel] = struct{}{}
+	d.mu.Unlock()
+	return func() {
+		d.mu.Lock()
+		delete(d.inFlight, &cancel)
+		d.mu.Unlock()
+		cancel()
+	}
+}
+
+func (d *denials) err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last
 }
 
 // New wraps an established connection.
@@ -64,6 +112,7 @@ func New(nc *nats.Conn, opts Options) (*Client, error) {
 		js:      js,
 		prefix:  prefix,
 		timeout: opts.Timeout,
+		denials: watchDenials(nc),
 	}, nil
 }
 
@@ -82,11 +131,18 @@ func (c *Client) inDomain(domain string) (*Client, error) {
 	if domain == "" {
 		return c, nil
 	}
-	return New(c.nc, Options{Domain: domain, Timeout: c.timeout})
+	js, err := jetstream.NewWithDomain(c.nc, domain)
+	if err != nil {
+		return nil, Invalidf("cannot use JetStream domain %q: %v", domain, err)
+	}
+	return &Client{nc: c.nc, js: js, prefix: "$JS." + domain + ".API", timeout: c.timeout, denials: c.denials}, nil
 }
 
+// requestContext bounds one request by the client timeout; a permission
+// violation reported by the server cancels it at once.
 func (c *Client) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, c.timeout)
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	return rctx, c.denials.track(cancel)
 }
 
 // APILevel returns the JetStream API level of the account's server, failing
@@ -114,6 +170,8 @@ func (c *Client) wrap(err error, what string) error {
 		return nil
 	case errors.As(err, &kerr):
 		return err
+	case errors.Is(err, context.Canceled) && c.denials.err() != nil:
+		return errorf(ErrUnavailable, "%s: permission denied: %v", what, c.denials.err())
 	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
 		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 		return errorf(ErrUnavailable, "%s: JetStream is not available%s: enable JetStream on the server or check --js-domain", what, c.where())

@@ -1,6 +1,7 @@
 package counters
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/big"
 	"time"
@@ -49,6 +50,16 @@ func (s Sources) Total() *big.Int {
 
 // ParseBody parses a stored counter body {"val":"<decimal>"}.
 func ParseBody(body []byte) (*big.Int, error) {
+	// Fast path for the exact form the server writes: reflection-based JSON
+	// decoding was a fifth of the client CPU of a 100,000-counter read.
+	// Anything else (escapes, spaces, extra fields) takes the decoder below.
+	if rest, ok := bytes.CutPrefix(body, []byte(`{"val":"`)); ok {
+		if digits, ok := bytes.CutSuffix(rest, []byte(`"}`)); ok {
+			if v, ok := new(big.Int).SetString(string(digits), 10); ok {
+				return v, nil
+			}
+		}
+	}
 	var b struct {
 		Val *string `json:"val"`
 	}

@@ -1,14 +1,16 @@
 package counters
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,14 +32,13 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 			return nil, err
 		}
 	}
-	plan, err := c.resolve(ctx, patterns, opts.Stream)
+	plan, uncaptured, err := c.resolvePartial(ctx, patterns, opts.Stream)
 	if err != nil {
 		return nil, err
 	}
 	var (
 		out     []Counter
 		matched = map[string]bool{}
-		seen    = map[string]bool{}
 	)
 	for _, sp := range plan {
 		var literals, wildcards []string
@@ -52,59 +53,71 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 		if err != nil {
 			return nil, err
 		}
-		if len(wildcards) > 0 {
-			err := c.ReadLast(ctx, sp.info.Config.Name, wildcards, func(ctr Counter) error {
-				found = append(found, ctr)
+		// Results go straight into out (100,000 counters are 8 MB: copying
+		// them again costs more than reading them).
+		start := len(out)
+		out = append(out, found...)
+		reads := consumerFilters(wildcards)
+		for _, filters := range reads {
+			err := c.ReadLast(ctx, sp.info.Config.Name, filters, func(ctr Counter) error {
+				out = append(out, ctr)
 				return nil
 			})
 			if err != nil {
 				return nil, err
 			}
 		}
-		for _, ctr := range found {
-			key := ctr.Stream + " " + ctr.Subject
-			if seen[key] {
-				continue // a literal and a wildcard may name the same counter
-			}
-			seen[key] = true
-			out = append(out, ctr)
+		if len(literals) > 0 || len(reads) > 1 {
+			// A repeated literal, a literal and a wildcard, or two
+			// overlapping wildcards may name the same counter. Each stream
+			// is read once, so the subject alone identifies a counter here.
+			seen := make(map[string]bool, len(out)-start)
+			kept := slices.DeleteFunc(out[start:], func(ctr Counter) bool {
+				dup := seen[ctr.Subject]
+				seen[ctr.Subject] = true
+				return dup
+			})
+			out = out[:start+len(kept)]
+		}
+		for _, ctr := range out[start:] {
 			for _, p := range sp.patterns {
-				if SubjectMatches(ctr.Subject, p) {
+				if !matched[p] && SubjectMatches(ctr.Subject, p) {
 					matched[p] = true
 				}
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Subject != out[j].Subject {
-			return out[i].Subject < out[j].Subject
-		}
-		return out[i].Stream < out[j].Stream
+	slices.SortFunc(out, func(a, b Counter) int {
+		return cmp.Or(strings.Compare(a.Subject, b.Subject), strings.Compare(a.Stream, b.Stream))
 	})
 	var missing []string
 	for _, p := range patterns {
-		if !matched[p] {
+		if !matched[p] && !slices.Contains(uncaptured, p) {
 			missing = append(missing, p)
 		}
 	}
-	if len(missing) > 0 {
-		return out, notFound(missing, plan)
+	if len(missing) > 0 || len(uncaptured) > 0 {
+		return out, notFound(missing, uncaptured, plan)
 	}
 	return out, nil
 }
 
-func notFound(missing []string, plan []streamPlan) error {
+func notFound(missing, uncaptured []string, plan []streamPlan) error {
+	var parts []string
+	if len(uncaptured) > 0 {
+		parts = append(parts, "no stream captures subject "+strings.Join(uncaptured, ", ")+": check the subject, or read an aggregate with --stream NAME")
+	}
 	where := ""
 	if len(plan) == 1 {
 		where = " in stream " + plan[0].info.Config.Name
 	}
-	if len(missing) == 1 {
-		if IsLiteral(missing[0]) {
-			return NotFoundf("counter %s has no value%s", missing[0], where)
-		}
-		return NotFoundf("no counter matches %s%s", missing[0], where)
+	switch {
+	case len(missing) == 1 && IsLiteral(missing[0]):
+		parts = append(parts, fmt.Sprintf("counter %s has no value%s", missing[0], where))
+	case len(missing) > 0:
+		parts = append(parts, fmt.Sprintf("no counter matches %s%s", strings.Join(missing, ", "), where))
 	}
-	return NotFoundf("no counter matches %s%s", strings.Join(missing, ", "), where)
+	return NotFoundf("%s", strings.Join(parts, "; "))
 }
 
 type streamPlan struct {
@@ -115,31 +128,61 @@ type streamPlan struct {
 // resolve finds the stream that holds each pattern: the named tier, or the
 // streams whose subjects overlap the pattern.
 func (c *Client) resolve(ctx context.Context, patterns []string, stream string) ([]streamPlan, error) {
+	plan, uncaptured, err := c.resolvePartial(ctx, patterns, stream)
+	if err == nil && len(uncaptured) > 0 {
+		return nil, notFound(nil, uncaptured, nil)
+	}
+	return plan, err
+}
+
+// resolvePartial is resolve that returns the patterns no stream captures
+// apart, so Get can still read the others.
+func (c *Client) resolvePartial(ctx context.Context, patterns []string, stream string) (plan []streamPlan, uncaptured []string, err error) {
 	if stream != "" {
 		info, err := c.StreamInfo(ctx, stream)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !info.Config.AllowMsgCounter {
-			return nil, notCounter(stream)
+			return nil, nil, notCounter(stream)
 		}
-		return []streamPlan{{info: info, patterns: patterns}}, nil
+		return []streamPlan{{info: info, patterns: patterns}}, nil, nil
+	}
+	// One lookup per pattern, several in flight: a thousand literal
+	// subjects must not mean a thousand sequential round trips.
+	found := make([][]*jetstream.StreamInfo, len(patterns))
+	errs := make([]error, len(patterns))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, p := range patterns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			found[i], errs[i] = c.streamsFor(ctx, p)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	byName := map[string]*streamPlan{}
 	var order []string
-	for _, p := range patterns {
-		infos, err := c.streamsFor(ctx, p)
-		if err != nil {
-			return nil, err
-		}
+	for i, p := range patterns {
+		infos := found[i]
 		if len(infos) == 0 {
-			return nil, NotFoundf("no stream captures subject %s: check the subject, or read an aggregate with --stream NAME", p)
+			if !slices.Contains(uncaptured, p) {
+				uncaptured = append(uncaptured, p)
+			}
+			continue
 		}
 		for _, info := range infos {
 			name := info.Config.Name
 			if !info.Config.AllowMsgCounter {
 				if IsLiteral(p) {
-					return nil, notCounter(name)
+					return nil, nil, notCounter(name)
 				}
 				continue // a wildcard may span plain streams too; skip them
 			}
@@ -150,14 +193,14 @@ func (c *Client) resolve(ctx context.Context, patterns []string, stream string) 
 			byName[name].patterns = append(byName[name].patterns, p)
 		}
 	}
-	if len(order) == 0 {
-		return nil, notCounter(strings.Join(patterns, ", "))
+	if len(order) == 0 && len(uncaptured) == 0 {
+		return nil, nil, fmt.Errorf("no counter stream holds %s: the streams there are not counter streams", strings.Join(patterns, ", "))
 	}
-	plan := make([]streamPlan, 0, len(order))
+	plan = make([]streamPlan, 0, len(order))
 	for _, name := range order {
 		plan = append(plan, *byName[name])
 	}
-	return plan, nil
+	return plan, uncaptured, nil
 }
 
 func notCounter(stream string) error {
@@ -255,6 +298,8 @@ func (c *Client) readOne(ctx context.Context, stream, subject string) (*Counter,
 	return &ctr, nil
 }
 
+var errStalled = errors.New("no message within the timeout")
+
 // ReadLast streams the last message of every subject matching filters in
 // stream to fn, through one ephemeral consumer (deliver last per subject).
 // It ends when every counter that existed when it started was delivered; a
@@ -294,14 +339,27 @@ func (c *Client) ReadLast(ctx context.Context, stream string, filters []string, 
 		return c.wrap(err, "read from stream "+stream)
 	}
 	defer it.Stop()
+	// One watchdog timer instead of a timeout context per message (those
+	// were a fifth of the CPU of a 100,000-counter read). It is re-armed
+	// before each wait and acts only while waiting: a slow fn is no stall.
+	rctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var waiting atomic.Bool
+	watchdog := time.AfterFunc(c.timeout, func() {
+		if waiting.Load() {
+			stop(errStalled)
+		}
+	})
+	defer watchdog.Stop()
 	var got uint64
 	for got < want {
-		nctx, cancel := c.requestContext(ctx)
-		msg, err := it.Next(jetstream.NextContext(nctx))
-		cancel()
+		waiting.Store(true)
+		watchdog.Reset(c.timeout)
+		msg, err := it.Next(jetstream.NextContext(rctx))
+		waiting.Store(false)
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-				return fmt.Errorf("read from stream %s timed out after %d of %d counters: nothing printed; retry or raise --timeout", stream, got, want)
+			if errors.Is(context.Cause(rctx), errStalled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+				return fmt.Errorf("read from stream %s stalled after %d of %d counters: the read is incomplete; retry or raise --timeout", stream, got, want)
 			}
 			return c.wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
 		}
@@ -337,4 +395,65 @@ func SubjectMatches(subject, pattern string) bool {
 		}
 	}
 	return len(st) == len(pt)
+}
+
+// consumerFilters splits wildcard patterns into filter sets one consumer
+// accepts: the server refuses overlapping filter subjects (10138). Repeats
+// and patterns covered by another are dropped; patterns that still overlap
+// (a.*.y and a.x.*) go to separate reads, whose results Get de-duplicates.
+func consumerFilters(patterns []string) [][]string {
+	var kept []string
+	for i, p := range patterns {
+		covered := false
+		for j, q := range patterns {
+			// Of two equal patterns, keep the first.
+			if i != j && covers(q, p) && (p != q || j < i) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			kept = append(kept, p)
+		}
+	}
+	var sets [][]string
+next:
+	for _, p := range kept {
+		for i, set := range sets {
+			if !slices.ContainsFunc(set, func(q string) bool { return overlaps(p, q) }) {
+				sets[i] = append(set, p)
+				continue next
+			}
+		}
+		sets = append(sets, []string{p})
+	}
+	return sets
+}
+
+// covers reports whether every subject matching specific also matches general.
+func covers(general, specific string) bool {
+	gt, st := strings.Split(general, "."), strings.Split(specific, ".")
+	for i, g := range gt {
+		if g == ">" {
+			return len(st) > i
+		}
+		if i >= len(st) || st[i] == ">" || (g != "*" && (st[i] == "*" || g != st[i])) {
+			return false
+		}
+	}
+	return len(gt) == len(st)
+}
+
+// overlaps reports whether some subject matches both patterns.
+func overlaps(a, b string) bool {
+	at, bt := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(at) && i < len(bt); i++ {
+		if at[i] == ">" || bt[i] == ">" {
+			return true
+		}
+		if at[i] != "*" && bt[i] != "*" && at[i] != bt[i] {
+			return false
+		}
+	}
+	return len(at) == len(bt)
 }

@@ -46,26 +46,13 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 	if err := ValidSubject(subject, false); err != nil {
 		return nil, err
 	}
-	msg := nats.NewMsg(subject)
-	msg.Header.Set(HeaderIncr, Signed(delta))
+	var extra nats.Header
 	if msgID != "" {
-		msg.Header.Set(HeaderMsgID, msgID)
+		extra = nats.Header{HeaderMsgID: []string{msgID}}
 	}
-	rctx, cancel := c.requestContext(ctx)
-	defer cancel()
-	resp, err := c.nc.RequestMsgWithContext(rctx, msg)
+	ack, err := c.publishIncr(ctx, subject, delta, extra)
 	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			return nil, c.noStreamFor(ctx, subject)
-		}
-		return nil, c.wrap(err, "increment "+subject)
-	}
-	var ack pubAck
-	if err := json.Unmarshal(resp.Data, &ack); err != nil {
-		return nil, errorf(ErrUnavailable, "increment %s: reply is not a JetStream acknowledgement: %.80q", subject, resp.Data)
-	}
-	if ack.Error != nil {
-		return nil, c.incrError(ctx, subject, ack)
+		return nil, err
 	}
 	res := &IncrResult{Subject: subject, Stream: ack.Stream, Seq: ack.Seq, Delta: delta, Duplicate: ack.Duplicate}
 	switch {
@@ -83,6 +70,34 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 		return nil, errorf(ErrUnavailable, "increment %s: stream %s stored it without counting: counters need nats-server 2.12 or newer and a stream made by 'counter create'", subject, ack.Stream)
 	}
 	return res, nil
+}
+
+// publishIncr sends one increment with any extra headers (message id, reset
+// reason) and returns the server's acknowledgement; API errors in the ack
+// come back as errors. Shared by Incr and Reset.
+func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int, extra nats.Header) (*pubAck, error) {
+	msg := nats.NewMsg(subject)
+	for k, v := range extra {
+		msg.Header[k] = v
+	}
+	msg.Header.Set(HeaderIncr, Signed(delta))
+	rctx, cancel := c.requestContext(ctx)
+	defer cancel()
+	resp, err := c.nc.RequestMsgWithContext(rctx, msg)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil, c.noStreamFor(ctx, subject)
+		}
+		return nil, c.wrap(err, "increment "+subject)
+	}
+	var ack pubAck
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return nil, errorf(ErrUnavailable, "increment %s: reply is not a JetStream acknowledgement: %.80q", subject, resp.Data)
+	}
+	if ack.Error != nil {
+		return nil, c.incrError(ctx, subject, ack)
+	}
+	return &ack, nil
 }
 
 // noStreamFor explains a publish nobody answered: no stream, or no JetStream.

@@ -51,10 +51,25 @@ func Start(opts Options) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	release := func() {}
+	if !opts.NoJetStream {
+		if release, err = lockStore(opts.StoreDir); err != nil {
+			return nil, err
+		}
+	}
 	s, err := server.NewServer(sopts)
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("invalid server options: %w", err)
 	}
+	started := false
+	defer func() {
+		if started {
+			go func() { s.WaitForShutdown(); release() }()
+		} else {
+			release()
+		}
+	}()
 
 	// The server reports startup failures (port in use, bad store dir) only
 	// through Logger.Fatalf. The stock logger calls os.Exit there and with
@@ -94,6 +109,7 @@ func Start(opts Options) (*server.Server, error) {
 				stop(s)
 				return nil, err
 			}
+			started = true
 			return s, nil
 		}
 		if time.Now().After(deadline) {

@@ -160,3 +160,19 @@ func TestStartLeafRemote(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
 	}
 }
+
+func TestSecondServerOnSameStoreIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	first := startT(t, Options{Port: -1, StoreDir: dir})
+	_, err := Start(Options{Port: -1, StoreDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "in use by another server") {
+		t.Fatalf("second server on %s: err = %v, want 'in use by another server'", dir, err)
+	}
+	// The lock goes with the first server: a restart on its store works.
+	stop(first)
+	second, err := Start(Options{Port: -1, StoreDir: dir})
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	stop(second)
+}

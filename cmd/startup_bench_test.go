@@ -1,0 +1,58 @@
+package cmd
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/jetcounter/counter/internal/testserver"
+)
+
+// BenchmarkOneShotIncr measures a whole `counter incr` process (start-up,
+// connect, one increment, exit) against the smallest nats.go program doing
+// the same, and against counter built without the embedded server: linking
+// nats-server must not slow the one-shot path.
+func BenchmarkOneShotIncr(b *testing.B) {
+	dir := b.TempDir()
+	build := func(name, pkg string, tags ...string) string {
+		out := filepath.Join(dir, name)
+		args := append([]string{"build", "-o", out}, tags...)
+		cmd := exec.Command("go", append(args, pkg)...)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("build %s: %v", name, err)
+		}
+		return out
+	}
+	counterBin := build("counter", "..")
+	leanBin := build("counter-noserver", "..", "-tags", "noserver")
+	bareBin := build("bare", "../testdata/startup/bare")
+
+	s := testserver.Single(b)
+	env := append(os.Environ(), "NATS_URL="+s.ClientURL(), "XDG_CONFIG_HOME="+dir)
+	run := func(b *testing.B, bin string, args ...string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s %v: %v\n%s", bin, args, err, out)
+		}
+	}
+	run(b, counterBin, "create", "BENCH", "--subjects", "bench.>", "--storage", "memory")
+
+	for _, bc := range []struct {
+		name string
+		bin  string
+		args []string
+	}{
+		{"bare-nats.go", bareBin, []string{"bench.bare"}},
+		{"counter", counterBin, []string{"incr", "bench.counter"}},
+		{"counter-noserver", leanBin, []string{"incr", "bench.lean"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				run(b, bc.bin, bc.args...)
+			}
+		})
+	}
+}

@@ -1,0 +1,208 @@
+package counters_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestParseSourceSpec(t *testing.T) {
+	cases := []struct {
+		in   string
+		want counters.SourceSpec
+	}{
+		{"DE", counters.SourceSpec{Stream: "DE"}},
+		{"DE@leaf", counters.SourceSpec{Stream: "DE", Domain: "leaf"}},
+		{"DE:count.de.>", counters.SourceSpec{Stream: "DE", From: "count.de.>"}},
+		{"DE:count.de.>:count.eu.>", counters.SourceSpec{Stream: "DE", From: "count.de.>", To: "count.eu.>"}},
+		{"DE@leaf:count.de.>:count.eu.>", counters.SourceSpec{Stream: "DE", Domain: "leaf", From: "count.de.>", To: "count.eu.>"}},
+		{"DE@leaf:count.de.*", counters.SourceSpec{Stream: "DE", Domain: "leaf", From: "count.de.*"}},
+		{"ORDERS_v2-x:a.*.b:x.{{wildcard(1)}}.b", counters.SourceSpec{Stream: "ORDERS_v2-x", From: "a.*.b", To: "x.{{wildcard(1)}}.b"}},
+	}
+	for _, c := range cases {
+		got, err := counters.ParseSourceSpec(c.in)
+		if err != nil {
+			t.Errorf("ParseSourceSpec(%q): %v", c.in, err)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("ParseSourceSpec(%q) = %+v, want %+v", c.in, got, c.want)
+		}
+		if got.String() != c.in {
+			t.Errorf("ParseSourceSpec(%q).String() = %q", c.in, got.String())
+		}
+	}
+
+	bad := []struct{ in, why string }{
+		{"", "empty stream name"},
+		{"@leaf", "empty stream name"},
+		{"DE@", "empty domain"},
+		{"DE@le.af", "domain"},
+		{"DE@le af", "domain"},
+		{"D.E", "stream name"},
+		{"D E", "stream name"},
+		{"D*", "stream name"},
+		{"D>", "stream name"},
+		{"D/E", "stream name"},
+		{`D\E`, "stream name"},
+		{"DE:a:b:c", "too many ':'"},
+		{"DE:::", "too many ':'"},
+		{"DE:", "FROM"},
+		{"DE::x", "FROM"},
+		{"DE:a..b", "FROM"},
+		{"DE:a.>.b", "FROM"},
+		{"DE:a.b*", "FROM"},
+		{"DE:a b", "FROM"},
+		{"DE:a.>:", "TO"},
+		{"DE:a.>:x..y", "TO"},
+		{"DE:a.>:x.>.y", "TO"},
+	}
+	for _, c := range bad {
+		got, err := counters.ParseSourceSpec(c.in)
+		if err == nil {
+			t.Errorf("ParseSourceSpec(%q) = %+v, want an error", c.in, got)
+			continue
+		}
+		if !errors.Is(err, counters.ErrInvalid) {
+			t.Errorf("ParseSourceSpec(%q): %v is not ErrInvalid", c.in, err)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, c.why) || !strings.Contains(msg, "STREAM[@DOMAIN][:FROM[:TO]]") {
+			t.Errorf("ParseSourceSpec(%q): error %q should mention %q and the expected form", c.in, msg, c.why)
+		}
+	}
+}
+
+func TestSourceSpecStreamSource(t *testing.T) {
+	cases := []struct {
+		spec counters.SourceSpec
+		want jetstream.StreamSource
+	}{
+		{counters.SourceSpec{Stream: "DE"}, jetstream.StreamSource{Name: "DE"}},
+		{
+			counters.SourceSpec{Stream: "DE", From: "count.de.>"},
+			jetstream.StreamSource{Name: "DE", FilterSubject: "count.de.>"},
+		},
+		{
+			// A rename is a transform, never also a filter: the server
+			// rejects a source with both.
+			counters.SourceSpec{Stream: "DE", From: "count.de.>", To: "count.eu.>"},
+			jetstream.StreamSource{Name: "DE", SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "count.de.>", Destination: "count.eu.>"}}},
+		},
+		{
+			counters.SourceSpec{Stream: "DE", Domain: "leaf"},
+			jetstream.StreamSource{Name: "DE", External: &jetstream.ExternalStream{APIPrefix: "$JS.leaf.API"}},
+		},
+		{
+			counters.SourceSpec{Stream: "DE", Domain: "leaf", From: "a.>", To: "b.>"},
+			jetstream.StreamSource{
+				Name:              "DE",
+				SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "a.>", Destination: "b.>"}},
+				External:          &jetstream.ExternalStream{APIPrefix: "$JS.leaf.API"},
+			},
+		},
+	}
+	for _, c := range cases {
+		got := c.spec.StreamSource()
+		if got.Name != c.want.Name || got.FilterSubject != c.want.FilterSubject {
+			t.Errorf("%s: name/filter = %q/%q, want %q/%q", c.spec, got.Name, got.FilterSubject, c.want.Name, c.want.FilterSubject)
+		}
+		if len(got.SubjectTransforms) != len(c.want.SubjectTransforms) ||
+			(len(got.SubjectTransforms) == 1 && got.SubjectTransforms[0] != c.want.SubjectTransforms[0]) {
+			t.Errorf("%s: transforms = %+v, want %+v", c.spec, got.SubjectTransforms, c.want.SubjectTransforms)
+		}
+		switch {
+		case c.want.External == nil && got.External != nil:
+			t.Errorf("%s: external = %+v, want none", c.spec, got.External)
+		case c.want.External != nil && (got.External == nil || *got.External != *c.want.External):
+			t.Errorf("%s: external = %+v, want %+v", c.spec, got.External, c.want.External)
+		}
+		if want := c.want.External; want != nil && c.spec.APIPrefix() != want.APIPrefix {
+			t.Errorf("%s: APIPrefix() = %q, want %q", c.spec, c.spec.APIPrefix(), want.APIPrefix)
+		}
+	}
+	if p := (counters.SourceSpec{Stream: "DE"}).APIPrefix(); p != "" {
+		t.Errorf("local source APIPrefix() = %q, want empty", p)
+	}
+}
+
+func TestValidSubject(t *testing.T) {
+	for _, s := range []string{"a", "a.b", "count.de.hits", "a.*", "a.>", "*", ">", "a.*.c", "a-b_c.1"} {
+		if err := counters.ValidSubject(s, true); err != nil {
+			t.Errorf("ValidSubject(%q, wildcards): %v", s, err)
+		}
+	}
+	for _, s := range []string{"", "a..b", ".a", "a.", "a b", "a.>.b", "a.b*", "a.>x", "a\tb"} {
+		if err := counters.ValidSubject(s, true); !errors.Is(err, counters.ErrInvalid) {
+			t.Errorf("ValidSubject(%q, wildcards) = %v, want ErrInvalid", s, err)
+		}
+	}
+	for _, s := range []string{"a.*", "a.>", "*"} {
+		if err := counters.ValidSubject(s, false); !errors.Is(err, counters.ErrInvalid) {
+			t.Errorf("ValidSubject(%q, literal) = %v, want ErrInvalid", s, err)
+		}
+	}
+}
+
+func TestSubjectMatches(t *testing.T) {
+	cases := []struct {
+		subject, pattern string
+		want             bool
+	}{
+		{"a.b", "a.b", true},
+		{"a.b", "a.c", false},
+		{"a.b", "a.*", true},
+		{"a.b.c", "a.*", false},
+		{"a.b.c", "a.>", true},
+		{"a", "a.>", false},
+		{"a", ">", true},
+		{"a.b", "*.b", true},
+		{"a.b", "a.b.c", false},
+		{"a.b.c", "a.b", false},
+		{"a.b", "*", false},
+	}
+	for _, c := range cases {
+		if got := counters.SubjectMatches(c.subject, c.pattern); got != c.want {
+			t.Errorf("SubjectMatches(%q, %q) = %v, want %v", c.subject, c.pattern, got, c.want)
+		}
+	}
+	if !counters.IsLiteral("a.b") || counters.IsLiteral("a.*") || counters.IsLiteral("a.>") {
+		t.Error("IsLiteral misclassifies")
+	}
+}
+
+func FuzzParseSourceSpec(f *testing.F) {
+	for _, s := range []string{"DE", "DE@leaf", "DE:count.de.>", "DE:count.de.>:count.eu.>", "DE@leaf:a.*:b.*",
+		"", "@", "a@b@c", "DE:a:b:c", "DE:", "D.E", "DE:a..b", "DE@:x", "\x00", "DE:a.{{wildcard(1)}}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		spec, err := counters.ParseSourceSpec(in)
+		if err != nil {
+			if !errors.Is(err, counters.ErrInvalid) {
+				t.Fatalf("ParseSourceSpec(%q): %v is not ErrInvalid", in, err)
+			}
+			return
+		}
+		if spec.Stream == "" || (spec.To != "" && spec.From == "") {
+			t.Fatalf("ParseSourceSpec(%q) accepted an incomplete spec %+v", in, spec)
+		}
+		again, err := counters.ParseSourceSpec(spec.String())
+		if err != nil {
+			t.Fatalf("ParseSourceSpec(%q).String() = %q does not re-parse: %v", in, spec.String(), err)
+		}
+		if again != spec {
+			t.Fatalf("round trip %q -> %q -> %+v, want %+v", in, spec.String(), again, spec)
+		}
+		src := spec.StreamSource()
+		if src.Name != spec.Stream || (src.External != nil) != (spec.Domain != "") {
+			t.Fatalf("StreamSource of %+v = %+v", spec, src)
+		}
+		if src.FilterSubject != "" && len(src.SubjectTransforms) > 0 {
+			t.Fatalf("StreamSource of %+v has both a filter and a transform", spec)
+		}
+	})
+}
