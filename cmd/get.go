@@ -13,15 +13,17 @@ func addGet(a *app) {
 		patterns []string
 		stream   string
 		sources  bool
+		tiers    bool
 		asJSON   bool
 	)
 	c := a.fisk.Command("get", "Print counter values: one bare value, or a table for several or a wildcard").Alias("read")
 	c.Arg("subject", "Counter subjects or wildcard patterns").Required().StringsVar(&patterns)
 	c.Flag("stream", "Read at this stream (tier) instead of the stream that owns the subject").PlaceHolder("NAME").StringVar(&stream)
 	c.Flag("sources", "Show what each source contributes (aggregate streams)").UnNegatableBoolVar(&sources)
+	c.Flag("tiers", "Follow one counter through every tier (same as counter topology --subject)").UnNegatableBoolVar(&tiers)
 	c.Flag("json", "Print the result as JSON (values are strings)").UnNegatableBoolVar(&asJSON)
 	c.Cheat("get", `# one value, for scripts
-v=$(counter get hits)
+v=$(counter get hits.home)
 # every counter under a prefix, any number of them
 counter get 'count.>'
 # an aggregate tier, with what each region contributes
@@ -33,11 +35,17 @@ counter get count.eu.hits --stream EU --sources`)
 				return err
 			}
 		}
+		if tiers && (len(patterns) != 1 || !counters.IsLiteral(patterns[0]) || stream != "" || sources) {
+			return counters.Invalidf("--tiers follows one counter: give one subject without wildcards, and neither --stream nor --sources (it shows every tier and its sources)")
+		}
 		client, err := a.conn.connect(ctx, false)
 		if err != nil {
 			return err
 		}
 		defer client.Conn().Close()
+		if tiers {
+			return printTiers(ctx, client, a.printer(asJSON), patterns[0], nil)
+		}
 		list, err := client.Get(ctx, patterns, counters.GetOptions{Stream: stream})
 		if err != nil && !(errors.Is(err, counters.ErrNotFound) && len(list) > 0) {
 			return err

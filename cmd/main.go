@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime/debug"
 	"slices"
+	"syscall"
 
 	"github.com/choria-io/fisk"
 	"golang.org/x/term"
@@ -16,8 +18,19 @@ import (
 	"github.com/jetcounter/counter/render"
 )
 
-// Version is set at build time with -ldflags "-X ...cmd.Version=v1.2.3".
-var Version = "development"
+// Version is set at build time with -ldflags "-X ...cmd.Version=v1.2.3";
+// otherwise it is the module version `go install` recorded.
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "development"
+}
 
 // Env is what a run sees of its process: arguments aside, the streams and
 // whether they are terminals. Tests supply their own.
@@ -65,10 +78,12 @@ func Main(args []string, env Env) (code int) {
 	}
 	selected, err := app.fisk.Parse(moveNegativeNumbers(args))
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "counter: %v (see 'counter --help')\n", err)
+		fmt.Fprintf(env.Stderr, "counter: %v (see '%s --help')\n", err, app.helpFor(args))
 		return ExitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Ctrl-C, kill and a closed terminal all end a verb the same way: its
+	// context is cancelled, so watch and server stop cleanly and exit 0.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	run, ok := app.verbs[selected]
 	if !ok {
@@ -103,7 +118,7 @@ func newApp(env Env) *app {
 		verbs: map[string]func(context.Context) error{},
 	}
 	f := fisk.New("counter", "Create, increment, read, watch and reset NATS JetStream counters (nats-server 2.12+).")
-	f.Version(Version)
+	f.Version(version())
 	f.UsageWriter(env.Stdout)
 	f.ErrorWriter(env.Stderr)
 	f.Terminate(func(code int) { panic(exitRequest(code)) })
@@ -113,9 +128,25 @@ func newApp(env Env) *app {
 	addCreate(a)
 	addIncr(a)
 	addGet(a)
+	addWatch(a)
 	addServer(a)
+	addReset(a)
+	addTopology(a)
 	addCompletion(a)
 	return a
+}
+
+// helpFor names the help that fits a failed command line: the verb's own
+// when one was given.
+func (a *app) helpFor(args []string) string {
+	for _, arg := range args {
+		for _, c := range a.fisk.Model().Commands {
+			if arg == c.Name || slices.Contains(c.Aliases, arg) {
+				return "counter " + c.Name
+			}
+		}
+	}
+	return "counter"
 }
 
 // printer is where a verb writes its results.

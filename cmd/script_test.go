@@ -54,6 +54,10 @@ func TestScripts(t *testing.T) {
 			"server-auth":  cmdServerAuth,
 			"server-no-js": cmdServerNoJS,
 			"seed":         cmdSeed,
+			"streamseq":    cmdStreamSeq,
+			"golden":       cmdGolden,
+			"hubleaf":      cmdHubLeaf,
+			"consumers":    cmdConsumers,
 		},
 	})
 }

@@ -1,15 +1,11 @@
-//go:build !noserver
-
 package cmd
 
 import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"syscall"
 
 	"github.com/jetcounter/counter/internal/embedded"
 )
@@ -53,9 +49,7 @@ func addServer(a *app) {
 		}
 		fmt.Fprintf(a.env.Stderr, "counter: nats-server %s with JetStream (store %s) is ready; stop it with Ctrl-C\n", s.ID()[:8], opts.StoreDir)
 		fmt.Fprintf(a.env.Stderr, "counter: in another terminal: export NATS_URL=%s; counter create HITS --subjects 'hits.>'; counter incr hits.home\n", url)
-		sigs, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
-		defer stop()
-		<-sigs.Done()
+		<-ctx.Done()
 		fmt.Fprintln(a.env.Stderr, "counter: stopping the server")
 		s.Shutdown()
 		s.WaitForShutdown()

@@ -11,14 +11,12 @@ import (
 
 // BenchmarkOneShotIncr measures a whole `counter incr` process (start-up,
 // connect, one increment, exit) against the smallest nats.go program doing
-// the same, and against counter built without the embedded server: linking
-// nats-server must not slow the one-shot path.
+// the same. Run with GODEBUG=inittrace=1 to see where start-up goes.
 func BenchmarkOneShotIncr(b *testing.B) {
 	dir := b.TempDir()
-	build := func(name, pkg string, tags ...string) string {
+	build := func(name, pkg string) string {
 		out := filepath.Join(dir, name)
-		args := append([]string{"build", "-o", out}, tags...)
-		cmd := exec.Command("go", append(args, pkg)...)
+		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			b.Fatalf("build %s: %v", name, err)
@@ -26,7 +24,6 @@ func BenchmarkOneShotIncr(b *testing.B) {
 		return out
 	}
 	counterBin := build("counter", "..")
-	leanBin := build("counter-noserver", "..", "-tags", "noserver")
 	bareBin := build("bare", "../testdata/startup/bare")
 
 	s := testserver.Single(b)
@@ -47,7 +44,6 @@ func BenchmarkOneShotIncr(b *testing.B) {
 	}{
 		{"bare-nats.go", bareBin, []string{"bench.bare"}},
 		{"counter", counterBin, []string{"incr", "bench.counter"}},
-		{"counter-noserver", leanBin, []string{"incr", "bench.lean"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {

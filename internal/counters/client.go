@@ -125,17 +125,28 @@ func (c *Client) JetStream() jetstream.JetStream { return c.js }
 // Timeout is the per-request timeout.
 func (c *Client) Timeout() time.Duration { return c.timeout }
 
-// inDomain returns a client for another JetStream domain over the same
-// connection (used to look at sources in other domains).
-func (c *Client) inDomain(domain string) (*Client, error) {
-	if domain == "" {
+// inDomain returns a client over the same connection for a topology
+// domain label: a JetStream domain name, or (for a source reached through
+// an account import) the API prefix itself.
+func (c *Client) inDomain(label string) (*Client, error) {
+	if label == "" {
 		return c, nil
 	}
-	js, err := jetstream.NewWithDomain(c.nc, domain)
-	if err != nil {
-		return nil, Invalidf("cannot use JetStream domain %q: %v", domain, err)
+	var (
+		js     jetstream.JetStream
+		err    error
+		prefix = "$JS." + label + ".API"
+	)
+	if strings.Contains(label, ".") {
+		prefix = strings.TrimSuffix(label, ".")
+		js, err = jetstream.NewWithAPIPrefix(c.nc, label)
+	} else {
+		js, err = jetstream.NewWithDomain(c.nc, label)
 	}
-	return &Client{nc: c.nc, js: js, prefix: "$JS." + domain + ".API", timeout: c.timeout, denials: c.denials}, nil
+	if err != nil {
+		return nil, Invalidf("cannot use JetStream at %q: %v", label, err)
+	}
+	return &Client{nc: c.nc, js: js, prefix: prefix, timeout: c.timeout, denials: c.denials}, nil
 }
 
 // requestContext bounds one request by the client timeout; a permission

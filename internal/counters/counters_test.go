@@ -608,3 +608,34 @@ func TestReadLastSlowCallback(t *testing.T) {
 		t.Fatalf("ReadLast with a slow fn: %v, %v", got, err)
 	}
 }
+
+// TestIncrTooLargeForHeader: a delta travels in a header; one the server
+// cannot take is invalid input (exit 2), named as such, and not applied.
+func TestIncrTooLargeForHeader(t *testing.T) {
+	c := newClient(t, testserver.Single(t))
+	mustCreate(t, c, counters.StreamSpec{Name: "C", Subjects: []string{"big.>"}})
+	huge := big10(t, "1"+strings.Repeat("0", 70000))
+	_, err := c.Incr(ctx, "big.a", huge, "")
+	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "too large for the server") {
+		t.Fatalf("70,001-digit delta: %v, want ErrInvalid naming the size", err)
+	}
+	if _, err := c.Get(ctx, []string{"big.a"}, counters.GetOptions{}); !errors.Is(err, counters.ErrNotFound) {
+		t.Fatalf("big.a after the refused delta: %v, want no value", err)
+	}
+}
+
+// TestIncrIDOnAggregateRefused: aggregates have no duplicate window, so a
+// message id would promise retry safety the server does not give.
+func TestIncrIDOnAggregateRefused(t *testing.T) {
+	c := newClient(t, testserver.Single(t))
+	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	mustCreate(t, c, counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"},
+		Sources: []counters.SourceSpec{{Stream: "DE", From: "count.de.>", To: "count.eu.>"}}})
+	_, err := c.Incr(ctx, "count.eu.x", big.NewInt(1), "id-1")
+	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "no duplicate window") {
+		t.Fatalf("--id on an aggregate: %v", err)
+	}
+	if _, err := c.Incr(ctx, "count.de.x", big.NewInt(1), "id-1"); err != nil {
+		t.Fatalf("--id on a leaf: %v", err)
+	}
+}

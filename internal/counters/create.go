@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetcounter/counter/internal/topology"
 )
 
 // StreamSpec is what `counter create` asks for. Everything else about a
@@ -117,18 +119,31 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 		return nil, err
 	}
 	res := &CreateResult{Stream: cfg.Name, Config: cfg}
+	var refusals []refusal
 	for _, src := range spec.Sources {
-		problem, err := c.checkSource(ctx, src)
+		r, err := c.checkSource(ctx, src)
 		if err != nil {
 			return nil, err
 		}
-		if problem == nil {
-			continue
+		if r != nil {
+			refusals = append(refusals, *r)
 		}
+	}
+	if len(cfg.Sources) > 0 {
+		// A diamond double counts and a cycle counts forever: both silently.
+		hazards, err := c.sourceHazards(ctx, cfg, spec.Sources)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hazards {
+			refusals = append(refusals, refusal{kind: ErrInvalid, msg: h.Message + "; " + h.Fix})
+		}
+	}
+	for _, r := range refusals {
 		if !opts.Force {
-			return nil, problem
+			return nil, errorf(r.kind, "%s; or pass --force to create anyway", r.msg)
 		}
-		res.Warnings = append(res.Warnings, problem.Error()+" (created anyway: --force)")
+		res.Warnings = append(res.Warnings, r.msg+" (created anyway: --force)")
 	}
 	existing, err := c.StreamInfo(ctx, cfg.Name)
 	switch {
@@ -149,28 +164,47 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 	rctx, cancel := c.requestContext(ctx)
 	defer cancel()
 	if _, err := c.js.CreateStream(rctx, cfg); err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.Code == 400 {
+			// The server validates what only it can (transform mappings,
+			// placement): its refusal is about the input, not a failure.
+			return nil, Invalidf("create stream %s: the server refused the configuration: %s (error %d)", cfg.Name, apiErr.Description, apiErr.ErrorCode)
+		}
 		return nil, c.wrap(err, "create stream "+cfg.Name)
 	}
 	res.Action = "created"
 	return res, nil
 }
 
-// checkSource returns a refusal (not a failure) when src would make an
-// aggregate that silently stalls: a missing stream or a plain one.
-func (c *Client) checkSource(ctx context.Context, src SourceSpec) (error, error) {
+// refusal is a reason not to create a stream that --force overrides.
+type refusal struct {
+	kind error
+	msg  string
+}
+
+// checkSource returns a refusal when src would make an aggregate that
+// silently receives nothing: a missing stream, a plain one (sourcing it
+// stalls), or a filter that matches none of its subjects.
+func (c *Client) checkSource(ctx context.Context, src SourceSpec) (*refusal, error) {
 	dc, err := c.inDomain(src.Domain)
 	if err != nil {
 		return nil, err
 	}
 	info, err := dc.StreamInfo(ctx, src.Stream)
 	if errors.Is(err, ErrNotFound) {
-		return NotFoundf("source stream %s not found%s: create it first, or pass --force", src.Stream, dc.where()), nil
+		return &refusal{ErrNotFound, fmt.Sprintf("source stream %s not found%s: create it first", src.Stream, dc.where())}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !info.Config.AllowMsgCounter {
-		return Invalidf("source stream %s is not a counter stream: a counter aggregate sourcing it would stall silently; pass --force to create anyway", src.Stream), nil
+		return &refusal{ErrInvalid, fmt.Sprintf("source stream %s is not a counter stream: a counter aggregate sourcing it would stall silently", src.Stream)}, nil
+	}
+	// A stream with sources of its own may store subjects outside its
+	// configured ones, so only a plain leaf's subjects bound what it holds.
+	if src.From != "" && len(info.Config.Sources) == 0 && info.Config.Mirror == nil && len(info.Config.Subjects) > 0 &&
+		!slices.ContainsFunc(info.Config.Subjects, func(s string) bool { return topology.Overlaps(s, src.From) }) {
+		return &refusal{ErrInvalid, fmt.Sprintf("source filter %s matches none of stream %s's subjects (%s): the aggregate would receive nothing", src.From, src.Stream, strings.Join(info.Config.Subjects, ", "))}, nil
 	}
 	return nil, nil
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetcounter/counter/internal/topology"
 )
 
 // GetOptions shape a read.
@@ -209,14 +211,9 @@ func notCounter(stream string) error {
 
 // StreamInfo fetches one stream's info.
 func (c *Client) StreamInfo(ctx context.Context, name string) (*jetstream.StreamInfo, error) {
-	rctx, cancel := c.requestContext(ctx)
-	defer cancel()
-	s, err := c.js.Stream(rctx, name)
+	s, err := c.stream(ctx, name)
 	if err != nil {
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return nil, NotFoundf("stream %s not found%s", name, c.where())
-		}
-		return nil, c.wrap(err, "stream "+name)
+		return nil, err
 	}
 	return s.CachedInfo(), nil
 }
@@ -407,7 +404,7 @@ func consumerFilters(patterns []string) [][]string {
 		covered := false
 		for j, q := range patterns {
 			// Of two equal patterns, keep the first.
-			if i != j && covers(q, p) && (p != q || j < i) {
+			if i != j && topology.Covers(q, p) && (p != q || j < i) {
 				covered = true
 				break
 			}
@@ -420,7 +417,7 @@ func consumerFilters(patterns []string) [][]string {
 next:
 	for _, p := range kept {
 		for i, set := range sets {
-			if !slices.ContainsFunc(set, func(q string) bool { return overlaps(p, q) }) {
+			if !slices.ContainsFunc(set, func(q string) bool { return topology.Overlaps(p, q) }) {
 				sets[i] = append(set, p)
 				continue next
 			}
@@ -428,32 +425,4 @@ next:
 		sets = append(sets, []string{p})
 	}
 	return sets
-}
-
-// covers reports whether every subject matching specific also matches general.
-func covers(general, specific string) bool {
-	gt, st := strings.Split(general, "."), strings.Split(specific, ".")
-	for i, g := range gt {
-		if g == ">" {
-			return len(st) > i
-		}
-		if i >= len(st) || st[i] == ">" || (g != "*" && (st[i] == "*" || g != st[i])) {
-			return false
-		}
-	}
-	return len(gt) == len(st)
-}
-
-// overlaps reports whether some subject matches both patterns.
-func overlaps(a, b string) bool {
-	at, bt := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(at) && i < len(bt); i++ {
-		if at[i] == ">" || bt[i] == ">" {
-			return true
-		}
-		if at[i] != "*" && bt[i] != "*" && at[i] != bt[i] {
-			return false
-		}
-	}
-	return len(at) == len(bt)
 }

@@ -38,6 +38,8 @@ const (
 	errCodeCounterPayload   = 10170
 	errCodeIncrInvalid      = 10171
 	errCodeCounterBroken    = 10172
+	errCodeHeaderTooLarge   = 10097
+	errCodeMessageTooLarge  = 10054
 )
 
 // Incr adds delta to the counter at subject. msgID, when set, makes retries
@@ -48,6 +50,9 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 	}
 	var extra nats.Header
 	if msgID != "" {
+		if err := c.checkDedupe(ctx, subject); err != nil {
+			return nil, err
+		}
 		extra = nats.Header{HeaderMsgID: []string{msgID}}
 	}
 	ack, err := c.publishIncr(ctx, subject, delta, extra)
@@ -70,6 +75,23 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 		return nil, errorf(ErrUnavailable, "increment %s: stream %s stored it without counting: counters need nats-server 2.12 or newer and a stream made by 'counter create'", subject, ack.Stream)
 	}
 	return res, nil
+}
+
+// checkDedupe refuses a message id the stream would not de-duplicate. The
+// server gives streams with sources (aggregates) no duplicate window, and
+// must not have one: it would drop sourced updates that carry an id already
+// seen. There, --id would promise a retry safety that does not exist.
+func (c *Client) checkDedupe(ctx context.Context, subject string) error {
+	infos, err := c.streamsFor(ctx, subject)
+	if err != nil {
+		return err
+	}
+	for _, info := range infos {
+		if info.Config.Duplicates <= 0 {
+			return Invalidf("stream %s has no duplicate window (aggregates never have one), so a message id would not make this increment retry-safe: increment a leaf stream, or leave out --id", info.Config.Name)
+		}
+	}
+	return nil
 }
 
 // publishIncr sends one increment with any extra headers (message id, reset
@@ -120,6 +142,8 @@ func (c *Client) incrError(ctx context.Context, subject string, ack pubAck) erro
 		return errors.New("stream " + stream + " is not a counter stream: increments need a stream made with 'counter create'")
 	case errCodeIncrInvalid:
 		return Invalidf("increment %s: the server rejected the increment: %s", subject, ack.Error.Description)
+	case errCodeHeaderTooLarge, errCodeMessageTooLarge:
+		return Invalidf("increment %s: the delta is too large for the server (%s): it travels in a header, which holds at most about 65,000 digits", subject, ack.Error.Description)
 	case errCodeCounterBroken:
 		return errors.New("counter " + subject + " in stream " + stream + " is broken (its stored value is not valid): reset it with 'counter reset'")
 	}

@@ -1,0 +1,202 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/render"
+)
+
+func addReset(a *app) {
+	var (
+		patterns []string
+		opts     counters.ResetOptions
+		force    bool
+		dryRun   bool
+		asJSON   bool
+		domains  []string
+	)
+	c := a.fisk.Command("reset", "Reset counters to 0 at one tier, safely: a negative increment that flows up to every aggregate, then a purge of the history")
+	c.Arg("subject", "Counter subjects or wildcard patterns, in the tier's namespace").Required().StringsVar(&patterns)
+	c.Flag("stream", "Reset at this stream (tier) instead of the stream that owns the subject").PlaceHolder("TIER").StringVar(&opts.Stream)
+	c.Flag("force", "Reset without asking (required when not at a terminal)").UnNegatableBoolVar(&force)
+	c.Flag("dry-run", "Print the plan (each counter and every aggregate above it, now and after); change nothing").UnNegatableBoolVar(&dryRun)
+	c.Flag("reason", "Why: recorded on each reset message (header Counter-Reset-Reason, with Counter-Reset-By user@host)").PlaceHolder("TEXT").StringVar(&opts.Reason)
+	c.Flag("json", "Print the plan or the results as JSON (values are strings)").UnNegatableBoolVar(&asJSON)
+	c.Flag("domains", "Also look for aggregates above in these JetStream domains (comma separated)").PlaceHolder("A,B").StringsVar(&domains)
+	c.Cheat("reset", `# see what a reset would do, tier by tier
+counter reset count.de.hits --dry-run
+# reset one counter; aggregates above it drop by its value
+counter reset count.de.hits --reason 'double-counted deploy' --force
+# reset the EU aggregate itself (DE and PL keep their values)
+counter reset count.eu.hits --stream EU --force
+# every counter under a prefix
+counter reset 'count.de.>' --force --json`)
+
+	a.verbs["reset"] = func(ctx context.Context) error {
+		for _, p := range patterns {
+			if err := counters.ValidSubject(p, true); err != nil {
+				return err
+			}
+		}
+		client, err := a.conn.connect(ctx, false)
+		if err != nil {
+			return err
+		}
+		defer client.Conn().Close()
+		plan, err := client.PlanReset(ctx, patterns, opts, splitList(domains))
+		if err != nil {
+			return err
+		}
+		if dryRun {
+			return a.printer(asJSON).ResetPlan(plan)
+		}
+		if !force {
+			if err := a.confirmReset(plan); err != nil {
+				return err
+			}
+		}
+		opts.By = resetBy()
+		progress, done := a.resetProgress()
+		opts.Progress = progress
+		results, err := client.Reset(ctx, plan, opts)
+		done()
+		if err != nil {
+			return err
+		}
+		a.resetWarnings(results)
+		if err := a.printer(asJSON).ResetResults(results); err != nil {
+			return err
+		}
+		return resetFailures(results)
+	}
+}
+
+// confirmReset shows the plan and asks y/N at a terminal. Anywhere else a
+// reset needs --force: nothing is written.
+func (a *app) confirmReset(plan *counters.ResetPlan) error {
+	if !a.env.StdinTTY || !a.env.StderrTTY {
+		return counters.Refusedf("reset of %s needs confirmation: pass --force (see the plan with --dry-run); nothing was reset", countersWord(len(plan.Targets)))
+	}
+	// A person reads the first counters of the plan; the rest is a count.
+	const shown = 20
+	head := plan
+	if len(plan.Targets) > shown {
+		head = &counters.ResetPlan{Targets: plan.Targets[:shown]}
+	}
+	if err := (render.Printer{W: a.env.Stderr, TTY: true}).ResetPlan(head); err != nil {
+		return err
+	}
+	if more := len(plan.Targets) - len(head.Targets); more > 0 {
+		fmt.Fprintf(a.env.Stderr, "... and %d more counters (the whole plan: --dry-run)\n", more)
+	}
+	fmt.Fprintf(a.env.Stderr, "Reset %s to 0? Every aggregate above drops by the same amount. [y/N] ", countersWord(len(plan.Targets)))
+	answer, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return counters.Refusedf("reset cancelled: nothing was reset")
+}
+
+func countersWord(n int) string {
+	if n == 1 {
+		return "1 counter"
+	}
+	return fmt.Sprintf("%d counters", n)
+}
+
+// resetBy is user@host for the reset message, as much of it as is known.
+func resetBy() string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	switch {
+	case name != "" && host != "":
+		return name + "@" + host
+	case host != "":
+		return "@" + host
+	}
+	return name
+}
+
+// resetProgress reports progress on stderr at a terminal, at most ten times
+// a second; done ends the line.
+func (a *app) resetProgress() (func(counters.ResetProgress), func()) {
+	if !a.env.StderrTTY {
+		return nil, func() {}
+	}
+	var last time.Time
+	shown := false
+	return func(p counters.ResetProgress) {
+			if p.Total < 2 || (time.Since(last) < 100*time.Millisecond && p.Purged < p.Total) {
+				return
+			}
+			last, shown = time.Now(), true
+			fmt.Fprintf(a.env.Stderr, "\rreset %d/%d, purged %d/%d", p.Reset, p.Total, p.Purged, p.Total)
+		}, func() {
+			if shown {
+				fmt.Fprintln(a.env.Stderr)
+			}
+		}
+}
+
+// resetWarnings tells, on stderr, which counters were reset but not purged:
+// housekeeping only, so the exit status stays 0.
+func (a *app) resetWarnings(results []counters.ResetResult) {
+	const most = 5
+	var lines []string
+	for _, r := range results {
+		switch {
+		case r.Err != nil:
+		case r.PurgeError != nil:
+			lines = append(lines, fmt.Sprintf("%s in %s was reset, but its history was not purged: %v", r.Subject, r.Stream, r.PurgeError))
+		case r.KeptReason != "":
+			lines = append(lines, fmt.Sprintf("%s in %s was reset; its reset message was kept: %s", r.Subject, r.Stream, r.KeptReason))
+		}
+	}
+	for i, l := range lines {
+		if i == most {
+			fmt.Fprintf(a.env.Stderr, "counter: warning: and %d more like these\n", len(lines)-most)
+			break
+		}
+		fmt.Fprintln(a.env.Stderr, "counter: warning: "+redact(l))
+	}
+}
+
+// resetFailures is the run's error when some counters were not reset; its
+// kind (exit code) is that of the first failure.
+func resetFailures(results []counters.ResetResult) error {
+	var first error
+	failed, interrupted := 0, 0
+	for _, r := range results {
+		if r.Err != nil {
+			if first == nil {
+				first = r.Err
+			}
+			failed++
+			if errors.Is(r.Err, context.Canceled) {
+				interrupted++
+			}
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case interrupted > 0:
+		// Running the same reset again is safe: it re-reads every value.
+		return fmt.Errorf("interrupted: %d of %d counters were reset; run the same reset again to finish (it re-reads each value)", len(results)-failed, len(results))
+	case len(results) == 1:
+		return first
+	}
+	return fmt.Errorf("%d of %d counters were not reset (the others were); first: %w", failed, len(results), first)
+}

@@ -1,0 +1,79 @@
+package cmd
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jetcounter/counter/internal/embedded"
+)
+
+// runAt runs the command line against url with a chosen terminal setup and
+// stdin, returning the exit code, stdout and stderr.
+func runAt(t *testing.T, url string, stdin string, tty bool, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, StdinTTY: tty, StderrTTY: tty}
+	code := Main(append([]string{"--server", url}, args...), env)
+	return code, out.String(), errb.String()
+}
+
+// TestResetConfirmAtTerminal: at a terminal the plan goes to stderr with a
+// y/N question; anything but yes writes nothing and exits 6.
+func TestResetConfirmAtTerminal(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(t.TempDir(), "js")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	url := s.ClientURL()
+	must := func(args ...string) string {
+		t.Helper()
+		code, out, errs := runAt(t, url, "", false, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		return out
+	}
+	must("create", "DE", "--subjects", "count.de.>")
+	for _, subj := range []string{"count.de.a", "count.de.b", "count.de.c"} {
+		must("incr", subj, "5")
+	}
+
+	for _, answer := range []string{"n\n", "\n", "", "nope\n"} {
+		code, out, errs := runAt(t, url, answer, true, "reset", "count.de.>")
+		if code != ExitRefused || out != "" {
+			t.Fatalf("answer %q: exit %d, stdout %q", answer, code, out)
+		}
+		if !strings.Contains(errs, "count.de.a") || !strings.Contains(errs, "Reset 3 counters to 0?") || !strings.Contains(errs, "[y/N]") || !strings.Contains(errs, "reset cancelled") {
+			t.Fatalf("answer %q: stderr %q", answer, errs)
+		}
+	}
+	if got := must("get", "count.de.b"); got != "5\n" {
+		t.Fatalf("after refusals count.de.b = %q", got)
+	}
+
+	// Stdin a terminal but stderr not (or the reverse): no question, exit 6.
+	var out, errb bytes.Buffer
+	code := Main([]string{"--server", url, "reset", "count.de.a"}, Env{Stdin: strings.NewReader("y\n"), Stdout: &out, Stderr: &errb, StdinTTY: true})
+	if code != ExitRefused || !strings.Contains(errb.String(), "--force") {
+		t.Fatalf("half a terminal: exit %d, stderr %q", code, errb.String())
+	}
+
+	code, stdout, errs := runAt(t, url, "y\n", true, "reset", "count.de.>", "--json")
+	if code != 0 {
+		t.Fatalf("yes: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(stdout, `"subject":"count.de.c","stream":"DE","before":"5","delta":"-5","after":"0","rounds":1,"purged":true`) {
+		t.Fatalf("yes: stdout %q", stdout)
+	}
+	// Progress went to stderr (a terminal), ending with everything purged.
+	if !strings.Contains(errs, "reset 3/3, purged 3/3") {
+		t.Fatalf("yes: no final progress on stderr: %q", errs)
+	}
+	if code, _, _ := runAt(t, url, "", false, "get", "count.de.>"); code != ExitNotFound {
+		t.Fatalf("after reset get exits %d, want 3 (purged)", code)
+	}
+}

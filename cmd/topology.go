@@ -1,0 +1,139 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/topology"
+	"github.com/jetcounter/counter/render"
+)
+
+func addTopology(a *app) {
+	var (
+		format        string
+		asJSON        bool
+		subject       string
+		check         bool
+		domains       []string
+		inactiveAfter = topology.DefaultInactiveAfter
+	)
+	c := a.fisk.Command("topology", "Show how counter streams aggregate through sources, follow a counter through its tiers, or check for hazards")
+	c.Flag("format", "Output: tree (default on a terminal), table (default when piped), json, dot, mermaid").PlaceHolder("FORMAT").EnumVar(&format, render.FormatTree, render.FormatTable, render.FormatJSON, render.FormatDot, render.FormatMermaid)
+	c.Flag("json", "Same as --format json (values are strings)").UnNegatableBoolVar(&asJSON)
+	c.Flag("subject", "Follow this counter subject through every tier: its value at each stream and what each source contributes").PlaceHolder("SUBJECT").StringVar(&subject)
+	c.Flag("check", "Find hazards (diamonds, cycles, plain sources, limits on counters, failing or lagging sources); exit 5 on any error").UnNegatableBoolVar(&check)
+	c.Flag("domains", "Also walk these JetStream domains (comma separated)").PlaceHolder("A,B").StringsVar(&domains)
+	c.Flag("inactive-after", "With --check: warn about a source silent for longer than this").Default(topology.DefaultInactiveAfter.String()).DurationVar(&inactiveAfter)
+	c.Cheat("topology", `# the aggregation tree
+counter topology
+# a runbook diagram
+counter topology --format mermaid > topology.mmd
+counter topology --format dot | dot -Tsvg > topology.svg
+# one counter at every tier, and what each region contributed
+counter topology --subject count.pl.hits
+# CI gate: exit 5 when the deployment has an error-level hazard
+counter topology --check --domains hub,leaf`)
+
+	a.verbs["topology"] = func(ctx context.Context) error {
+		if asJSON {
+			if format != "" && format != render.FormatJSON {
+				return counters.Invalidf("--json and --format %s disagree: use one", format)
+			}
+			format = render.FormatJSON
+		}
+		if subject != "" && check {
+			return counters.Invalidf("--subject and --check cannot be used together")
+		}
+		if (subject != "" || check) && format != "" && format != render.FormatJSON {
+			return counters.Invalidf("--format %s only applies to the tree: with --subject or --check use --json or nothing", format)
+		}
+		if subject != "" {
+			if err := counters.ValidSubject(subject, false); err != nil {
+				return err
+			}
+		}
+		doms := splitList(domains)
+		if format == "" {
+			format = render.FormatTable
+			if a.env.StdoutTTY {
+				format = render.FormatTree
+			}
+		}
+		client, err := a.conn.connect(ctx, false)
+		if err != nil {
+			return err
+		}
+		defer client.Conn().Close()
+		g, err := client.Topology(ctx, doms)
+		if err != nil {
+			return err
+		}
+		g.InactiveAfter = inactiveAfter
+		out := a.printer(format == render.FormatJSON)
+		switch {
+		case subject != "":
+			return printTiers(ctx, client, out, subject, g)
+		case check:
+			problems := g.Check()
+			if err := out.Problems(problems, len(g.Nodes())); err != nil {
+				return err
+			}
+			if errs := countErrors(problems); errs > 0 {
+				return fmt.Errorf("%w: %s and %s in %s (each row names its fix)", errProblems,
+					render.Count(errs, "error"), render.Count(len(problems)-errs, "warning"), render.Count(len(g.Nodes()), "stream"))
+			}
+			return nil
+		default:
+			return out.Topology(g, g.Check(), format)
+		}
+	}
+}
+
+func countErrors(problems []topology.Problem) int {
+	n := 0
+	for _, p := range problems {
+		if p.Severity == topology.SeverityError {
+			n++
+		}
+	}
+	return n
+}
+
+// printTiers prints subject at every tier of g (discovered when nil).
+func printTiers(ctx context.Context, client *counters.Client, out render.Printer, subject string, g *topology.Graph) error {
+	if g == nil {
+		var err error
+		if g, err = client.Topology(ctx, nil); err != nil {
+			return err
+		}
+	}
+	tiers, err := client.Tiers(ctx, g, subject)
+	if err != nil {
+		return err
+	}
+	if err := out.Tiers(subject, tiers); err != nil {
+		return err
+	}
+	// The readable tiers are printed; an unreadable one still fails the run.
+	for _, t := range tiers {
+		if t.Error != "" {
+			return fmt.Errorf("stream %s: %s", t.Stream, t.Error)
+		}
+	}
+	return nil
+}
+
+// splitList flattens repeatable, comma-separated flag values ("a,b" "c").
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,370 @@
+package counters_test
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/testserver"
+	"github.com/jetcounter/counter/internal/topology"
+)
+
+func sources(t testing.TB, specs ...string) []counters.SourceSpec {
+	t.Helper()
+	var out []counters.SourceSpec
+	for _, s := range specs {
+		spec, err := counters.ParseSourceSpec(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, spec)
+	}
+	return out
+}
+
+// regionsDeployment: PL, DE -> EU -> GLOBAL <- US, every tier renaming
+// through a transform; GLOBAL also takes direct increments.
+func regionsDeployment(t *testing.T, c *counters.Client) {
+	t.Helper()
+	mustCreate(t, c, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	mustCreate(t, c, counters.StreamSpec{Name: "US", Subjects: []string{"count.us.>"}})
+	mustCreate(t, c, counters.StreamSpec{Name: "EU", Sources: sources(t, "PL:count.pl.>:count.eu.>", "DE:count.de.>:count.eu.>")})
+	mustCreate(t, c, counters.StreamSpec{Name: "GLOBAL", Subjects: []string{"count.all.>"}, Sources: sources(t, "EU:count.eu.>:count.all.>", "US:count.us.>:count.all.>")})
+	for subj, v := range map[string]int64{"count.pl.hits": 10, "count.de.hits": 5, "count.us.hits": 1, "count.all.hits": 100} {
+		if _, err := c.Incr(ctx, subj, big.NewInt(v), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitValue(t, c, "GLOBAL", "count.all.hits", "116")
+}
+
+func TestTopologyRegions(t *testing.T) {
+	c := newClient(t, testserver.Single(t))
+	regionsDeployment(t, c)
+
+	g, err := c.Topology(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, n := range g.Nodes() {
+		ids = append(ids, n.ID)
+	}
+	if want := []string{"DE", "EU", "GLOBAL", "PL", "US"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("nodes %v, want %v", ids, want)
+	}
+	eu := g.Node("EU")
+	if !eu.Counter || !eu.AllowDirect || eu.Config == nil || eu.State == nil || eu.State.NumSubjects != 1 {
+		t.Fatalf("EU node: %+v", eu)
+	}
+	wantEdges := []topology.Transform{{From: "count.pl.>", To: "count.eu.>"}}
+	if len(eu.Sources) != 2 || eu.Sources[0].Upstream != "PL" || !reflect.DeepEqual(eu.Sources[0].Transforms, wantEdges) || eu.Sources[0].Error != "" {
+		t.Fatalf("EU sources: %+v", eu.Sources)
+	}
+	if r := g.Roots(); len(r) != 1 || r[0].ID != "GLOBAL" {
+		t.Fatalf("roots %v, want GLOBAL", r)
+	}
+	if p := g.Check(); len(p) != 0 {
+		t.Fatalf("healthy deployment has problems: %+v", p)
+	}
+	if up := g.Up("PL", "count.pl.hits"); len(up) != 2 || up[1] != (topology.Hop{Stream: "GLOBAL", Subject: "count.all.hits", Depth: 2}) {
+		t.Fatalf("Up = %+v", up)
+	}
+
+	tiers, err := c.Tiers(ctx, g, "count.pl.hits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tierLines(tiers); !reflect.DeepEqual(got, []string{
+		"0 PL count.pl.hits=10",
+		"1 EU count.eu.hits=15 direct 0 [DE count.de.hits=5, PL count.pl.hits=10]",
+		"2 GLOBAL count.all.hits=116 direct 100 [EU count.eu.hits=15, US count.us.hits=1]",
+	}) {
+		t.Fatalf("tiers of count.pl.hits:\n%s", strings.Join(got, "\n"))
+	}
+	// Named at the aggregate, the path also goes down to every source.
+	tiers, err = c.Tiers(ctx, g, "count.eu.hits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tierLines(tiers); !reflect.DeepEqual(got, []string{
+		"-1 PL count.pl.hits=10",
+		"-1 DE count.de.hits=5",
+		"0 EU count.eu.hits=15 direct 0 [DE count.de.hits=5, PL count.pl.hits=10]",
+		"1 GLOBAL count.all.hits=116 direct 100 [EU count.eu.hits=15, US count.us.hits=1]",
+	}) {
+		t.Fatalf("tiers of count.eu.hits:\n%s", strings.Join(got, "\n"))
+	}
+	if _, err := c.Tiers(ctx, g, "nothing.here"); !errors.Is(err, counters.ErrNotFound) {
+		t.Fatalf("unknown subject: %v, want ErrNotFound", err)
+	}
+	// A counter nobody incremented yet still has its tiers, without values.
+	tiers, err = c.Tiers(ctx, g, "count.pl.misses")
+	if err != nil || len(tiers) != 3 || tiers[0].Value != nil || tiers[2].Subject != "count.all.misses" {
+		t.Fatalf("unset counter: %+v, %v", tiers, err)
+	}
+}
+
+func tierLines(tiers []counters.Tier) []string {
+	var out []string
+	for _, t := range tiers {
+		line := fmt.Sprintf("%d %s %s=%v", t.Depth, t.Stream, t.Subject, t.Value)
+		if t.Direct != nil {
+			var parts []string
+			for _, s := range t.Sources {
+				p := fmt.Sprintf("%s %s=%s", s.Stream, s.Subject, s.LastSeen)
+				if s.Behind {
+					p += " behind"
+				}
+				parts = append(parts, p)
+			}
+			line += fmt.Sprintf(" direct %s [%s]", t.Direct, strings.Join(parts, ", "))
+		}
+		if t.Error != "" {
+			line += " error " + t.Error
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// rawStream creates a stream straight through the JetStream API, the way
+// a hazard gets into a real deployment (not through counter create).
+func rawStream(t *testing.T, js jetstream.JetStream, cfg jetstream.StreamConfig) {
+	t.Helper()
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatalf("create %s: %v", cfg.Name, err)
+	}
+}
+
+func counterCfg(name string, subjects []string, srcs ...*jetstream.StreamSource) jetstream.StreamConfig {
+	return jetstream.StreamConfig{Name: name, Subjects: subjects, AllowMsgCounter: true, AllowDirect: true, Sources: srcs}
+}
+
+func TestTopologyCheckFindsHazardsMadeForReal(t *testing.T) {
+	// A domain lets streams source each other through the external API,
+	// which the server's own cycle check does not follow.
+	c := newClient(t, testserver.SingleWithDomain(t, "hub"))
+	js := c.JetStream()
+	src := func(name string) *jetstream.StreamSource { return &jetstream.StreamSource{Name: name} }
+	viaAPI := func(name string) *jetstream.StreamSource {
+		return &jetstream.StreamSource{Name: name, External: &jetstream.ExternalStream{APIPrefix: "$JS.hub.API"}}
+	}
+
+	rawStream(t, js, counterCfg("PL", []string{"pl.>"}))
+	rawStream(t, js, counterCfg("DE", []string{"de.>"}))
+	rawStream(t, js, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}})
+	rawStream(t, js, counterCfg("STALL", nil, src("LOGS")))
+	rawStream(t, js, counterCfg("EU", nil, src("PL"), src("DE")))
+	rawStream(t, js, counterCfg("DIAMOND", nil, src("EU"), src("PL")))
+	rawStream(t, js, counterCfg("CA", []string{"ca.>"}))
+	rawStream(t, js, counterCfg("CB", []string{"cb.>"}, viaAPI("CA")))
+	if _, err := js.UpdateStream(ctx, counterCfg("CA", []string{"ca.>"}, viaAPI("CB"))); err != nil {
+		t.Fatalf("close the cycle: %v", err)
+	}
+	lim := counterCfg("LIM", []string{"lim.>"})
+	lim.MaxAge, lim.MaxMsgs, lim.MaxBytes = time.Hour, 1000, 1<<20
+	rawStream(t, js, lim)
+	ttl := counterCfg("TTL", []string{"ttl.>"})
+	ttl.SubjectDeleteMarkerTTL = time.Minute
+	rawStream(t, js, ttl)
+	slow := counterCfg("SLOW", []string{"slow.>"})
+	slow.AllowDirect = false
+	rawStream(t, js, slow)
+	rawStream(t, js, jetstream.StreamConfig{Name: "RAW", Sources: []*jetstream.StreamSource{src("DE")}})
+	rawStream(t, js, jetstream.StreamConfig{Name: "MIR", Mirror: src("PL")})
+	// A source in a domain nobody serves is never heard from.
+	rawStream(t, js, counterCfg("FAR", nil, &jetstream.StreamSource{Name: "X", External: &jetstream.ExternalStream{APIPrefix: "$JS.nowhere.API"}}))
+	// A missing local source: the server reports its consumer failing.
+	rawStream(t, js, counterCfg("ORPHAN", nil, src("GONE")))
+
+	want := []string{
+		"error cycle CA",
+		"error diamond DIAMOND",
+		"error counter-max-age LIM",
+		"error counter-max-bytes LIM",
+		"error counter-max-msgs LIM",
+		"error source-error ORPHAN",
+		"error non-counter-source STALL",
+		"error counter-marker-ttl TTL",
+		// Sourcing one's own domain through its external prefix is never
+		// answered either (observed on 2.15.2).
+		"warning source-inactive CA",
+		"warning source-inactive CB",
+		"warning source-inactive FAR",
+		"warning source-missing FAR",
+		"warning raw-copy MIR",
+		"warning source-missing ORPHAN",
+		"warning raw-copy RAW",
+		"warning no-allow-direct SLOW",
+	}
+	// Healthy sources hear a heartbeat every second or so; FAR's never
+	// answers, which shows once FAR is older than the threshold.
+	g := checkUntil(t, c, nil, func(g *topology.Graph) bool {
+		g.InactiveAfter = 3 * time.Second
+		p := g.Check()
+		return slices.Contains(problemLines(p), "warning source-inactive FAR") && hasCode(p, topology.CodeSourceError)
+	})
+	got := problemLines(g.Check())
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Check:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func problemLines(ps []topology.Problem) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Severity+" "+p.Code+" "+p.Stream)
+	}
+	return out
+}
+
+func hasCode(ps []topology.Problem, code string) bool {
+	for _, p := range ps {
+		if p.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// checkUntil rediscovers the topology until cond holds: source state
+// (activity, errors) settles a moment after the streams exist.
+func checkUntil(t *testing.T, c *counters.Client, domains []string, cond func(*topology.Graph) bool) *topology.Graph {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		g, err := c.Topology(ctx, domains)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(g) {
+			return g
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition never held; last problems: %v", problemLines(g.Check()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestCreateRefusesDiamondAndCycle(t *testing.T) {
+	c := newClient(t, testserver.Single(t))
+	mustCreate(t, c, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	mustCreate(t, c, counters.StreamSpec{Name: "EU", Sources: sources(t, "PL:count.pl.>:count.eu.>")})
+
+	diamond := counters.StreamSpec{Name: "GLOBAL", Sources: sources(t, "EU", "PL")}
+	_, err := c.Create(ctx, diamond, counters.CreateOptions{})
+	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "PL reaches counter stream GLOBAL by 2 paths") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("diamond: %v, want ErrInvalid naming the paths and --force", err)
+	}
+	if _, err := c.StreamInfo(ctx, "GLOBAL"); !errors.Is(err, counters.ErrNotFound) {
+		t.Fatalf("refused stream was created anyway: %v", err)
+	}
+	res, err := c.Create(ctx, diamond, counters.CreateOptions{Force: true})
+	if err != nil || res.Action != "created" || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "--force") {
+		t.Fatalf("forced diamond: %+v, %v", res, err)
+	}
+	// Creating the same stream again adds nothing new: unchanged, not refused.
+	if res, err := c.Create(ctx, diamond, counters.CreateOptions{Force: true}); err != nil || res.Action != "unchanged" || len(res.Warnings) != 0 {
+		t.Fatalf("again: %+v, %v", res, err)
+	}
+
+	// PL is made (through the raw API) to source LOOP, which does not exist
+	// yet; creating LOOP as a source of EU's data closes EU -> LOOP -> PL -> EU.
+	if _, err := c.JetStream().UpdateStream(ctx, counterCfg("PL", []string{"count.pl.>"}, &jetstream.StreamSource{Name: "LOOP"})); err != nil {
+		t.Fatalf("point PL at LOOP: %v", err)
+	}
+	_, err = c.Create(ctx, counters.StreamSpec{Name: "LOOP", Subjects: []string{"loop.>"}, Sources: sources(t, "EU")}, counters.CreateOptions{})
+	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "cycle") {
+		t.Fatalf("cycle: %v, want ErrInvalid about a cycle", err)
+	}
+}
+
+func TestTopologyAcrossDomains(t *testing.T) {
+	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
+	leafClient := newClient(t, leaf)
+	hubClient := newClient(t, hub)
+	mustCreate(t, leafClient, counters.StreamSpec{Name: "L", Subjects: []string{"edge.>"}})
+	mustCreate(t, hubClient, counters.StreamSpec{Name: "AGG", Sources: sources(t, "L@leaf:edge.>:all.>")})
+	if _, err := leafClient.Incr(ctx, "edge.hits", big.NewInt(7), ""); err != nil {
+		t.Fatal(err)
+	}
+	waitValue(t, hubClient, "AGG", "all.hits", "7")
+
+	// Walked explicitly, and found on its own through the source: the same graph.
+	for _, domains := range [][]string{{"leaf"}, nil} {
+		g, err := hubClient.Topology(ctx, domains)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := g.Node("L@leaf")
+		if l == nil || l.Config == nil || !l.Counter || l.Domain != "leaf" {
+			t.Fatalf("domains %v: leaf node %+v", domains, l)
+		}
+		agg := g.Node("AGG")
+		if len(agg.Sources) != 1 || agg.Sources[0].Upstream != "L@leaf" || agg.Sources[0].APIPrefix != "$JS.leaf.API" {
+			t.Fatalf("AGG sources %+v", agg.Sources)
+		}
+		if p := g.Check(); len(p) != 0 {
+			t.Fatalf("problems: %v", problemLines(p))
+		}
+		tiers, err := hubClient.Tiers(ctx, g, "edge.hits")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tierLines(tiers); !reflect.DeepEqual(got, []string{
+			"0 L@leaf edge.hits=7",
+			"1 AGG all.hits=7 direct 0 [L@leaf edge.hits=7]",
+		}) {
+			t.Fatalf("tiers:\n%s", strings.Join(got, "\n"))
+		}
+	}
+	// From the leaf, the hub is the other domain; its label is "hub".
+	g, err := leafClient.Topology(ctx, []string{"hub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if agg := g.Node("AGG@hub"); agg == nil || len(agg.Sources) != 1 || agg.Sources[0].Upstream != "L" {
+		t.Fatalf("seen from the leaf, AGG@hub should source the local L: %+v", agg)
+	}
+}
+
+// BenchmarkTopology200 discovers and checks 200 streams: 40 aggregates of
+// 4 leaves each.
+func BenchmarkTopology200(b *testing.B) {
+	c := newClient(b, testserver.Single(b))
+	js := c.JetStream()
+	for i := range 40 {
+		var srcs []*jetstream.StreamSource
+		for j := range 4 {
+			name := fmt.Sprintf("L%d_%d", i, j)
+			if _, err := js.CreateStream(ctx, counterCfg(name, []string{fmt.Sprintf("c.%d.%d.>", i, j)})); err != nil {
+				b.Fatal(err)
+			}
+			srcs = append(srcs, &jetstream.StreamSource{Name: name, SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: fmt.Sprintf("c.%d.%d.>", i, j), Destination: fmt.Sprintf("agg.%d.>", i)}}})
+		}
+		if _, err := js.CreateStream(ctx, counterCfg(fmt.Sprintf("AGG%d", i), nil, srcs...)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		g, err := c.Topology(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(g.Nodes()) != 200 {
+			b.Fatalf("%d nodes", len(g.Nodes()))
+		}
+		g.Check()
+	}
+}

@@ -1,0 +1,237 @@
+package render
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/live"
+)
+
+// WatchLineJSON is one line of `counter watch --json`. Value and delta are
+// strings; delta is absent on a counter's first line.
+type WatchLineJSON struct {
+	Subject string `json:"subject"`
+	Stream  string `json:"stream"`
+	Value   string `json:"value"`
+	Delta   string `json:"delta,omitempty"`
+	Seq     uint64 `json:"seq"`
+	Time    string `json:"time"`
+}
+
+// WatchLines writes JSON lines to a buffer the caller flushes whenever it
+// has nothing more to write right away: each line reaches the reader
+// without delay, and a burst costs one write, not one per line.
+type WatchLines struct {
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+// NewWatchLines writes JSON lines to p.W.
+func (p Printer) NewWatchLines() *WatchLines {
+	bw := bufio.NewWriterSize(p.W, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &WatchLines{bw: bw, enc: enc}
+}
+
+// Write buffers one line.
+func (w *WatchLines) Write(l live.Line) error {
+	out := WatchLineJSON{
+		Subject: l.Subject,
+		Stream:  l.Stream,
+		Value:   l.Value.String(),
+		Seq:     l.Seq,
+		Time:    l.Time.UTC().Format(time.RFC3339Nano),
+	}
+	if l.Delta != nil {
+		out.Delta = counters.Signed(l.Delta) // signed like incr and reset: "+3", "-2"
+	}
+	return w.enc.Encode(out)
+}
+
+// Flush writes out the buffered lines.
+func (w *WatchLines) Flush() error { return w.bw.Flush() }
+
+// WatchView is everything one frame of the live table shows.
+type WatchView struct {
+	Patterns []string
+	Streams  []string
+	Total    int        // counters seen
+	Rows     []live.Row // already sorted; cut to fit
+	Sort     live.SortBy
+	// UpdateRate is live updates per second, all counters together.
+	UpdateRate float64
+	// Loading: the initial values are still arriving.
+	Loading bool
+	// Status is the connection's state when not plainly connected
+	// ("disconnected: …"); empty otherwise.
+	Status string
+	Now    time.Time
+	Width  int
+	Height int
+	Color  bool
+}
+
+// watchHeaderLines is how many lines precede the rows: title, status,
+// column header.
+const watchHeaderLines = 3
+
+// WatchRowsFit is how many counter rows a terminal of height lines shows.
+func WatchRowsFit(height int) int { return max(height-watchHeaderLines, 0) }
+
+// WatchFrame renders one frame of the live table as lines separated by
+// "\n", none wider than v.Width, at most v.Height of them.
+func WatchFrame(v WatchView) string {
+	if v.Height > 0 && len(v.Rows) > WatchRowsFit(v.Height) {
+		v.Rows = v.Rows[:WatchRowsFit(v.Height)]
+	}
+	var lines []string
+	title := "watch " + strings.Join(v.Patterns, " ")
+	if len(v.Streams) == 1 {
+		title += "  stream " + v.Streams[0]
+	} else {
+		title += "  streams " + strings.Join(v.Streams, ",")
+	}
+	title += fmt.Sprintf("  counters %d/%d  %s updates/s", len(v.Rows), v.Total, formatRate(v.UpdateRate))
+	lines = append(lines, title)
+
+	status := "sorted by " + string(v.Sort) + "  q quits"
+	switch {
+	case v.Status != "":
+		status = v.Status
+	case v.Loading:
+		status = "loading counters…  q quits"
+	}
+	lines = append(lines, status)
+
+	multiStream := len(v.Streams) > 1
+	header := []string{"SUBJECT"}
+	if multiStream {
+		header = append(header, "STREAM")
+	}
+	header = append(header, "VALUE", "CHANGE", "RATE/s", "LAST UPDATE")
+	cells := [][]string{header}
+	for _, r := range v.Rows {
+		row := []string{r.Subject}
+		if multiStream {
+			row = append(row, r.Stream)
+		}
+		row = append(row, r.Value.String(), signedChange(r.Change), formatRate(r.Rate), age(v.Now, r.Updated))
+		cells = append(cells, row)
+	}
+	rightAligned := map[int]bool{}
+	for i := len(header) - 4; i < len(header)-1; i++ {
+		rightAligned[i] = true
+	}
+	widths := columnWidths(cells)
+	// The subject column gives way first when the terminal is narrow.
+	if over := sum(widths) + 2*(len(widths)-1) - v.Width; over > 0 && v.Width > 0 {
+		widths[0] = max(widths[0]-over, min(widths[0], 10))
+	}
+	for _, row := range cells {
+		var sb strings.Builder
+		for j, cell := range row {
+			if j > 0 {
+				sb.WriteString("  ")
+			}
+			cell = truncate(cell, widths[j])
+			pad := strings.Repeat(" ", widths[j]-utf8.RuneCountInString(cell))
+			switch {
+			case rightAligned[j]:
+				sb.WriteString(pad + cell)
+			case j == len(row)-1:
+				sb.WriteString(cell) // no trailing blanks
+			default:
+				sb.WriteString(cell + pad)
+			}
+		}
+		lines = append(lines, sb.String())
+	}
+	for i, l := range lines {
+		lines[i] = truncate(l, v.Width)
+	}
+	if v.Color {
+		// After cutting, so that escape sequences stay whole.
+		if v.Status != "" {
+			lines[1] = "\x1b[31m" + lines[1] + "\x1b[0m"
+		}
+		lines[2] = "\x1b[1m" + lines[2] + "\x1b[0m"
+	}
+	if v.Height > 0 && len(lines) > v.Height {
+		lines = lines[:v.Height] // a terminal shorter than the header
+	}
+	return strings.Join(lines, "\n")
+}
+
+func columnWidths(cells [][]string) []int {
+	widths := make([]int, len(cells[0]))
+	for _, row := range cells {
+		for j, c := range row {
+			widths[j] = max(widths[j], utf8.RuneCountInString(c))
+		}
+	}
+	return widths
+}
+
+func sum(xs []int) int {
+	t := 0
+	for _, x := range xs {
+		t += x
+	}
+	return t
+}
+
+// truncate cuts s to n runes, marking the cut with "…".
+func truncate(s string, n int) string {
+	if n <= 0 || utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+func signedChange(d *big.Int) string {
+	if d.Sign() > 0 {
+		return "+" + d.String()
+	}
+	return d.String()
+}
+
+// formatRate shows small rates with one decimal and huge ones in
+// scientific notation, so the column stays narrow.
+func formatRate(r float64) string {
+	switch {
+	case r == 0:
+		return "0"
+	case math.Abs(r) < 1e7:
+		return strconv.FormatFloat(r, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(r, 'g', 3, 64)
+}
+
+// age says how long ago t was, coarsely: "now", "12s ago", "4m ago",
+// "3h ago", "2d ago".
+func age(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case t.IsZero():
+		return "-"
+	case d < time.Second:
+		return "now"
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h ago"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + "d ago"
+}

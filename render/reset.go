@@ -1,0 +1,145 @@
+package render
+
+import (
+	"math/big"
+	"strconv"
+
+	"github.com/jetcounter/counter/internal/counters"
+)
+
+// ResetPlanJSON is `counter reset --dry-run --json`.
+type ResetPlanJSON struct {
+	Plan []PlannedResetJSON `json:"plan"`
+}
+
+// PlannedResetJSON is one counter of a reset plan.
+type PlannedResetJSON struct {
+	Subject   string            `json:"subject"`
+	Stream    string            `json:"stream"`
+	Aggregate bool              `json:"aggregate"`
+	Value     string            `json:"value"`
+	After     string            `json:"after"`
+	Above     []PlannedTierJSON `json:"above"`
+}
+
+// PlannedTierJSON is one aggregate above a counter in a reset plan. Value is
+// null when that tier holds no value for the subject yet.
+type PlannedTierJSON struct {
+	Stream  string  `json:"stream"`
+	Subject string  `json:"subject"`
+	Depth   int     `json:"depth"`
+	Value   *string `json:"value"`
+	After   string  `json:"after"`
+}
+
+// ResetPlan prints what a reset will do: each counter at its tier (depth 0),
+// then every aggregate above it with its value now and after.
+func (p Printer) ResetPlan(plan *counters.ResetPlan) error {
+	if p.JSON {
+		out := ResetPlanJSON{Plan: make([]PlannedResetJSON, len(plan.Targets))}
+		for i, t := range plan.Targets {
+			pj := PlannedResetJSON{
+				Subject: t.Subject, Stream: t.Stream, Aggregate: t.Aggregate,
+				Value: t.Value.String(), After: "0", Above: []PlannedTierJSON{},
+			}
+			for _, h := range t.Above {
+				var now *string
+				if h.Now != nil {
+					s := h.Now.String()
+					now = &s
+				}
+				pj.Above = append(pj.Above, PlannedTierJSON{
+					Stream: h.Stream, Subject: h.Subject, Depth: h.Depth, Value: now, After: h.After.String(),
+				})
+			}
+			out.Plan[i] = pj
+		}
+		return p.WriteJSON(out)
+	}
+	rows := make([][]string, 0, len(plan.Targets))
+	for _, t := range plan.Targets {
+		rows = append(rows, []string{t.Subject, t.Stream, "0", t.Value.String(), "0"})
+		for _, h := range t.Above {
+			now := "-"
+			if h.Now != nil {
+				now = h.Now.String()
+			}
+			subject := h.Subject
+			if p.TTY {
+				subject = "  ↑ " + subject
+			}
+			rows = append(rows, []string{subject, h.Stream, strconv.Itoa(h.Depth), now, h.After.String()})
+		}
+	}
+	return p.Table([]string{"SUBJECT", "STREAM", "DEPTH", "NOW", "AFTER"}, rows, 2, 3, 4)
+}
+
+// ResetJSON is `counter reset --json`.
+type ResetJSON struct {
+	Results []ResetResultJSON `json:"results"`
+}
+
+// ResetResultJSON is one counter's reset. Delta is the total published;
+// After the value acknowledged for the last publish.
+type ResetResultJSON struct {
+	Subject    string `json:"subject"`
+	Stream     string `json:"stream"`
+	Before     string `json:"before"`
+	Delta      string `json:"delta"`
+	After      string `json:"after"`
+	Rounds     int    `json:"rounds"`
+	Purged     bool   `json:"purged"`
+	PurgeError string `json:"purge_error,omitempty"`
+	Kept       string `json:"kept_reset_message,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+func str(v *big.Int) string {
+	if v == nil {
+		return ""
+	}
+	return v.String()
+}
+
+func signed(v *big.Int) string {
+	if v == nil {
+		return ""
+	}
+	return counters.Signed(v)
+}
+
+// ResetResults prints what a reset did.
+func (p Printer) ResetResults(results []counters.ResetResult) error {
+	if p.JSON {
+		out := ResetJSON{Results: make([]ResetResultJSON, len(results))}
+		for i, r := range results {
+			rj := ResetResultJSON{
+				Subject: r.Subject, Stream: r.Stream,
+				Before: str(r.Before), Delta: signed(r.Delta), After: str(r.After),
+				Rounds: r.Rounds, Purged: r.Purged, Kept: r.KeptReason,
+			}
+			if r.PurgeError != nil {
+				rj.PurgeError = r.PurgeError.Error()
+			}
+			if r.Err != nil {
+				rj.Error = r.Err.Error()
+			}
+			out.Results[i] = rj
+		}
+		return p.WriteJSON(out)
+	}
+	rows := make([][]string, len(results))
+	for i, r := range results {
+		purged := "yes"
+		switch {
+		case r.Err != nil:
+			purged = "FAILED"
+		case r.Rounds == 0:
+			purged = "-" // it had no value
+		case !r.Purged:
+			purged = "no"
+		}
+		rows[i] = []string{r.Subject, r.Stream, str(r.Before), signed(r.Delta), str(r.After), strconv.Itoa(r.Rounds), purged}
+	}
+	return p.Table([]string{"SUBJECT", "STREAM", "BEFORE", "DELTA", "AFTER", "ROUNDS", "PURGED"}, rows, 2, 3, 4, 5)
+}
