@@ -132,9 +132,21 @@ func WatchFrame(v WatchView) string {
 		rightAligned[i] = true
 	}
 	widths := columnWidths(cells)
-	// The subject column gives way first when the terminal is narrow.
-	if over := sum(widths) + 2*(len(widths)-1) - v.Width; over > 0 && v.Width > 0 {
-		widths[0] = max(widths[0]-over, min(widths[0], 10))
+	// On a narrow terminal the subject shrinks first, keeping its end
+	// (where subjects differ); then LAST UPDATE, RATE/s and CHANGE go, so
+	// that a value is never cut (a cut number is a wrong number).
+	over := func() int { return sum(widths) + 2*(len(widths)-1) - v.Width }
+	if v.Width > 0 {
+		if o := over(); o > 0 {
+			widths[0] = max(widths[0]-o, min(widths[0], 10))
+		}
+		valueCol := len(header) - 4
+		for over() > 0 && len(widths) > valueCol+1 {
+			widths = widths[:len(widths)-1]
+			for i := range cells {
+				cells[i] = cells[i][:len(widths)]
+			}
+		}
 	}
 	for _, row := range cells {
 		var sb strings.Builder
@@ -142,7 +154,11 @@ func WatchFrame(v WatchView) string {
 			if j > 0 {
 				sb.WriteString("  ")
 			}
-			cell = truncate(cell, widths[j])
+			if j == 0 {
+				cell = truncateLeft(cell, widths[j])
+			} else {
+				cell = truncate(cell, widths[j])
+			}
 			pad := strings.Repeat(" ", widths[j]-utf8.RuneCountInString(cell))
 			switch {
 			case rightAligned[j]:
@@ -187,6 +203,15 @@ func sum(xs []int) int {
 		t += x
 	}
 	return t
+}
+
+// truncateLeft keeps the last n runes of s, marking the cut with "…".
+func truncateLeft(s string, n int) string {
+	if n <= 0 || utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return "…" + string(r[len(r)-n+1:])
 }
 
 // truncate cuts s to n runes, marking the cut with "…".
