@@ -33,7 +33,7 @@ func (c *Client) discover(ctx context.Context, domains []string) (*discovery, er
 	if err != nil {
 		return nil, err
 	}
-	d := &discovery{c: c, local: local, nodes: map[string]*topology.Node{}, walked: map[string]bool{"": true}}
+	d := &discovery{c: c, local: local, nodes: map[string]*topology.Node{}, lookupErrors: map[string]string{}, walked: map[string]bool{"": true}}
 	if err := d.list(ctx, c, ""); err != nil {
 		return nil, err
 	}
@@ -60,6 +60,10 @@ func (d *discovery) graph() *topology.Graph {
 	nodes := make([]topology.Node, 0, len(d.nodes))
 	for _, n := range d.nodes {
 		nodes = append(nodes, *n)
+	}
+	for id, why := range d.lookupErrors {
+		name, domain, _ := strings.Cut(id, "@")
+		nodes = append(nodes, topology.Node{ID: id, Name: name, Domain: domain, LookupError: why})
 	}
 	return topology.New(nodes)
 }
@@ -94,10 +98,11 @@ func (c *Client) localDomain(ctx context.Context) (string, error) {
 }
 
 type discovery struct {
-	c      *Client
-	local  string
-	nodes  map[string]*topology.Node
-	walked map[string]bool // domain labels whose streams were all listed
+	c            *Client
+	lookupErrors map[string]string // node ID -> why it could not be looked up
+	local        string
+	nodes        map[string]*topology.Node
+	walked       map[string]bool // domain labels whose streams were all listed
 }
 
 // label turns a real domain name into the label nodes carry: "" for the
@@ -257,8 +262,11 @@ func (d *discovery) followMissing(ctx context.Context) error {
 			}
 			info, err := dc.StreamInfo(ctx, name)
 			if err != nil {
-				// Not found or unreachable: it stays a node without
-				// configuration, which Check reports.
+				// It stays a node without configuration, which Check
+				// reports: as missing, or with why it could not be read.
+				if !errors.Is(err, ErrNotFound) {
+					d.lookupErrors[e.Upstream] = err.Error()
+				}
 				continue
 			}
 			d.add(info, domain)

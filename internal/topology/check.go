@@ -79,7 +79,11 @@ func (g *Graph) Check() []Problem {
 				add(SeverityError, CodeSourceError, n.ID, fmt.Sprintf("%s %s of %s reports an error: %s", kind, e.Upstream, n.ID, e.Error),
 					fmt.Sprintf("fix what the error names (stream %s reachable, API prefix, permissions)", e.Upstream))
 			}
-			if up.Config == nil {
+			switch {
+			case up.Config == nil && up.LookupError != "":
+				add(SeverityWarning, CodeSourceMissing, n.ID, fmt.Sprintf("%s %s of %s could not be looked up: %s", kind, e.Upstream, n.ID, up.LookupError),
+					fmt.Sprintf("check access to stream %s (permissions, domain), or walk its domain with --domains", e.Upstream))
+			case up.Config == nil:
 				add(SeverityWarning, CodeSourceMissing, n.ID, fmt.Sprintf("%s %s of %s was not found", kind, e.Upstream, n.ID),
 					fmt.Sprintf("create stream %s, walk its domain with --domains, or remove the %s", e.Upstream, kind))
 			}

@@ -45,6 +45,9 @@ type Node struct {
 	// unknown): a source silent since creation is only a problem once the
 	// stream is older than Graph.InactiveAfter.
 	Age time.Duration
+	// LookupError says why a stream only known as a source could not be
+	// looked up (permission, timeout); "" when it was simply not found.
+	LookupError string
 }
 
 // NodeID names a stream across domains: "name" locally, "name@domain" else.

@@ -384,3 +384,16 @@ func TestNoDiamondForDisjointRoutes(t *testing.T) {
 		t.Fatalf("overlapping routes: %v", p)
 	}
 }
+
+// TestSourceThatCouldNotBeLookedUp: a source denied or unreachable is not
+// reported as missing; the warning says why it could not be read.
+func TestSourceThatCouldNotBeLookedUp(t *testing.T) {
+	g := New([]Node{
+		counter("EU", nil, src("PL")),
+		{ID: "PL", Name: "PL", LookupError: "permission denied"},
+	})
+	p := g.Check()
+	if len(p) != 1 || p[0].Code != CodeSourceMissing || !strings.Contains(p[0].Message, "could not be looked up: permission denied") {
+		t.Fatalf("Check = %+v", p)
+	}
+}
