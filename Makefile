@@ -30,8 +30,12 @@ bench:
 ## fuzz: a short run of every fuzz target
 FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseDelta$$' -fuzztime $(FUZZTIME) ./internal/counters/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseSourceSpec$$' -fuzztime $(FUZZTIME) ./internal/counters/
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "$$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 ## completions: regenerate completions/ (a test fails when they are stale)
 completions:
