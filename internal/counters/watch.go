@@ -3,6 +3,7 @@ package counters
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync"
@@ -314,10 +315,15 @@ func (w *Watch) consumeError(ws *watchedStream, gen uint64, err error) {
 	if ws.gen.Load() != gen || w.c.nc.IsReconnecting() {
 		return
 	}
-	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
-		strings.Contains(err.Error(), "stream not found") {
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		strings.Contains(err.Error(), "stream not found"):
 		ws.broken.Store(true)
 		w.kick()
+	case errors.Is(err, jetstream.ErrNoHeartbeat) && w.c.nc.IsConnected():
+		// Connected yet silent: the library re-subscribes by itself, but
+		// the values shown may be stale meanwhile, so say so.
+		w.emit(WatchEvent{Kind: WatchProblem, Stream: ws.name, Err: fmt.Errorf("stream %s: no heartbeat from the server", ws.name)})
 	}
 }
 
