@@ -57,6 +57,22 @@ func incr(t *testing.T, c *counters.Client, subject, delta string) {
 	}
 }
 
+// watchFixture: the counter binary (set up by testscript.Main), a server,
+// and a client with counter stream W on w.>.
+func watchFixture(t *testing.T) (string, *server.Server, *counters.Client) {
+	t.Helper()
+	bin, err := exec.LookPath("counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testserver.Single(t)
+	c := watchTestClient(t, s.ClientURL())
+	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, counters.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return bin, s, c
+}
+
 // screen collects what a program writes to its terminal.
 type screen struct {
 	mu  sync.Mutex
@@ -90,15 +106,7 @@ func (s *screen) waitFor(t *testing.T, what string, ok func(string) bool) {
 // table shows values and follows increments, and q, Ctrl-C or SIGTERM
 // exits 0 and leaves the terminal as it was (main screen, cursor, modes).
 func TestWatchTerminal(t *testing.T) {
-	bin, err := exec.LookPath("counter") // set up by testscript.Main
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := testserver.Single(t)
-	c := watchTestClient(t, s.ClientURL())
-	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, counters.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	bin, s, c := watchFixture(t)
 	incr(t, c, "w.a", "42")
 	a := 42
 	incr(t, c, "w.big", "123456789012345678901234567890123")
@@ -335,15 +343,7 @@ func TestWatchIntervalCoalesces(t *testing.T) {
 // TestWatchPipeStopsOnSignals: in a pipe, SIGTERM and SIGHUP end watch like
 // Ctrl-C does, with exit 0 and every line already printed flushed.
 func TestWatchPipeStopsOnSignals(t *testing.T) {
-	bin, err := exec.LookPath("counter") // set up by testscript.Main
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := testserver.Single(t)
-	c := watchTestClient(t, s.ClientURL())
-	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, counters.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	bin, s, c := watchFixture(t)
 	incr(t, c, "w.a", "7")
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {

@@ -23,23 +23,12 @@ import (
 // top tier WORLD summing EU into count.world.>.
 func euTiers(t testing.TB, c *counters.Client, replicas int) {
 	t.Helper()
-	src := func(specs ...string) []counters.SourceSpec {
-		var out []counters.SourceSpec
-		for _, s := range specs {
-			spec, err := counters.ParseSourceSpec(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, spec)
-		}
-		return out
-	}
 	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}, Replicas: replicas})
 	mustCreate(t, c, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}, Replicas: replicas})
 	mustCreate(t, c, counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Replicas: replicas,
-		Sources: src("DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>")})
+		Sources: sources(t, "DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>")})
 	mustCreate(t, c, counters.StreamSpec{Name: "WORLD", Replicas: replicas,
-		Sources: src("EU:count.eu.>:count.world.>")})
+		Sources: sources(t, "EU:count.eu.>:count.world.>")})
 }
 
 func resetIncr(t testing.TB, c *counters.Client, subject string, delta int64) *counters.IncrResult {
