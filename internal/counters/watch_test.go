@@ -316,7 +316,9 @@ func BenchmarkWatch100k(b *testing.B) {
 func TestWatchStreamDeletedAndRecreated(t *testing.T) {
 	s := testserver.Single(t)
 	c := newClient(t, s)
-	spec := counters.StreamSpec{Name: "D", Subjects: []string{"d.>"}}
+	// Memory storage: a file store's directory may still be going away
+	// when the same name is created again (the server answers 10049).
+	spec := counters.StreamSpec{Name: "D", Subjects: []string{"d.>"}, Storage: "memory"}
 	mustCreate(t, c, spec)
 	mustIncr(t, c, "d.a", "4")
 	w, err := c.Watch(context.Background(), []string{"d.>"}, counters.WatchOptions{})
