@@ -122,9 +122,6 @@ func (c *Client) Conn() *nats.Conn { return c.nc }
 // JetStream returns the JetStream context the client uses.
 func (c *Client) JetStream() jetstream.JetStream { return c.js }
 
-// Timeout is the per-request timeout.
-func (c *Client) Timeout() time.Duration { return c.timeout }
-
 // inDomain returns a client over the same connection for a topology
 // domain label: a JetStream domain name, or (for a source reached through
 // an account import) the API prefix itself.

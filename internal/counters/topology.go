@@ -440,10 +440,23 @@ func (c *Client) readTier(ctx context.Context, n *topology.Node, subject string)
 	if err != nil {
 		return nil, err
 	}
-	ctrs, err := dc.Get(ctx, []string{subject}, GetOptions{Stream: n.Name})
-	if errors.Is(err, ErrNotFound) {
-		return ctrs, nil
+	// The graph already holds the stream's configuration: read directly,
+	// without Get's stream lookup.
+	if IsLiteral(subject) && n.AllowDirect {
+		ctr, err := dc.readOne(ctx, n.Name, subject)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []Counter{*ctr}, nil
 	}
+	var ctrs []Counter
+	err = dc.ReadLast(ctx, n.Name, []string{subject}, func(ctr Counter) error {
+		ctrs = append(ctrs, ctr)
+		return nil
+	})
 	return ctrs, err
 }
 
