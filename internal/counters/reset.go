@@ -131,28 +131,26 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 	if err != nil {
 		return nil, err
 	}
-	infos := map[string]*jetstream.StreamInfo{}
+	// The walk lists every stream with its configuration: the checks below
+	// use it rather than asking for each stream again.
+	g, err := c.Topology(ctx, domains)
+	if err != nil {
+		return nil, err
+	}
 	plan := &ResetPlan{Targets: make([]PlannedReset, 0, len(list))}
 	for _, ctr := range list {
-		info := infos[ctr.Stream]
-		if info == nil {
-			if info, err = c.StreamInfo(ctx, ctr.Stream); err != nil {
-				return nil, err
-			}
-			infos[ctr.Stream] = info
+		n := g.Node(ctr.Stream)
+		if n == nil || n.Config == nil {
+			return nil, NotFoundf("stream %s not found%s: was it deleted during the reset?", ctr.Stream, c.where())
 		}
-		if err := checkResettable(info, ctr.Subject); err != nil {
+		if err := checkResettable(n.Config, ctr.Subject); err != nil {
 			return nil, err
 		}
 		plan.Targets = append(plan.Targets, PlannedReset{
 			ResetTarget: ResetTarget{Subject: ctr.Subject, Stream: ctr.Stream},
-			Aggregate:   len(info.Config.Sources) > 0,
+			Aggregate:   len(n.Config.Sources) > 0,
 			Value:       ctr.Value,
 		})
-	}
-	g, err := c.Topology(ctx, domains)
-	if err != nil {
-		return nil, err
 	}
 	targeted := map[ResetTarget]bool{}
 	for _, t := range plan.Targets {
@@ -227,20 +225,20 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 // the subject. A pure aggregate (no subjects of its own) cannot take one.
 //
 // It also needs direct reads (allow_direct), as every counter client does.
-func checkResettable(info *jetstream.StreamInfo, subject string) error {
-	if !info.Config.AllowDirect {
-		return Invalidf("stream %s has allow_direct off: counters need direct reads; turn it on before resetting", info.Config.Name)
+func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
+	name := cfg.Name
+	if !cfg.AllowDirect {
+		return Invalidf("stream %s has allow_direct off: counters need direct reads; turn it on before resetting", name)
 	}
-	for _, s := range info.Config.Subjects {
+	for _, s := range cfg.Subjects {
 		if SubjectMatches(subject, s) {
 			return nil
 		}
 	}
-	name := info.Config.Name
-	if len(info.Config.Subjects) == 0 {
+	if len(cfg.Subjects) == 0 {
 		return Invalidf("stream %s has no subjects of its own, so it cannot take the negative increment a reset publishes: add subject %s to it (subjects of an aggregate may be its sourced ones), or reset upstream", name, subject)
 	}
-	return Invalidf("stream %s does not capture subject %s (its subjects: %s): a reset there would land in another stream; reset the subject at the stream that captures it", name, subject, strings.Join(info.Config.Subjects, ", "))
+	return Invalidf("stream %s does not capture subject %s (its subjects: %s): a reset there would land in another stream; reset the subject at the stream that captures it", name, subject, strings.Join(cfg.Subjects, ", "))
 }
 
 // Reset applies the safe reset to every counter of the plan (COUNTERS.md
@@ -274,7 +272,7 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 		streams[t.Stream] = s
 	}
 	for _, t := range plan.Targets {
-		if err := checkResettable(streams[t.Stream].CachedInfo(), t.Subject); err != nil {
+		if err := checkResettable(&streams[t.Stream].CachedInfo().Config, t.Subject); err != nil {
 			return nil, err
 		}
 	}
