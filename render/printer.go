@@ -5,9 +5,11 @@ package render
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -79,3 +81,39 @@ func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) er
 	}
 	return t.Render()
 }
+
+// Visible makes text from the server safe to show on a terminal: subjects
+// are bytes, and one written by another client may hold ESC or BEL, which a
+// terminal would obey. Control characters and invalid UTF-8 are shown as
+// Go escapes (\x1b); everything else is unchanged. Pipes and JSON keep the
+// exact bytes: use Visible only for what a person reads.
+func Visible(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || isControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case isControl(r) && r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case isControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }

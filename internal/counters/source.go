@@ -103,35 +103,6 @@ func validName(what, name string) error {
 	return nil
 }
 
-// ValidSubject checks a subject's shape: non-empty tokens, no whitespace, and
-// wildcards only as whole tokens ('>' last) when wildcards are allowed.
-func ValidSubject(subject string, wildcards bool) error {
-	if subject == "" {
-		return errorf(ErrInvalid, "subject is empty")
-	}
-	if strings.ContainsAny(subject, " \t\r\n") {
-		return errorf(ErrInvalid, "subject %q contains whitespace", subject)
-	}
-	tokens := strings.Split(subject, ".")
-	for i, t := range tokens {
-		switch {
-		case t == "":
-			return errorf(ErrInvalid, "subject %q has an empty token", subject)
-		case t == "*" || t == ">":
-			if !wildcards {
-				return errorf(ErrInvalid, "subject %q has a wildcard; name one counter", subject)
-			}
-			if t == ">" && i != len(tokens)-1 {
-				return errorf(ErrInvalid, "subject %q: '>' must be the last token", subject)
-			}
-		case strings.ContainsAny(t, "*>") && len(t) > 1:
-			// "a*b" is a literal token to the server, but almost always a typo.
-			return errorf(ErrInvalid, "subject %q: wildcards must be whole tokens", subject)
-		}
-	}
-	return nil
-}
-
 // IsLiteral reports whether subject has no wildcard tokens.
 func IsLiteral(subject string) bool {
 	for _, t := range strings.Split(subject, ".") {

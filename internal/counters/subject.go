@@ -1,0 +1,82 @@
+package counters
+
+import (
+	"strings"
+)
+
+// MaxSubjectLen is the longest subject the tool accepts. The server refuses
+// a protocol line longer than its max_control_line (4096 bytes by default)
+// and drops the connection; the line also holds the reply inbox and sizes,
+// so a subject must stay well below it. Checked before connecting.
+const MaxSubjectLen = 3500
+
+// reservedPrefixes are subjects the server or clients give a meaning of
+// their own: a publish there is an API call (a request with a Nats-Incr
+// header to $JS.API.STREAM.DELETE.X deletes stream X), never an increment.
+// Every subject starting with '$' ($JS., $SYS., $KV., $O., …) is the server's.
+var reservedPrefixes = []string{"$", "_INBOX.", "_R_."}
+
+// ValidSubject checks a subject's shape: not empty or over-long, non-empty
+// tokens, no whitespace or control characters, and wildcards only as whole
+// tokens ('>' last) when wildcards are allowed. The message never echoes a
+// long subject whole, and shows control characters escaped.
+func ValidSubject(subject string, wildcards bool) error {
+	if subject == "" {
+		return errorf(ErrInvalid, "subject is empty")
+	}
+	if len(subject) > MaxSubjectLen {
+		return errorf(ErrInvalid, "subject %.40q… is %d bytes long: subjects are at most %d", subject, len(subject), MaxSubjectLen)
+	}
+	if strings.ContainsAny(subject, " \t\r\n") {
+		return errorf(ErrInvalid, "subject %q contains whitespace", subject)
+	}
+	if strings.ContainsFunc(subject, isControl) {
+		return errorf(ErrInvalid, "subject %q contains a control character", subject)
+	}
+	tokens := strings.Split(subject, ".")
+	for i, t := range tokens {
+		switch {
+		case t == "":
+			return errorf(ErrInvalid, "subject %q has an empty token", subject)
+		case t == "*" || t == ">":
+			if !wildcards {
+				return errorf(ErrInvalid, "subject %q has a wildcard; name one counter", subject)
+			}
+			if t == ">" && i != len(tokens)-1 {
+				return errorf(ErrInvalid, "subject %q: '>' must be the last token", subject)
+			}
+		case strings.ContainsAny(t, "*>") && len(t) > 1:
+			// "a*b" is a literal token to the server, but almost always a typo.
+			return errorf(ErrInvalid, "subject %q: wildcards must be whole tokens", subject)
+		}
+	}
+	return nil
+}
+
+// ValidPublishSubject checks a subject an increment (or a reset's negative
+// increment) may be published to: one literal counter subject outside the
+// reserved name spaces. It needs no server; whether a counter stream
+// captures the subject is the client's check (one request) before sending.
+func ValidPublishSubject(subject string) error {
+	if err := ValidSubject(subject, false); err != nil {
+		return err
+	}
+	if ReservedSubject(subject) {
+		return errorf(ErrInvalid, "subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", subject)
+	}
+	return nil
+}
+
+// ReservedSubject reports whether subject (or pattern) lies in a name space
+// the server or clients reserve: $JS., $SYS., $KV., $O., _INBOX. and the like,
+// and any subject starting with '$'.
+func ReservedSubject(subject string) bool {
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(subject, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
