@@ -42,7 +42,7 @@ counter reset 'count.de.>' --force --json`)
 
 	a.verbs["reset"] = func(ctx context.Context) error {
 		for _, p := range patterns {
-			if err := counters.ValidSubject(p, true); err != nil {
+			if err := counters.ValidPublishPattern(p); err != nil {
 				return err
 			}
 		}

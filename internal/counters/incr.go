@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,19 +46,35 @@ const (
 
 // Incr adds delta to the counter at subject. msgID, when set, makes retries
 // exact: the server applies one increment per id within its duplicate window.
+//
+// Nothing is sent unless the subject passes ValidPublishSubject and a
+// counter stream captures it (CounterStreamFor, one request): a publish to
+// any other subject could be an API call ($JS.API.STREAM.DELETE.X).
 func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID string) (*IncrResult, error) {
-	if err := ValidSubject(subject, false); err != nil {
+	if err := ValidPublishSubject(subject); err != nil {
+		return nil, err
+	}
+	info, err := c.CounterStreamFor(ctx, subject)
+	if err != nil {
 		return nil, err
 	}
 	var extra nats.Header
 	if msgID != "" {
-		if err := c.checkDedupe(ctx, subject); err != nil {
-			return nil, err
+		if info.Config.Duplicates <= 0 {
+			// The server gives streams with sources (aggregates) no
+			// duplicate window, and must not have one: it would drop
+			// sourced updates that carry an id already seen. There, --id
+			// would promise a retry safety that does not exist.
+			return nil, Invalidf("stream %s has no duplicate window (aggregates never have one), so a message id would not make this increment retry-safe: increment a leaf stream, or leave out --id", info.Config.Name)
 		}
 		extra = nats.Header{HeaderMsgID: []string{msgID}}
 	}
 	ack, err := c.publishIncr(ctx, subject, delta, extra)
 	if err != nil {
+		var nl *noLeaderError
+		if errors.As(err, &nl) {
+			nl.stream = info.Config.Name
+		}
 		return nil, err
 	}
 	res := &IncrResult{Subject: subject, Stream: ack.Stream, Seq: ack.Seq, Delta: delta, Duplicate: ack.Duplicate}
@@ -77,27 +95,66 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 	return res, nil
 }
 
-// checkDedupe refuses a message id the stream would not de-duplicate. The
-// server gives streams with sources (aggregates) no duplicate window, and
-// must not have one: it would drop sourced updates that carry an id already
-// seen. There, --id would promise a retry safety that does not exist.
-func (c *Client) checkDedupe(ctx context.Context, subject string) error {
+// CounterStreamFor finds the stream that captures a literal subject with one
+// JetStream API request (the stream list filtered by that subject), and
+// refuses unless it is a counter stream: ErrNotFound when no stream captures
+// it. It is the server half of the publish gate; ValidPublishSubject is the
+// local half.
+func (c *Client) CounterStreamFor(ctx context.Context, subject string) (*jetstream.StreamInfo, error) {
 	infos, err := c.streamsFor(ctx, subject)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, info := range infos {
-		if info.Config.Duplicates <= 0 {
-			return Invalidf("stream %s has no duplicate window (aggregates never have one), so a message id would not make this increment retry-safe: increment a leaf stream, or leave out --id", info.Config.Name)
+	switch len(infos) {
+	case 0:
+		return nil, NotFoundf("no stream captures subject %s: create one with 'counter create NAME --subjects %s'", subject, subject)
+	case 1:
+	default:
+		names := make([]string, len(infos))
+		for i, info := range infos {
+			names[i] = info.Config.Name
 		}
+		return nil, fmt.Errorf("subject %s is captured by several streams (%s): increment through one stream only", subject, strings.Join(names, ", "))
 	}
-	return nil
+	info := infos[0]
+	if !info.Config.AllowMsgCounter {
+		return nil, notCounter(info.Config.Name)
+	}
+	return info, nil
 }
+
+// ErrUnknownOutcome marks a publish whose outcome is unknown: it was sent,
+// and no acknowledgement came (timeout, connection lost after sending). It
+// may have been applied. Errors of this kind are also ErrUnavailable (exit
+// 4: retry), and their text never says "failed". Reset rows use it too:
+// errors.Is(err, ErrUnknownOutcome) means "report as unknown, not as not done".
+var ErrUnknownOutcome = errors.New("outcome unknown")
+
+// noLeaderError is a publish nobody answered although a stream captures the
+// subject: during a leader election no server answers the stream's subjects.
+type noLeaderError struct {
+	subject, stream string
+}
+
+func (e *noLeaderError) Error() string {
+	stream := "the stream capturing " + e.subject
+	if e.stream != "" {
+		stream = "stream " + e.stream
+	}
+	return stream + " has no leader yet (no server answered the increment): retry (with --id to make the retry safe)"
+}
+
+func (e *noLeaderError) Unwrap() error { return ErrUnavailable }
 
 // publishIncr sends one increment with any extra headers (message id, reset
 // reason) and returns the server's acknowledgement; API errors in the ack
-// come back as errors. Shared by Incr and Reset.
+// come back as errors. Shared by Incr and Reset; callers have found the
+// counter stream that captures subject, and the subject passes the same
+// local gate here again, so nothing reaches a reserved subject.
 func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int, extra nats.Header) (*pubAck, error) {
+	if err := ValidPublishSubject(subject); err != nil {
+		return nil, err
+	}
 	msg := nats.NewMsg(subject)
 	for k, v := range extra {
 		msg.Header[k] = v
@@ -107,10 +164,7 @@ func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int
 	defer cancel()
 	resp, err := c.nc.RequestMsgWithContext(rctx, msg)
 	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			return nil, c.noStreamFor(ctx, subject)
-		}
-		return nil, c.wrap(err, "increment "+subject)
+		return nil, c.publishError(ctx, subject, delta, extra, err)
 	}
 	var ack pubAck
 	if err := json.Unmarshal(resp.Data, &ack); err != nil {
@@ -122,12 +176,29 @@ func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int
 	return &ack, nil
 }
 
-// noStreamFor explains a publish nobody answered: no stream, or no JetStream.
-func (c *Client) noStreamFor(ctx context.Context, subject string) error {
-	if _, err := c.APILevel(ctx); err != nil {
-		return err
+// publishError explains a publish that got no acknowledgement. Nobody
+// answering means no stream leader (the caller found the stream); a timeout
+// or a connection lost after sending leaves the outcome unknown.
+func (c *Client) publishError(ctx context.Context, subject string, delta *big.Int, extra nats.Header, err error) error {
+	retry := "retry with --id to make the retry safe"
+	if id := extra.Get(HeaderMsgID); id != "" {
+		retry = fmt.Sprintf("retrying with the same --id %q is safe", id)
 	}
-	return NotFoundf("no stream captures subject %s: create one with 'counter create NAME --subjects %s'", subject, subject)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return &noLeaderError{subject: subject}
+	case c.denials.err() != nil && errors.Is(err, context.Canceled):
+		return c.wrap(err, "increment "+subject)
+	case ctx.Err() != nil:
+		// Interrupted by the user after sending.
+		return &kindError{kind: ErrUnknownOutcome, err: ErrUnavailable,
+			msg: fmt.Sprintf("increment %s %s: interrupted before the server answered: it may have been applied; read the counter, or %s", subject, Signed(delta), retry)}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
+		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected):
+		return &kindError{kind: ErrUnknownOutcome, err: ErrUnavailable,
+			msg: fmt.Sprintf("increment %s %s: no answer within %s: it may have been applied; read the counter, or %s", subject, Signed(delta), c.timeout, retry)}
+	}
+	return c.wrap(err, "increment "+subject)
 }
 
 func (c *Client) incrError(ctx context.Context, subject string, ack pubAck) error {

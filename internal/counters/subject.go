@@ -67,6 +67,19 @@ func ValidPublishSubject(subject string) error {
 	return nil
 }
 
+// ValidPublishPattern checks a pattern whose counters will be published to
+// (reset): a valid subject or wildcard pattern outside the reserved name
+// spaces. Each subject it matches passes ValidPublishSubject before a publish.
+func ValidPublishPattern(pattern string) error {
+	if err := ValidSubject(pattern, true); err != nil {
+		return err
+	}
+	if ReservedSubject(pattern) {
+		return errorf(ErrInvalid, "subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", pattern)
+	}
+	return nil
+}
+
 // ReservedSubject reports whether subject (or pattern) lies in a name space
 // the server or clients reserve: $JS., $SYS., $KV., $O., _INBOX. and the like,
 // and any subject starting with '$'.
