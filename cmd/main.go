@@ -92,17 +92,19 @@ func Main(args []string, env Env) (code int) {
 	}
 	err = run(ctx)
 	if err != nil {
-		printError(env, err)
+		app.printError(err)
 	}
 	return ExitCode(err)
 }
 
-func printError(env Env, err error) {
+// printError writes the one line an error gets: credentials scrubbed, and
+// control characters (from a subject the server sent) shown, not obeyed.
+func (a *app) printError(err error) {
 	prefix := "counter: "
-	if env.StderrTTY && render.ColorEnabled(true) {
+	if a.env.StderrTTY && render.ColorEnabled(true) {
 		prefix = "\x1b[31mcounter:\x1b[0m "
 	}
-	fmt.Fprintln(env.Stderr, prefix+redact(err.Error()))
+	fmt.Fprintln(a.env.Stderr, prefix+render.Visible(a.conn.scrub(err.Error())))
 }
 
 type app struct {
