@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"runtime/debug"
 	"slices"
 	"syscall"
@@ -58,7 +57,9 @@ type exitRequest int
 // Main runs the command line and returns the process exit code.
 func Main(args []string, env Env) (code int) {
 	app := newApp(env)
-	noCommand := len(args) == 0
+	parsed := normalizeArgs(app.fisk, args)
+	// No command is a usage error: help goes to stderr, exit 2.
+	noCommand := parsed.verb == "" && !parsed.help && !parsed.words
 	defer func() {
 		if r := recover(); r != nil {
 			req, ok := r.(exitRequest)
@@ -71,12 +72,15 @@ func Main(args []string, env Env) (code int) {
 			code = ExitUsage
 		}
 	}()
-	if len(args) == 0 {
-		// No command is a usage error: help goes to stderr, exit 2.
+	if noCommand {
 		app.fisk.UsageWriter(env.Stderr)
-		args = []string{"--help"}
+		parsed.args = []string{"--help"}
 	}
-	selected, err := app.fisk.Parse(moveNegativeNumbers(args))
+	if parsed.doubleDash {
+		fmt.Fprintf(env.Stderr, "counter: a second '--' is not a valid subject or delta (see '%s --help')\n", app.helpFor(args))
+		return ExitUsage
+	}
+	selected, err := app.fisk.Parse(parsed.args)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "counter: %v (see '%s --help')\n", err, app.helpFor(args))
 		return ExitUsage
@@ -119,6 +123,9 @@ func newApp(env Env) *app {
 		env:   env,
 		verbs: map[string]func(context.Context) error{},
 	}
+	// "@file" arguments would read any file (even /dev/zero) as more
+	// arguments: a subject is never a file name.
+	fisk.EnableFileExpansion = false
 	f := fisk.New("counter", "Create, increment, read, watch and reset NATS JetStream counters (nats-server 2.12+).")
 	f.Version(version())
 	f.UsageWriter(env.Stdout)
@@ -154,28 +161,4 @@ func (a *app) helpFor(args []string) string {
 // printer is where a verb writes its results.
 func (a *app) printer(json bool) render.Printer {
 	return render.Printer{W: a.env.Stdout, TTY: a.env.StdoutTTY && !json, JSON: json}
-}
-
-// negativeNumber is a token such as -5 that must be a value, never a flag.
-var negativeNumber = regexp.MustCompile(`^-[0-9]+$`)
-
-// moveNegativeNumbers lets `counter incr hits -5` mean a delta of -5: fisk
-// would read "-5" as short flags, so such tokens move behind a "--". No flag
-// of counter takes a negative number, so none is lost.
-func moveNegativeNumbers(args []string) []string {
-	if slices.Contains(args, "--") {
-		return args
-	}
-	var rest, numbers []string
-	for _, a := range args {
-		if negativeNumber.MatchString(a) {
-			numbers = append(numbers, a)
-			continue
-		}
-		rest = append(rest, a)
-	}
-	if len(numbers) == 0 {
-		return args
-	}
-	return append(append(rest, "--"), numbers...)
 }
