@@ -3,6 +3,13 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,7 +146,129 @@ func TestHostileInvocations(t *testing.T) {
 		{name: "control-char", args: []string{"incr", "victim.\x1b[2J"}, env: []string{url}, code: 2, stderr: `\x1b`},
 		{name: "long-subject", args: []string{"incr", "victim." + strings.Repeat("x", 100000)}, env: []string{url}, code: 2, stderr: "subjects are at most"},
 	}
+	cases = append(cases, argumentCases(url)...)
+	cases = append(cases, secretCases(t, url)...)
+	cases = append(cases, fileCases(t, url)...)
 	runHostile(t, js, cases)
+}
+
+// argumentCases: only a positional DELTA may be negative, and "--" ends
+// flags as in every Unix tool.
+func argumentCases(url string) []hostileCase {
+	return []hostileCase{
+		{name: "negative-subject-position", args: []string{"incr", "-5", "victim.a"}, env: []string{url}, code: 2, stderr: "unknown short flag '-5'"},
+		{name: "double-dash-twice", args: []string{"incr", "victim.a", "--", "--"}, env: []string{url}, code: 2, stderr: "'--'"},
+		{name: "dash-delta", args: []string{"incr", "victim.a", "-"}, env: []string{url}, code: 2, stderr: `invalid delta "-"`},
+		{name: "negative-flag-value", args: []string{"--password", "-12345", "--user", "u", "incr", "nowhere.x", "-5"}, env: []string{url}, code: 3, stderr: "no stream captures subject nowhere.x", secrets: []string{"-12345"}},
+		{name: "flag-value-equals", args: []string{"--timeout=-1s", "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "positive duration"},
+		{name: "at-file", args: []string{"incr", "@/dev/zero"}, env: []string{url}, code: 3, stderr: "no stream captures subject @/dev/zero"},
+		{name: "timeout-word", args: []string{"--timeout", "abc", "incr", "victim.a"}, env: []string{url}, code: 2, stderr: `--timeout (or NATS_TIMEOUT) "abc" is not a duration: give a number with a unit, such as 5s`},
+		{name: "timeout-env-unitless", args: []string{"incr", "victim.a"}, env: []string{url, "NATS_TIMEOUT=1"}, code: 2, stderr: `"1" is not a duration`},
+	}
+}
+
+// secretCases: credentials given in URLs (flag, variable or context),
+// flags and contexts never appear in any output.
+func secretCases(t *testing.T, url string) []hostileCase {
+	dir := t.TempDir()
+	ctxFile := filepath.Join(dir, "leaky.json")
+	if err := os.WriteFile(ctxFile, []byte(`{"url":"nats://carol:ctxPa55word@127.0.0.1:1","password":"ctxPa55word"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	down := "nats://127.0.0.1:1"
+	return []hostileCase{
+		{name: "url-slash-password", args: []string{"-s", "nats://alice:pa/ss@127.0.0.1:1", "incr", "victim.a"}, code: 2, stderr: "does not parse", secrets: []string{"pa/ss", "alice:pa"}},
+		{name: "url-no-scheme", args: []string{"-s", "alice:s3cret@127.0.0.1:1", "incr", "victim.a"}, code: 4, stderr: "cannot connect to " + down, secrets: []string{"s3cret"}},
+		{name: "url-hash-query", args: []string{"-s", "nats://bob:p#w?d@127.0.0.1:1", "incr", "victim.a"}, code: 2, stderr: "does not parse", secrets: []string{"p#w?d", "bob:p", "w?d"}},
+		{name: "url-token", args: []string{"-s", "nats://tok3nSecret@127.0.0.1:1", "incr", "victim.a"}, code: 4, stderr: "cannot connect to " + down, secrets: []string{"tok3nSecret"}},
+		{name: "url-percent", args: []string{"-s", "nats://alice:p%40ss%23wd@127.0.0.1:1", "incr", "victim.a"}, code: 4, stderr: "cannot connect", secrets: []string{"p%40ss%23wd", "p@ss#wd"}},
+		{name: "url-list", args: []string{"-s", "nats://127.0.0.1:1,nats://dave:li5tpass@127.0.0.1:2", "incr", "victim.a"}, code: 4, stderr: "cannot connect", secrets: []string{"li5tpass"}},
+		{name: "url-list-unparsable", args: []string{"-s", "nats://127.0.0.1:1, nats://erin:x#y@h:1", "incr", "victim.a"}, code: 2, stderr: "server URL 2 of 2 does not parse", secrets: []string{"x#y", "erin"}},
+		{name: "env-url", args: []string{"incr", "victim.a"}, env: []string{"NATS_URL=nats://alice:envSecret@127.0.0.1:1"}, code: 4, stderr: "cannot connect", secrets: []string{"envSecret"}},
+		{name: "env-url-unparsable", args: []string{"incr", "victim.a"}, env: []string{"NATS_URL=nats://bob:p#w?d@127.0.0.1:1"}, code: 2, stderr: "does not parse", secrets: []string{"p#w?d"}},
+		{name: "password-flag", args: []string{"-s", down, "--user", "alice", "--password", "hunter22", "incr", "victim.a"}, code: 4, stderr: "cannot connect", secrets: []string{"hunter22"}},
+		{name: "context-url", args: []string{"--context", ctxFile, "incr", "victim.a"}, code: 4, stderr: "cannot connect", secrets: []string{"ctxPa55word"}},
+		{name: "bad-port", args: []string{"-s", "nats://127.0.0.1:99999", "incr", "victim.a"}, code: 2, stderr: "port"},
+		{name: "server-port-negative", args: []string{"server", "--port", "-1"}, env: []string{url}, code: 2, stderr: "--port"},
+		{name: "server-port-huge", args: []string{"server", "--port", "99999"}, env: []string{url}, code: 2, stderr: "--port"},
+	}
+}
+
+// fileCases: credential, key, certificate and context files are read only
+// when they are regular files of a sane size; nothing blocks or grows.
+func fileCases(t *testing.T, url string) []hostileCase {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := mkfifo(fifo); err != nil {
+		t.Skipf("no FIFO: %v", err)
+	}
+	huge := filepath.Join(dir, "huge.creds")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(64 << 20)
+	f.Close()
+	junk := filepath.Join(dir, "junk")
+	os.WriteFile(junk, []byte("not a key\n"), 0o600)
+	missing := filepath.Join(dir, "missing.creds")
+	cert, key, otherKey := testCertFiles(t, dir)
+	var cases []hostileCase
+	for _, flag := range []string{"--creds", "--nkey", "--tlsca", "--context"} {
+		for _, file := range []struct{ name, path, says string }{
+			{"zero", "/dev/zero", "is not a regular file"},
+			{"fifo", fifo, "is not a regular file"},
+			{"dir", dir, "is not a regular file"},
+			{"huge", huge, "such files are at most"},
+			{"missing", missing, "no such file"},
+		} {
+			cases = append(cases, hostileCase{name: flag[2:] + "-" + file.name, args: []string{flag, file.path, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: file.says})
+		}
+	}
+	cases = append(cases,
+		hostileCase{name: "tlscert-zero", args: []string{"--tlscert", "/dev/zero", "--tlskey", key, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "--tlscert \"/dev/zero\" is not a regular file"},
+		hostileCase{name: "tlskey-fifo", args: []string{"--tlscert", cert, "--tlskey", fifo, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "--tlskey"},
+		hostileCase{name: "tlscert-alone", args: []string{"--tlscert", cert, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "needs both --tlscert and --tlskey"},
+		hostileCase{name: "tls-mismatch", args: []string{"--tlscert", cert, "--tlskey", otherKey, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "cannot be used together"},
+		hostileCase{name: "creds-junk", args: []string{"--creds", junk, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "is it a credentials file"},
+		hostileCase{name: "nkey-junk", args: []string{"--nkey", junk, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "holds no NKEY seed"},
+		hostileCase{name: "tlsca-junk", args: []string{"--tlsca", junk, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "holds no PEM certificate"},
+		hostileCase{name: "context-name-dots", args: []string{"--context", "..", "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "cannot contain '..'"},
+		hostileCase{name: "context-and-no-context", args: []string{"--context", "x", "--no-context", "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "cannot be used together"},
+	)
+	return cases
+}
+
+// testCertFiles writes a self-signed certificate, its key and an unrelated
+// key as PEM files.
+func testCertFiles(t *testing.T, dir string) (cert, key, otherKey string) {
+	t.Helper()
+	newKey := func() (*ecdsa.PrivateKey, []byte) {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+	}
+	k, keyPEM := newKey()
+	_, otherPEM := newKey()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, otherKey = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "other.pem")
+	for path, data := range map[string][]byte{cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), key: keyPEM, otherKey: otherPEM} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cert, key, otherKey
 }
 
 func runHostile(t *testing.T, js jetstream.JetStream, cases []hostileCase) {

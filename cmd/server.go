@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/embedded"
 )
 
@@ -15,7 +16,7 @@ func addServer(a *app) {
 	var asJSON bool
 	c := a.fisk.Command("server", "Run a local nats-server with JetStream in the foreground, to try counter")
 	c.Flag("host", "Address to listen on").Default("127.0.0.1").StringVar(&opts.Host)
-	c.Flag("port", "Client port").Default("4222").IntVar(&opts.Port)
+	c.Flag("port", "Client port, 1-65535 (0: any free port)").Default("4222").IntVar(&opts.Port)
 	c.Flag("store", "JetStream storage directory (default: counter/jetstream in the user data directory)").PlaceHolder("DIR").StringVar(&opts.StoreDir)
 	c.Flag("domain", "JetStream domain").PlaceHolder("NAME").StringVar(&opts.Domain)
 	c.Flag("log", "Print the server's log on stderr").UnNegatableBoolVar(&opts.Logger)
@@ -28,6 +29,9 @@ func addServer(a *app) {
 				return fmt.Errorf("no --store given and %v", err)
 			}
 			opts.StoreDir = filepath.Join(dir, "counter", "jetstream")
+		}
+		if opts.Port < 0 || opts.Port > 65535 {
+			return counters.Invalidf("--port %d: want a port from 1 to 65535, or 0 for any free port", opts.Port)
 		}
 		if opts.Port == 0 {
 			opts.Port = -1 // 0 asks the OS for a free port, as -1 does for the server

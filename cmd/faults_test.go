@@ -1,0 +1,166 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/testserver"
+)
+
+// blackholeProxy forwards TCP to target until the client sends marker;
+// from then on nothing the server says reaches the client. It models a
+// server that applied a publish and then went silent (paused, or a link
+// that died after the publish left).
+func blackholeProxy(t *testing.T, target, marker string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			var silent atomic.Bool
+			go func() {
+				defer server.Close()
+				buf := make([]byte, 32<<10)
+				var tail []byte
+				for {
+					n, err := client.Read(buf)
+					if n > 0 {
+						seen := append(tail, buf[:n]...)
+						if bytes.Contains(seen, []byte(marker)) {
+							silent.Store(true)
+						}
+						tail = append([]byte(nil), seen[max(0, len(seen)-len(marker)):]...)
+						server.Write(buf[:n])
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				defer client.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := server.Read(buf)
+					if n > 0 && !silent.Load() {
+						client.Write(buf[:n])
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "nats://" + ln.Addr().String()
+}
+
+// TestIncrUnknownOutcome: the server applies an increment and its answer
+// never arrives. incr exits 4 saying the increment may have been applied
+// (never that it failed), and the value did move.
+func TestIncrUnknownOutcome(t *testing.T) {
+	s := testserver.Single(t)
+	nc := testserver.Connect(t, s)
+	c, err := counters.New(nc, counters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Create(ctx, counters.StreamSpec{Name: "U", Subjects: []string{"u.>"}}, counters.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	proxy := blackholeProxy(t, strings.TrimPrefix(s.ClientURL(), "nats://"), "HPUB u.x ")
+	for _, id := range []string{"", "retry-7"} {
+		args := []string{"--timeout", "1s", "incr", "u.x", "5"}
+		if id != "" {
+			args = append(args, "--id", id)
+		}
+		r := runBinary(t, []string{"NATS_URL=" + proxy}, "", args...)
+		checkRefusal(t, r, ExitUnavailable, "may have been applied", nil)
+		if strings.Contains(r.stderr, "fail") {
+			t.Errorf("an unknown outcome reported as a failure: %q", r.stderr)
+		}
+		if id != "" && !strings.Contains(r.stderr, `same --id "retry-7"`) {
+			t.Errorf("stderr %q does not say that retrying with the same id is safe", r.stderr)
+		}
+	}
+	list, err := c.Get(ctx, []string{"u.x"}, counters.GetOptions{})
+	if err != nil || len(list) != 1 || list[0].Value.String() != "10" {
+		t.Fatalf("u.x after two unanswered increments of 5: %v %v, want 10 (both were applied)", list, err)
+	}
+}
+
+// TestSignalsEndConnectionSetup: a server that accepts the connection and
+// never greets would hold a one-shot verb for the whole --timeout; SIGINT,
+// SIGTERM and SIGHUP end it at once, with one line on stderr.
+func TestSignalsEndConnectionSetup(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, conn) // never sends INFO
+		}
+	}()
+	bin, err := exec.LookPath("counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin, "--timeout", "60s", "-s", "nats://"+ln.Addr().String(), "incr", "x")
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + filepath.Join(t.TempDir(), "c")}
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			time.Sleep(300 * time.Millisecond) // let it reach the dial; a signal before is also fine
+			start := time.Now()
+			cmd.Process.Signal(sig)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("%s did not end the connection set-up", sig)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("ended %s after the signal", took)
+			}
+			if cmd.ProcessState.ExitCode() == 0 || stdout.Len() != 0 || strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr %q: want a failure and one line", cmd.ProcessState.ExitCode(), stdout.String(), stderr.String())
+			}
+		})
+	}
+}
