@@ -169,7 +169,7 @@ func (a *app) resetWarnings(results []counters.ResetResult) {
 			fmt.Fprintf(a.env.Stderr, "counter: warning: and %d more like these\n", len(lines)-most)
 			break
 		}
-		fmt.Fprintln(a.env.Stderr, "counter: warning: "+redact(l))
+		fmt.Fprintln(a.env.Stderr, "counter: warning: "+render.Visible(redact(l)))
 	}
 }
 

@@ -194,7 +194,7 @@ func (a *app) watchNotice(board *live.Board, ev counters.WatchEvent, last *strin
 		return ev.Err
 	}
 	if msg != "" && msg != *last {
-		fmt.Fprintln(a.env.Stderr, "counter: watch: "+msg)
+		fmt.Fprintln(a.env.Stderr, "counter: watch: "+render.Visible(msg))
 		*last = msg
 	}
 	return nil

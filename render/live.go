@@ -120,9 +120,9 @@ func WatchFrame(v WatchView) string {
 	header = append(header, "VALUE", "CHANGE", "RATE/s", "LAST UPDATE")
 	cells := [][]string{header}
 	for _, r := range v.Rows {
-		row := []string{r.Subject}
+		row := []string{Visible(r.Subject)}
 		if multiStream {
-			row = append(row, r.Stream)
+			row = append(row, Visible(r.Stream))
 		}
 		row = append(row, r.Value.String(), signedChange(r.Change), formatRate(r.Rate), age(v.Now, r.Updated))
 		cells = append(cells, row)
@@ -172,7 +172,7 @@ func WatchFrame(v WatchView) string {
 		lines = append(lines, sb.String())
 	}
 	for i, l := range lines {
-		lines[i] = truncate(l, v.Width)
+		lines[i] = truncate(Visible(l), v.Width)
 	}
 	if v.Color {
 		// After cutting, so that escape sequences stay whole.

@@ -24,12 +24,13 @@ type Printer struct {
 }
 
 // ColorEnabled reports whether colour may be used on a terminal: never
-// when NO_COLOR is set (https://no-color.org) or TERM is dumb.
+// when NO_COLOR is set to a non-empty value (https://no-color.org: an empty
+// NO_COLOR does not count) or TERM is dumb.
 func ColorEnabled(tty bool) bool {
 	if !tty {
 		return false
 	}
-	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+	if os.Getenv("NO_COLOR") != "" {
 		return false
 	}
 	return os.Getenv("TERM") != "dumb"
@@ -45,10 +46,27 @@ func (p Printer) WriteJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// Line writes one line of text.
+// Line writes one line of text; on a terminal control characters are
+// shown, not obeyed (see Visible).
 func (p Printer) Line(s string) error {
+	if p.TTY {
+		s = Visible(s)
+	}
 	_, err := io.WriteString(p.W, s+"\n")
 	return err
+}
+
+// visibleLines applies Visible to each line of s, keeping the newlines.
+func visibleLines(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		body, nl := strings.CutSuffix(l, "\n")
+		lines[i] = Visible(body)
+		if nl {
+			lines[i] += "\n"
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 // Table writes rows under header: a bordered table on a terminal, or
@@ -62,6 +80,16 @@ func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) er
 		}
 		return bw.Flush()
 	}
+	// Cells come from the server (subjects, stream names): on a terminal
+	// every control character is shown, never obeyed.
+	visible := make([][]string, len(rows))
+	for i, row := range rows {
+		visible[i] = make([]string, len(row))
+		for j, cell := range row {
+			visible[i][j] = Visible(cell)
+		}
+	}
+	rows = visible
 	align := make([]tw.Align, len(header))
 	for i := range align {
 		align[i] = tw.AlignLeft

@@ -150,6 +150,9 @@ func (p Printer) Topology(g *topology.Graph, problems []topology.Problem, format
 }
 
 func (p Printer) text(s string) error {
+	if p.TTY {
+		s = visibleLines(s)
+	}
 	bw := bufio.NewWriter(p.W)
 	bw.WriteString(s)
 	return bw.Flush()

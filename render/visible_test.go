@@ -18,3 +18,18 @@ func TestVisible(t *testing.T) {
 		}
 	}
 }
+
+func TestColorEnabledNoColor(t *testing.T) {
+	t.Setenv("TERM", "xterm")
+	t.Setenv("NO_COLOR", "")
+	if !ColorEnabled(true) {
+		t.Error("an empty NO_COLOR disabled colour; no-color.org: only a non-empty value does")
+	}
+	t.Setenv("NO_COLOR", "1")
+	if ColorEnabled(true) {
+		t.Error("NO_COLOR=1 left colour on")
+	}
+	if ColorEnabled(false) {
+		t.Error("colour off a terminal")
+	}
+}
