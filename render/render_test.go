@@ -136,18 +136,3 @@ func TestIncrJSON(t *testing.T) {
 		t.Fatalf("got %s want %s", buf.String(), want)
 	}
 }
-
-func TestColorEnabled(t *testing.T) {
-	t.Setenv("TERM", "xterm")
-	t.Setenv("NO_COLOR", "")
-	if ColorEnabled(true) {
-		t.Error("NO_COLOR set (even empty) must disable colour")
-	}
-	os.Unsetenv("NO_COLOR")
-	if !ColorEnabled(true) {
-		t.Error("colour expected on a terminal")
-	}
-	if ColorEnabled(false) {
-		t.Error("no colour off a terminal")
-	}
-}
