@@ -131,6 +131,16 @@ func (c *connFlags) settings() (*settings, error) {
 	s.jsDomain, _ = pick(c.jsDomain, "", nctx.JSDomain, "")
 	s.jsAPIPrefix, _ = pick(c.jsAPIPrefix, "", nctx.JSAPIPrefix, "")
 	s.inboxPrefix, _ = pick(c.inboxPrefix, "", nctx.InboxPrefix, "")
+	if s.jsDomain != "" {
+		if err := counters.ValidName("--js-domain", s.jsDomain); err != nil {
+			return nil, err
+		}
+	}
+	if s.jsAPIPrefix != "" {
+		if err := counters.ValidSubject(strings.TrimSuffix(s.jsAPIPrefix, "."), false); err != nil {
+			return nil, counters.Invalidf("--js-api-prefix: %v", err)
+		}
+	}
 	c.secrets = append(c.secrets, s.password, s.token, s.seed, s.jwt, c.password, c.token, nctx.Password, nctx.Token)
 	if s.tokenFromUser {
 		c.secrets = append(c.secrets, s.user)

@@ -3,6 +3,8 @@ package cmd
 import (
 	"errors"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/jetcounter/counter/internal/counters"
 )
 
@@ -30,7 +32,10 @@ func ExitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, counters.ErrNotFound):
 		return ExitNotFound
-	case errors.Is(err, counters.ErrUnavailable):
+	case errors.Is(err, counters.ErrUnavailable),
+		// A connection that closes mid-read, whatever path reported it.
+		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected),
+		errors.Is(err, nats.ErrNoServers), errors.Is(err, nats.ErrStaleConnection):
 		return ExitUnavailable
 	case errors.Is(err, errProblems):
 		return ExitProblems

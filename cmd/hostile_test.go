@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,6 +145,16 @@ func TestHostileInvocations(t *testing.T) {
 		{name: "plain-stream", args: []string{"incr", "plain.x"}, env: []string{url}, code: 1, stderr: "stream PLAIN is not a counter stream"},
 		{name: "reset-js-api", args: []string{"reset", "$JS.API.STREAM.DELETE.VICTIM", "--force"}, env: []string{url}, code: 2, stderr: "reserved"},
 		{name: "control-char", args: []string{"incr", "victim.\x1b[2J"}, env: []string{url}, code: 2, stderr: `\x1b`},
+		// Exit codes that had drifted from the README.
+		{name: "get-stream-dotted", args: []string{"get", "victim.a", "--stream", "a.b"}, env: []string{url}, code: 2, stderr: "--stream"},
+		{name: "reset-stream-dotted", args: []string{"reset", "victim.a", "--stream", "a.b", "--force"}, env: []string{url}, code: 2, stderr: "--stream"},
+		{name: "js-domain-space", args: []string{"--js-domain", "a b", "get", "victim.a"}, env: []string{url}, code: 2, stderr: "--js-domain"},
+		{name: "js-api-prefix-space", args: []string{"--js-api-prefix", "a b", "get", "victim.a"}, env: []string{url}, code: 2, stderr: "--js-api-prefix"},
+		{name: "source-double-at", args: []string{"create", "AGG2", "--source", "VICTIM@@d"}, env: []string{url}, code: 2, stderr: "invalid source"},
+		{name: "source-two-domains", args: []string{"create", "AGG2", "--source", "VICTIM@d@e"}, env: []string{url}, code: 2, stderr: "invalid source"},
+		{name: "get-long-subject", args: []string{"get", "victim." + strings.Repeat("x", 100000)}, env: []string{url}, code: 2, stderr: "subjects are at most"},
+		{name: "topology-empty-subject", args: []string{"topology", "--subject", ""}, env: []string{url}, code: 2, stderr: "subject is empty"},
+		{name: "topology-no-value", args: []string{"topology", "--subject", "victim.nonexistent"}, env: []string{url}, code: 3, stderr: "has no value at any tier"},
 		{name: "long-subject", args: []string{"incr", "victim." + strings.Repeat("x", 100000)}, env: []string{url}, code: 2, stderr: "subjects are at most"},
 	}
 	cases = append(cases, argumentCases(url)...)
@@ -257,7 +268,9 @@ func testCertFiles(t *testing.T, dir string) (cert, key, otherKey string) {
 	k, keyPEM := newKey()
 	_, otherPEM := newKey()
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ func addTopology(a *app) {
 		format        string
 		asJSON        bool
 		subject       string
+		subjectSet    bool
 		check         bool
 		domains       []string
 		inactiveAfter = topology.DefaultInactiveAfter
@@ -22,7 +23,7 @@ func addTopology(a *app) {
 	c := a.fisk.Command("topology", "Show how counter streams aggregate through sources, follow a counter through its tiers, or check for hazards")
 	c.Flag("format", "Output: tree (default on a terminal), table (default when piped), json, dot, mermaid").PlaceHolder("FORMAT").EnumVar(&format, render.FormatTree, render.FormatTable, render.FormatJSON, render.FormatDot, render.FormatMermaid)
 	c.Flag("json", "Same as --format json (values are strings)").UnNegatableBoolVar(&asJSON)
-	c.Flag("subject", "Follow this counter subject through every tier: its value at each stream and what each source contributes").PlaceHolder("SUBJECT").StringVar(&subject)
+	c.Flag("subject", "Follow this counter subject through every tier: its value at each stream and what each source contributes").PlaceHolder("SUBJECT").IsSetByUser(&subjectSet).StringVar(&subject)
 	c.Flag("check", "Find hazards (diamonds, cycles, plain sources, limits on counters, failing or lagging sources); exit 5 on any error").UnNegatableBoolVar(&check)
 	c.Flag("domains", "Also walk these JetStream domains (comma separated)").PlaceHolder("A,B").StringsVar(&domains)
 	c.Flag("inactive-after", "With --check: warn about a source silent for longer than this").Default(topology.DefaultInactiveAfter.String()).DurationVar(&inactiveAfter)
@@ -49,7 +50,7 @@ counter topology --check --domains hub,leaf`)
 		if (subject != "" || check) && format != "" && format != render.FormatJSON {
 			return counters.Invalidf("--format %s only applies to the tree: with --subject or --check use --json or nothing", format)
 		}
-		if subject != "" {
+		if subjectSet {
 			if err := counters.ValidSubject(subject, false); err != nil {
 				return err
 			}
@@ -113,11 +114,24 @@ func printTiers(ctx context.Context, client *counters.Client, out render.Printer
 	if err != nil {
 		return err
 	}
+	valued, failed := false, false
+	for _, t := range tiers {
+		valued = valued || t.Value != nil
+		failed = failed || t.Error != ""
+	}
+	if !valued && !failed {
+		// Like get: a counter with no value at any tier is "not found"
+		// (exit 3), with nothing on stdout.
+		return counters.NotFoundf("counter %s has no value at any tier", subject)
+	}
 	if err := out.Tiers(subject, tiers); err != nil {
 		return err
 	}
 	// The readable tiers are printed; an unreadable one still fails the run.
 	for _, t := range tiers {
+		if t.Err != nil {
+			return fmt.Errorf("stream %s: %w", t.Stream, t.Err)
+		}
 		if t.Error != "" {
 			return fmt.Errorf("stream %s: %s", t.Stream, t.Error)
 		}

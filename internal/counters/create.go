@@ -165,6 +165,11 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 	defer cancel()
 	if _, err := c.js.CreateStream(rctx, cfg); err != nil {
 		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMaxStreams {
+			// An account limit, not bad input: the same command works once
+			// the limit is raised or a stream is deleted.
+			return nil, Unavailablef("create stream %s: the account's stream limit is reached (max_streams; error %d): delete a stream or ask the operator to raise the limit", cfg.Name, apiErr.ErrorCode)
+		}
 		if errors.As(err, &apiErr) && apiErr.Code == 400 {
 			// The server validates what only it can (transform mappings,
 			// placement): its refusal is about the input, not a failure.

@@ -42,6 +42,7 @@ const (
 	errCodeCounterBroken    = 10172
 	errCodeHeaderTooLarge   = 10097
 	errCodeMessageTooLarge  = 10054
+	errCodeMaxStreams       = 10027 // JSMaximumStreamsLimitErr
 )
 
 // Incr adds delta to the counter at subject. msgID, when set, makes retries

@@ -97,11 +97,15 @@ func validName(what, name string) error {
 	if name == "" {
 		return errorf(ErrInvalid, "empty %s", what)
 	}
-	if strings.ContainsAny(name, " \t\r\n.*>/\\") {
-		return errorf(ErrInvalid, "%s %q may not contain spaces, '.', '*', '>', '/' or '\\'", what, name)
+	if strings.ContainsAny(name, " \t\r\n.*>/\\@") || strings.ContainsFunc(name, isControl) {
+		return errorf(ErrInvalid, "%s %q may not contain spaces, control characters, '.', '*', '>', '/', '\\' or '@'", what, name)
 	}
 	return nil
 }
+
+// ValidName checks a stream name or JetStream domain (what says which)
+// before anything is sent: one token, no spaces, dots, wildcards or '@'.
+func ValidName(what, name string) error { return validName(what, name) }
 
 // IsLiteral reports whether subject has no wildcard tokens.
 func IsLiteral(subject string) bool {

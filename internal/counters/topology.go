@@ -289,8 +289,10 @@ type Tier struct {
 	// increments on the aggregate. Nil for a stream without sources.
 	Direct  *big.Int
 	Sources []TierSource
-	// Error is why the value could not be read.
+	// Error is why the value could not be read; Err the same as an error,
+	// keeping its kind (permission denied is ErrUnavailable).
 	Error string
+	Err   error `json:"-"`
 }
 
 // TierSource is what one source last contributed to an aggregate, from its
@@ -359,7 +361,7 @@ func (c *Client) Tiers(ctx context.Context, g *topology.Graph, subject string) (
 		values[key{t.Stream, t.Subject}] = t
 		ctrs, err := c.readTier(ctx, g.Node(t.Stream), t.Subject)
 		if err != nil {
-			t.Error = err.Error()
+			t.Error, t.Err = err.Error(), err
 			continue
 		}
 		if len(ctrs) == 0 {

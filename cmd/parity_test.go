@@ -1,0 +1,102 @@
+package cmd
+
+import (
+	"crypto/tls"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// startServer starts a JetStream server with opts laid over the defaults.
+func startServer(t *testing.T, opts server.Options) *server.Server {
+	t.Helper()
+	opts.Host, opts.Port, opts.JetStream, opts.NoSigs, opts.NoLog = "127.0.0.1", -1, true, true, true
+	opts.StoreDir = t.TempDir()
+	s, err := server.NewServer(&opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(20 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+// mustRun runs the binary and requires exit 0 and stdout want.
+func mustRun(t *testing.T, env []string, want string, args ...string) {
+	t.Helper()
+	r := runBinary(t, env, "", args...)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != want {
+		t.Fatalf("counter %q: exit %d, stdout %q, want 0 and %q; stderr %q", args, r.code, r.stdout, want, r.stderr)
+	}
+}
+
+// TestNatscliParity: natscli's users bring their habits and context files.
+func TestNatscliParity(t *testing.T) {
+	t.Run("user is a token without a password", func(t *testing.T) {
+		s := startServer(t, server.Options{Authorization: "t0ken-Secret"})
+		env := []string{"NATS_URL=" + s.ClientURL()}
+		mustRun(t, env, "stream T created", "--user", "t0ken-Secret", "create", "T", "--subjects", "t.>")
+		mustRun(t, env, "1", "--user", "t0ken-Secret", "incr", "t.x")
+		r := runBinary(t, env, "", "--user", "wr0ng-token", "incr", "t.x")
+		checkRefusal(t, r, ExitUnavailable, "authorization failed", []string{"wr0ng-token"})
+	})
+
+	t.Run("contexts by path, no-context, auth failure names the context", func(t *testing.T) {
+		s := startServer(t, server.Options{Users: []*server.User{{Username: "alice", Password: "s3cret-pw"}}})
+		dir := t.TempDir()
+		good := filepath.Join(dir, "good.json")
+		bad := filepath.Join(dir, "bad.json")
+		os.WriteFile(good, []byte(`{"url":"`+s.ClientURL()+`","user":"alice","password":"s3cret-pw"}`), 0o600)
+		os.WriteFile(bad, []byte(`{"url":"`+s.ClientURL()+`","user":"alice","password":"wr0ng-pw"}`), 0o600)
+		mustRun(t, nil, "stream C created", "--context", good, "create", "C", "--subjects", "c.>")
+		mustRun(t, nil, "2", "--context", good, "incr", "c.x", "2")
+
+		r := runBinary(t, nil, "", "--context", bad, "get", "c.x")
+		checkRefusal(t, r, ExitUnavailable, `authorization failed with the credentials of nats context "`+bad+`"`, []string{"wr0ng-pw"})
+
+		// The selected context (context.txt) points at the bad one;
+		// --no-context ignores it.
+		cfg := t.TempDir()
+		os.MkdirAll(filepath.Join(cfg, "nats", "context"), 0o700)
+		os.WriteFile(filepath.Join(cfg, "nats", "context.txt"), []byte("sel\n"), 0o600)
+		data, _ := os.ReadFile(bad)
+		os.WriteFile(filepath.Join(cfg, "nats", "context", "sel.json"), data, 0o600)
+		env := []string{"XDG_CONFIG_HOME=" + cfg}
+		r = runBinary(t, env, "", "get", "c.x")
+		checkRefusal(t, r, ExitUnavailable, `nats context "sel"`, []string{"wr0ng-pw"})
+		mustRun(t, append(env, "NATS_URL="+s.ClientURL()), "2", "--no-context", "--user", "alice", "--password", "s3cret-pw", "get", "c.x")
+	})
+
+	t.Run("tls handshake first", func(t *testing.T) {
+		dir := t.TempDir()
+		cert, key, _ := testCertFiles(t, dir)
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := startServer(t, server.Options{TLS: true, TLSTimeout: 2, TLSHandshakeFirst: true,
+			TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}})
+		url := s.ClientURL() // tls://…
+		env := []string{"NATS_URL=" + url}
+		mustRun(t, env, "stream TF created", "--tlsfirst", "--tlsca", cert, "create", "TF", "--subjects", "tf.>")
+		mustRun(t, env, "1", "--tlsfirst", "--tlsca", cert, "--inbox-prefix", "my.inbox", "--connection-name", "parity", "incr", "tf.x")
+		// Without the CA: local advice about the CA, not 'start a server'.
+		r := runBinary(t, env, "", "--tlsfirst", "--timeout", "2s", "incr", "tf.x")
+		checkRefusal(t, r, ExitUnavailable, "--tlsca", nil)
+		if strings.Contains(r.stderr, "counter server") {
+			t.Errorf("a TLS problem is not solved by starting a server: %q", r.stderr)
+		}
+	})
+
+	t.Run("inbox prefix must be a subject", func(t *testing.T) {
+		r := runBinary(t, []string{"NATS_URL=nats://127.0.0.1:1"}, "", "--inbox-prefix", "a b", "incr", "x")
+		checkRefusal(t, r, ExitUsage, "--inbox-prefix", nil)
+	})
+}
