@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/choria-io/fisk"
@@ -37,6 +38,16 @@ type parsedArgs struct {
 // "--" every token is an argument; "-" is an argument. Positional arguments
 // that fisk would misread are moved, in order, behind one "--".
 func normalizeArgs(app *fisk.Application, args []string) parsedArgs {
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "-") }) {
+		// Nothing fisk could misread (the common one-shot line): skip
+		// building the model, a tenth of a millisecond at start-up.
+		out := parsedArgs{args: args, words: len(args) > 0}
+		if len(args) > 0 {
+			out.verb = args[0]
+			out.help = args[0] == "help"
+		}
+		return out
+	}
 	model := app.Model()
 	takesValue := map[string]bool{}
 	shortName := map[rune]string{}

@@ -49,24 +49,35 @@ const (
 // exact: the server applies one increment per id within its duplicate window.
 //
 // Nothing is sent unless the subject passes ValidPublishSubject and a
-// counter stream captures it (CounterStreamFor, one request): a publish to
-// any other subject could be an API call ($JS.API.STREAM.DELETE.X).
+// stream captures it (StreamFor, one request): a publish to any other
+// subject could be an API call ($JS.API.STREAM.DELETE.X). A stream that is
+// not a counter stream refuses the increment itself (error 10168) and
+// stores nothing.
 func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID string) (*IncrResult, error) {
 	if err := ValidPublishSubject(subject); err != nil {
 		return nil, err
 	}
-	info, err := c.CounterStreamFor(ctx, subject)
+	stream, err := c.StreamFor(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
 	var extra nats.Header
 	if msgID != "" {
+		// Only a retry-safe increment pays for a second request: the
+		// stream's configuration.
+		info, err := c.StreamInfo(ctx, stream)
+		if err != nil {
+			return nil, err
+		}
+		if !info.Config.AllowMsgCounter {
+			return nil, notCounter(stream)
+		}
 		if info.Config.Duplicates <= 0 {
 			// The server gives streams with sources (aggregates) no
 			// duplicate window, and must not have one: it would drop
 			// sourced updates that carry an id already seen. There, --id
 			// would promise a retry safety that does not exist.
-			return nil, Invalidf("stream %s has no duplicate window (aggregates never have one), so a message id would not make this increment retry-safe: increment a leaf stream, or leave out --id", info.Config.Name)
+			return nil, Invalidf("stream %s has no duplicate window (aggregates never have one), so a message id would not make this increment retry-safe: increment a leaf stream, or leave out --id", stream)
 		}
 		extra = nats.Header{HeaderMsgID: []string{msgID}}
 	}
@@ -74,7 +85,7 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 	if err != nil {
 		var nl *noLeaderError
 		if errors.As(err, &nl) {
-			nl.stream = info.Config.Name
+			nl.stream = stream
 		}
 		return nil, err
 	}
@@ -96,32 +107,41 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 	return res, nil
 }
 
-// CounterStreamFor finds the stream that captures a literal subject with one
-// JetStream API request (the stream list filtered by that subject), and
-// refuses unless it is a counter stream: ErrNotFound when no stream captures
-// it. It is the server half of the publish gate; ValidPublishSubject is the
-// local half.
-func (c *Client) CounterStreamFor(ctx context.Context, subject string) (*jetstream.StreamInfo, error) {
-	infos, err := c.streamsFor(ctx, subject)
+// StreamFor names the stream that captures a literal subject, with one
+// JetStream API request (stream names filtered by that subject: the
+// cheapest request that answers it, a third of a one-shot incr's time
+// with the full stream list). ErrNotFound when no stream captures it. It is
+// the server half of the publish gate; ValidPublishSubject is the local
+// half.
+func (c *Client) StreamFor(ctx context.Context, subject string) (string, error) {
+	req, err := json.Marshal(map[string]any{"subject": subject})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	switch len(infos) {
+	rctx, cancel := c.requestContext(ctx)
+	defer cancel()
+	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".STREAM.NAMES", req)
+	if err != nil {
+		return "", c.wrap(err, "find the stream for "+subject)
+	}
+	var resp struct {
+		Streams []string            `json:"streams"`
+		Total   int                 `json:"total"`
+		Error   *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return "", errorf(ErrUnavailable, "find the stream for %s: the reply is not a JetStream answer: %.80q", subject, msg.Data)
+	}
+	if resp.Error != nil {
+		return "", c.wrap(resp.Error, "find the stream for "+subject)
+	}
+	switch len(resp.Streams) {
 	case 0:
-		return nil, NotFoundf("no stream captures subject %s: create one with 'counter create NAME --subjects %s'", subject, subject)
+		return "", NotFoundf("no stream captures subject %s: create one with 'counter create NAME --subjects %s'", subject, subject)
 	case 1:
-	default:
-		names := make([]string, len(infos))
-		for i, info := range infos {
-			names[i] = info.Config.Name
-		}
-		return nil, fmt.Errorf("subject %s is captured by several streams (%s): increment through one stream only", subject, strings.Join(names, ", "))
+		return resp.Streams[0], nil
 	}
-	info := infos[0]
-	if !info.Config.AllowMsgCounter {
-		return nil, notCounter(info.Config.Name)
-	}
-	return info, nil
+	return "", fmt.Errorf("subject %s is captured by several streams (%s): increment through one stream only", subject, strings.Join(resp.Streams, ", "))
 }
 
 // ErrUnknownOutcome marks a publish whose outcome is unknown: it was sent,
