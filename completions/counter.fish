@@ -49,7 +49,7 @@ complete -c counter -n '__fish_seen_subcommand_from watch' -l count -r -d 'Exit 
 complete -c counter -n '__fish_seen_subcommand_from watch' -l duration -r -d 'Exit after watching this long'
 complete -c counter -n __fish_use_subcommand -a server -d 'Run a local nats-server with JetStream in the foreground, to try counter'
 complete -c counter -n '__fish_seen_subcommand_from server' -l host -r -d 'Address to listen on'
-complete -c counter -n '__fish_seen_subcommand_from server' -l port -r -d 'Client port'
+complete -c counter -n '__fish_seen_subcommand_from server' -l port -r -d 'Client port, 1-65535 (0: any free port)'
 complete -c counter -n '__fish_seen_subcommand_from server' -l store -r -F -d 'JetStream storage directory (default: counter/jetstream in the user data directory)'
 complete -c counter -n '__fish_seen_subcommand_from server' -l domain -r -d 'JetStream domain'
 complete -c counter -n '__fish_seen_subcommand_from server' -l log -d 'Print the server\'s log on stderr'
