@@ -100,3 +100,49 @@ func TestNatscliParity(t *testing.T) {
 		checkRefusal(t, r, ExitUsage, "--inbox-prefix", nil)
 	})
 }
+
+// TestCreateAtMaxStreams: an account at its stream limit is exit 4 with the
+// limit named, not "invalid input".
+func TestCreateAtMaxStreams(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "server.conf")
+	os.WriteFile(conf, []byte(`listen: "127.0.0.1:-1"
+jetstream { store_dir: "`+filepath.Join(dir, "js")+`" }
+accounts { A: { jetstream: { max_streams: 1 }, users: [{user: a, password: a}] } }
+no_auth_user: a
+`), 0o600)
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.NoSigs, opts.NoLog = true, true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(20 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	env := []string{"NATS_URL=" + s.ClientURL()}
+	mustRun(t, env, "stream S1 created", "create", "S1", "--subjects", "s1.>")
+	r := runBinary(t, env, "", "create", "S2", "--subjects", "s2.>")
+	checkRefusal(t, r, ExitUnavailable, "max_streams", nil)
+}
+
+// TestTiersPermissionDenied: a tier that may not be read is exit 4
+// (permission), not 1.
+func TestTiersPermissionDenied(t *testing.T) {
+	s := startServer(t, server.Options{Users: []*server.User{{Username: "alice", Password: "pw-alice",
+		Permissions: &server.Permissions{Publish: &server.SubjectPermission{
+			Allow: []string{">"},
+			Deny:  []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.API.CONSUMER.>"}}}}}})
+	env := []string{"NATS_URL=" + s.ClientURL(), "NATS_USER=alice", "NATS_PASSWORD=pw-alice"}
+	mustRun(t, env, "stream T created", "create", "T", "--subjects", "t.>")
+	mustRun(t, env, "1", "incr", "t.x")
+	r := runBinary(t, env, "", "get", "t.x", "--tiers")
+	if r.code != ExitUnavailable || !strings.Contains(r.stderr, "permission") {
+		t.Fatalf("get --tiers without read permission: exit %d, stderr %q; want 4 naming the permission", r.code, r.stderr)
+	}
+}

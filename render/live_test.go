@@ -136,3 +136,20 @@ func TestWatchLines(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", buf.String(), want)
 	}
 }
+
+// TestWatchFrameVisible: a subject or stream name holding ESC or BEL is
+// drawn with visible escapes, never sent to the terminal raw.
+func TestWatchFrameVisible(t *testing.T) {
+	rows := watchRows()[:1]
+	rows[0].Subject = "count.\x1b]0;owned\x07.\x1b[2J"
+	rows[0].Stream = "E\x1bU"
+	v := WatchView{Patterns: []string{"count.>"}, Streams: []string{"E\x1bU", "PL"}, Total: 1, Rows: rows,
+		Sort: live.BySubject, Now: watchNow, Width: 200, Height: 20}
+	got := WatchFrame(v)
+	if strings.ContainsAny(got, "\x07") || strings.Contains(got, "\x1b]") || strings.Contains(got, "\x1b[2J") || strings.Contains(got, "E\x1bU") {
+		t.Fatalf("control characters reached the frame: %q", got)
+	}
+	if !strings.Contains(got, `count.\x1b]0;owned\x07.\x1b[2J`) || !strings.Contains(got, `E\x1bU`) {
+		t.Fatalf("subject and stream not shown with escapes: %q", got)
+	}
+}
