@@ -24,6 +24,14 @@ import (
 // that died after the publish left).
 func blackholeProxy(t *testing.T, target, marker string) string {
 	t.Helper()
+	return faultProxy(t, target, marker, -1)
+}
+
+// faultProxy is blackholeProxy, or with cutAfter >= 0 a proxy that closes
+// the connection once the server has sent cutAfter bytes after the marker
+// (a connection lost mid-read).
+func faultProxy(t *testing.T, target, marker string, cutAfter int) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +71,20 @@ func blackholeProxy(t *testing.T, target, marker string) string {
 			go func() {
 				defer client.Close()
 				buf := make([]byte, 32<<10)
+				sent := 0
 				for {
 					n, err := server.Read(buf)
+					if n > 0 && silent.Load() && cutAfter >= 0 {
+						if sent+n > cutAfter {
+							client.Write(buf[:cutAfter-sent])
+							client.Close()
+							server.Close()
+							return
+						}
+						sent += n
+						client.Write(buf[:n])
+						continue
+					}
 					if n > 0 && !silent.Load() {
 						client.Write(buf[:n])
 					}
@@ -163,4 +183,72 @@ func TestSignalsEndConnectionSetup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIncrNoLeader: while no server leads the stream that captures the
+// subject, nobody answers the publish. That is exit 4 "no leader yet"
+// (retry), never exit 3 "no stream captures": a script that retries on 4
+// must not drop the increment.
+func TestIncrNoLeader(t *testing.T) {
+	servers := testserver.Cluster(t, 3)
+	nc := testserver.Connect(t, servers[0])
+	c, err := counters.New(nc, counters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Create(ctx, counters.StreamSpec{Name: "NL", Subjects: []string{"nl.>"}, Replicas: 1, Storage: "memory"}, counters.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.StreamInfo(ctx, "NL")
+	if err != nil || info.Cluster == nil {
+		t.Fatalf("stream info: %v %v", info, err)
+	}
+	var survivor string
+	for _, s := range servers {
+		if s.Name() == info.Cluster.Leader {
+			s.Shutdown()
+			s.WaitForShutdown()
+		} else {
+			survivor = s.ClientURL()
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := runBinary(t, []string{"NATS_URL=" + survivor}, "", "--timeout", "2s", "incr", "nl.x")
+		if r.code == ExitNotFound {
+			t.Fatalf("a stream without a leader reported as not found: %q", r.stderr)
+		}
+		if r.code == ExitUnavailable && strings.Contains(r.stderr, "stream NL has no leader yet") {
+			if !strings.Contains(r.stderr, "--id") || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
+				t.Fatalf("want one line with the --id advice and no stdout: %q %q", r.stderr, r.stdout)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw 'no leader yet'; last: exit %d %q", r.code, r.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestGetConnectionLostMidRead: a wildcard read whose connection closes
+// after some counters arrived is exit 4 (retry), with one line and no
+// partial list on stdout.
+func TestGetConnectionLostMidRead(t *testing.T) {
+	s := testserver.Single(t)
+	nc := testserver.Connect(t, s)
+	c, err := counters.New(nc, counters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "M", Subjects: []string{"m.>"}, Storage: "memory"}, counters.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := seedCounters(nc, "m", 2000); err != nil {
+		t.Fatal(err)
+	}
+	proxy := faultProxy(t, strings.TrimPrefix(s.ClientURL(), "nats://"), "CONSUMER.CREATE", 20000)
+	r := runBinary(t, []string{"NATS_URL=" + proxy}, "", "--timeout", "2s", "get", "m.>")
+	checkRefusal(t, r, ExitUnavailable, "", nil)
 }

@@ -137,11 +137,15 @@ func TestTiersPermissionDenied(t *testing.T) {
 	s := startServer(t, server.Options{Users: []*server.User{{Username: "alice", Password: "pw-alice",
 		Permissions: &server.Permissions{Publish: &server.SubjectPermission{
 			Allow: []string{">"},
-			Deny:  []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.API.CONSUMER.>"}}}}}})
+			Deny:  []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.API.CONSUMER.>", "t.denied"}}}}}})
 	env := []string{"NATS_URL=" + s.ClientURL(), "NATS_USER=alice", "NATS_PASSWORD=pw-alice"}
 	mustRun(t, env, "stream T created", "create", "T", "--subjects", "t.>")
 	mustRun(t, env, "1", "incr", "t.x")
-	r := runBinary(t, env, "", "get", "t.x", "--tiers")
+	// One error, one line: nats.go's own report of the violation is not
+	// printed a second time.
+	r := runBinary(t, env, "", "incr", "t.denied")
+	checkRefusal(t, r, ExitUnavailable, "permission denied", []string{"pw-alice"})
+	r = runBinary(t, env, "", "get", "t.x", "--tiers")
 	if r.code != ExitUnavailable || !strings.Contains(r.stderr, "permission") {
 		t.Fatalf("get --tiers without read permission: exit %d, stderr %q; want 4 naming the permission", r.code, r.stderr)
 	}

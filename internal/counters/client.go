@@ -187,7 +187,11 @@ func (c *Client) wrap(err error, what string) error {
 		return errorf(ErrUnavailable, "%s: no answer from JetStream%s within %s: check the server, --js-domain or raise --timeout", what, c.where(), c.timeout)
 	case errors.Is(err, nats.ErrPermissionViolation), errors.Is(err, nats.ErrAuthorization):
 		return errorf(ErrUnavailable, "%s: permission denied: %v", what, err)
-	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining), errors.Is(err, nats.ErrDisconnected):
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining), errors.Is(err, nats.ErrDisconnected),
+		// Whatever shape the error took on its way up (an iterator's
+		// "messages iterator closed"), a connection that is gone is the
+		// cause: retry (exit 4).
+		c.nc != nil && (c.nc.IsClosed() || c.nc.IsReconnecting()):
 		return errorf(ErrUnavailable, "%s: connection lost: %v", what, err)
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return errorf(ErrNotFound, "%s: stream not found%s", what, c.where())
