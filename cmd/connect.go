@@ -385,11 +385,14 @@ func (c *connFlags) connectError(where string, s *settings, err error) error {
 		return counters.Unavailablef("cannot connect to %s: the server's TLS certificate is signed by an authority this machine does not trust: pass its CA with --tlsca", where)
 	case errors.As(err, &hostErr):
 		return counters.Unavailablef("cannot connect to %s: the server's TLS certificate is not valid for that host name: connect by a name the certificate holds", where)
-	case strings.Contains(msg, "certificate required"):
+	case strings.Contains(msg, "certificate required"),
+		strings.Contains(msg, "after tls handshake") && s.cert == "":
 		return counters.Unavailablef("cannot connect to %s: the server requires a TLS client certificate: pass --tlscert and --tlskey", where)
+	case strings.Contains(msg, "after tls handshake"):
+		return counters.Unavailablef("cannot connect to %s: the server closed the connection after the TLS handshake: it does not accept the client certificate from %s %q", where, s.certWhat, s.cert)
 	case errors.Is(err, nats.ErrSecureConnRequired), strings.Contains(msg, "secure connection") && strings.Contains(msg, "required"):
 		return counters.Unavailablef("cannot connect to %s: the server requires TLS: use a tls:// URL or --tlsca", where)
-	case strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"):
+	case strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"), strings.Contains(msg, "tls error"):
 		return counters.Unavailablef("cannot connect to %s: TLS failed (%s): check --tlscert, --tlskey, --tlsca and --tlsfirst", where, c.scrub(err.Error()))
 	case errors.Is(err, nats.ErrNoServers):
 		return counters.Unavailablef("cannot connect to %s: no server answered: start one locally with 'counter server', or point -s/--server or --context at yours", where)

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +91,28 @@ func TestNatscliParity(t *testing.T) {
 		// Without the CA: local advice about the CA, not 'start a server'.
 		r := runBinary(t, env, "", "--tlsfirst", "--timeout", "2s", "incr", "tf.x")
 		checkRefusal(t, r, ExitUnavailable, "--tlsca", nil)
+		if strings.Contains(r.stderr, "counter server") {
+			t.Errorf("a TLS problem is not solved by starting a server: %q", r.stderr)
+		}
+	})
+
+	t.Run("tls client certificates", func(t *testing.T) {
+		dir := t.TempDir()
+		cert, key, _ := testCertFiles(t, dir)
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pem, _ := os.ReadFile(cert)
+		pool.AppendCertsFromPEM(pem)
+		s := startServer(t, server.Options{TLS: true, TLSVerify: true, TLSTimeout: 2,
+			TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool,
+				ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}})
+		env := []string{"NATS_URL=" + s.ClientURL()}
+		mustRun(t, env, "stream CC created", "--tlsca", cert, "--tlscert", cert, "--tlskey", key, "create", "CC", "--subjects", "cc.>")
+		r := runBinary(t, env, "", "--tlsca", cert, "--timeout", "2s", "incr", "cc.x")
+		checkRefusal(t, r, ExitUnavailable, "--tlscert and --tlskey", nil)
 		if strings.Contains(r.stderr, "counter server") {
 			t.Errorf("a TLS problem is not solved by starting a server: %q", r.stderr)
 		}
