@@ -82,7 +82,9 @@ func Main(args []string, env Env) (code int) {
 	}
 	selected, err := app.fisk.Parse(parsed.args)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "counter: %v (see '%s --help')\n", err, app.helpFor(args))
+		// fisk quotes what it could not place, which may be a URL with a
+		// password typed where a verb belongs.
+		fmt.Fprintf(env.Stderr, "counter: %s (see '%s --help')\n", render.Visible(redact(err.Error())), app.helpFor(args))
 		return ExitUsage
 	}
 	// Ctrl-C, kill and a closed terminal all end a verb the same way: its
