@@ -21,6 +21,13 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
+// ErrUnknownOutcome marks a publish whose outcome is unknown: it was sent,
+// and no acknowledgement came (timeout, connection lost after sending). It
+// may have been applied. Errors of this kind are also ErrUnavailable (exit
+// 4: retry), and their text never says "failed". Reset rows use it too:
+// errors.Is(err, ErrUnknownOutcome) means "report as unknown, not as not done".
+var ErrUnknownOutcome = errors.New("outcome unknown")
+
 type kindError struct {
 	kind error
 	msg  string

@@ -144,13 +144,6 @@ func (c *Client) StreamFor(ctx context.Context, subject string) (string, error) 
 	return "", fmt.Errorf("subject %s is captured by several streams (%s): increment through one stream only", subject, strings.Join(resp.Streams, ", "))
 }
 
-// ErrUnknownOutcome marks a publish whose outcome is unknown: it was sent,
-// and no acknowledgement came (timeout, connection lost after sending). It
-// may have been applied. Errors of this kind are also ErrUnavailable (exit
-// 4: retry), and their text never says "failed". Reset rows use it too:
-// errors.Is(err, ErrUnknownOutcome) means "report as unknown, not as not done".
-var ErrUnknownOutcome = errors.New("outcome unknown")
-
 // noLeaderError is a publish nobody answered although a stream captures the
 // subject: during a leader election no server answers the stream's subjects.
 type noLeaderError struct {
