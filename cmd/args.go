@@ -48,6 +48,11 @@ func normalizeArgs(app *fisk.Application, args []string) parsedArgs {
 		}
 		return out
 	}
+	if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--completion-") }) {
+		// Shell completion passes the partial command line as typed
+		// (a lone "--" asks for flags): fisk must see it unchanged.
+		return parsedArgs{args: args, help: true}
+	}
 	model := app.Model()
 	takesValue := map[string]bool{}
 	shortName := map[rune]string{}
