@@ -246,7 +246,7 @@ func fileCases(t *testing.T, url string) []hostileCase {
 		hostileCase{name: "nkey-junk", args: []string{"--nkey", junk, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "holds no NKEY seed"},
 		hostileCase{name: "tlsca-junk", args: []string{"--tlsca", junk, "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "holds no PEM certificate"},
 		hostileCase{name: "context-name-dots", args: []string{"--context", "..", "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "cannot contain '..'"},
-		hostileCase{name: "context-and-no-context", args: []string{"--context", "x", "--no-context", "incr", "victim.a"}, env: []string{url}, code: 2, stderr: "cannot be used together"},
+		hostileCase{name: "no-context-wins", args: []string{"--no-context", "incr", "nowhere.x"}, env: []string{url, "NATS_CONTEXT=/dev/zero"}, code: 3, stderr: "no stream captures"},
 	)
 	return cases
 }

@@ -55,12 +55,11 @@ func configRoot() (string, error) {
 
 // loadContext loads the context named by name (a context name, or a path
 // to a context file as natscli accepts), or the selected one when name is
-// empty and none is refused. It returns an empty context when none applies.
+// empty. With none (--no-context), or when no context applies, it returns
+// an empty context.
 func loadContext(name string, none bool) (*natsContext, error) {
 	if none {
-		if name != "" {
-			return nil, counters.Invalidf("--context and --no-context cannot be used together")
-		}
+		// --no-context wins, also over an exported NATS_CONTEXT.
 		return &natsContext{}, nil
 	}
 	root, rootErr := configRoot()
