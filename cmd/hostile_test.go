@@ -188,6 +188,8 @@ func secretCases(t *testing.T, url string) []hostileCase {
 	}
 	down := "nats://127.0.0.1:1"
 	return []hostileCase{
+		{name: "reserved-before-connecting", args: []string{"-s", "nats://127.0.0.1:1", "incr", "$JS.API.STREAM.DELETE.VICTIM"}, code: 2, stderr: "reserved"},
+		{name: "reset-reserved-before-connecting", args: []string{"-s", "nats://127.0.0.1:1", "reset", "$SYS.>", "--force"}, code: 2, stderr: "reserved"},
 		{name: "url-as-verb", args: []string{"nats://alice:verbS3cret@127.0.0.1:1", "incr", "x"}, code: 2, stderr: "expected command", secrets: []string{"verbS3cret"}},
 		{name: "url-slash-password", args: []string{"-s", "nats://alice:pa/ss@127.0.0.1:1", "incr", "victim.a"}, code: 2, stderr: "does not parse", secrets: []string{"pa/ss", "alice:pa"}},
 		{name: "url-no-scheme", args: []string{"-s", "alice:s3cret@127.0.0.1:1", "incr", "victim.a"}, code: 4, stderr: "cannot connect to " + down, secrets: []string{"s3cret"}},

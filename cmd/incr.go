@@ -28,7 +28,7 @@ counter incr orders.paid 1 --id order-7781`)
 		if err != nil {
 			return err
 		}
-		if err := counters.ValidSubject(subject, false); err != nil {
+		if err := counters.ValidPublishSubject(subject); err != nil {
 			return err
 		}
 		client, err := a.conn.connect(ctx, false)
