@@ -79,18 +79,21 @@ type ResetJSON struct {
 	Results []ResetResultJSON `json:"results"`
 }
 
-// ResetResultJSON is one counter's reset. Delta is the total published;
-// After the value acknowledged for the last publish.
+// ResetResultJSON is one counter's reset. Delta is the total acknowledged;
+// After the value acknowledged for the last publish, left out when it is not
+// known. Unacked is a negative increment sent but not acknowledged: it may
+// or may not have been applied.
 type ResetResultJSON struct {
 	Subject    string `json:"subject"`
 	Stream     string `json:"stream"`
-	Before     string `json:"before"`
-	Delta      string `json:"delta"`
-	After      string `json:"after"`
+	Outcome    string `json:"outcome"`
+	Before     string `json:"before,omitempty"`
+	Delta      string `json:"delta,omitempty"`
+	After      string `json:"after,omitempty"`
+	Unacked    string `json:"unacked,omitempty"`
 	Rounds     int    `json:"rounds"`
 	Purged     bool   `json:"purged"`
 	PurgeError string `json:"purge_error,omitempty"`
-	Kept       string `json:"kept_reset_message,omitempty"`
 	Error      string `json:"error,omitempty"`
 }
 
@@ -108,15 +111,25 @@ func signed(v *big.Int) string {
 	return counters.Signed(v)
 }
 
+// Values of the PURGED column (documented in the README, reset section).
+const (
+	PurgedYes     = "yes"     // reset, history below the reset message purged
+	PurgedNo      = "no"      // reset, but the purge failed or was interrupted
+	PurgedNothing = "-"       // nothing to undo: it was 0 or had no value
+	PurgedFailed  = "FAILED"  // not reset: nothing of its reset was applied
+	PurgedUnknown = "UNKNOWN" // a negative increment was sent, not acknowledged
+	PurgedSkipped = "SKIPPED" // interrupted before it was started: untouched
+)
+
 // ResetResults prints what a reset did.
 func (p Printer) ResetResults(results []counters.ResetResult) error {
 	if p.JSON {
 		out := ResetJSON{Results: make([]ResetResultJSON, len(results))}
 		for i, r := range results {
 			rj := ResetResultJSON{
-				Subject: r.Subject, Stream: r.Stream,
-				Before: str(r.Before), Delta: signed(r.Delta), After: str(r.After),
-				Rounds: r.Rounds, Purged: r.Purged, Kept: r.KeptReason,
+				Subject: r.Subject, Stream: r.Stream, Outcome: string(r.Outcome),
+				Before: str(r.Before), Delta: signed(r.Delta), After: str(r.After), Unacked: signed(r.Unacked),
+				Rounds: r.Rounds, Purged: r.Purged,
 			}
 			if r.PurgeError != nil {
 				rj.PurgeError = r.PurgeError.Error()
@@ -130,14 +143,18 @@ func (p Printer) ResetResults(results []counters.ResetResult) error {
 	}
 	rows := make([][]string, len(results))
 	for i, r := range results {
-		purged := "yes"
+		purged := PurgedYes
 		switch {
+		case r.Outcome == counters.ResetUnknown:
+			purged = PurgedUnknown
+		case r.Outcome == counters.ResetSkipped:
+			purged = PurgedSkipped
 		case r.Err != nil:
-			purged = "FAILED"
+			purged = PurgedFailed
 		case r.Rounds == 0:
-			purged = "-" // it had no value
+			purged = PurgedNothing
 		case !r.Purged:
-			purged = "no"
+			purged = PurgedNo
 		}
 		rows[i] = []string{r.Subject, r.Stream, str(r.Before), signed(r.Delta), str(r.After), strconv.Itoa(r.Rounds), purged}
 	}

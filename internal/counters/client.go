@@ -196,6 +196,9 @@ func (c *Client) wrap(err error, what string) error {
 		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
 			return errorf(ErrUnavailable, "%s: JetStream is not enabled for this account%s", what, c.where())
 		}
+		if apiErr.Code == 503 {
+			return errorf(ErrUnavailable, "%s: %s (a leader election?): retry", what, apiErr.Description)
+		}
 		if apiErr.Code == 403 {
 			return errorf(ErrUnavailable, "%s: permission denied: %s", what, apiErr.Description)
 		}

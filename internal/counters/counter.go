@@ -29,8 +29,11 @@ type Counter struct {
 	Updated time.Time
 	// Sources is what each source stream last contributed, keyed by source
 	// stream then original subject (the Nats-Counter-Sources header). Nil
-	// when the message has no such header.
+	// when the message has no such header, or it was not read.
 	Sources Sources
+	// SourcesError is why the sources record could not be parsed (written
+	// by another client, say). The value is right all the same.
+	SourcesError error
 }
 
 // Sources maps source key (stream name, ":hash" for external sources) to the
@@ -93,15 +96,18 @@ func ParseSources(header string) (Sources, error) {
 	return out, nil
 }
 
-// counterFromMsg builds a Counter from a stored message's body and headers.
-func counterFromMsg(subject, stream string, seq uint64, ts time.Time, h nats.Header, body []byte) (Counter, error) {
+// counterFromMsg builds a Counter from a stored message's body and, when
+// withSources, its Nats-Counter-Sources header. A bad sources record (any
+// client may write that header, and the server keeps counting) is kept as
+// a warning on the counter: the value does not depend on it.
+func counterFromMsg(subject, stream string, seq uint64, ts time.Time, h nats.Header, body []byte, withSources bool) (Counter, error) {
 	v, err := ParseBody(body)
 	if err != nil {
 		return Counter{}, err
 	}
-	src, err := ParseSources(h.Get(HeaderSources))
-	if err != nil {
-		return Counter{}, err
+	ctr := Counter{Subject: subject, Stream: stream, Value: v, Seq: seq, Updated: ts}
+	if withSources {
+		ctr.Sources, ctr.SourcesError = ParseSources(h.Get(HeaderSources))
 	}
-	return Counter{Subject: subject, Stream: stream, Value: v, Seq: seq, Updated: ts, Sources: src}, nil
+	return ctr, nil
 }

@@ -1,8 +1,11 @@
 package counters
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Error kinds. The CLI maps each kind to one exit code; messages stay the
@@ -48,3 +51,29 @@ func Invalidf(format string, args ...any) error     { return errorf(ErrInvalid, 
 func NotFoundf(format string, args ...any) error    { return errorf(ErrNotFound, format, args...) }
 func Unavailablef(format string, args ...any) error { return errorf(ErrUnavailable, format, args...) }
 func Refusedf(format string, args ...any) error     { return errorf(ErrRefused, format, args...) }
+
+// notAckedError marks a publish that was sent but not acknowledged: it may
+// or may not have been applied.
+type notAckedError struct{ error }
+
+func (e *notAckedError) Unwrap() error { return e.error }
+
+// notAcked marks wrapped as an unknown outcome unless raw shows the publish
+// was refused (a permission denial) rather than left unanswered.
+func (c *Client) notAcked(raw, wrapped error) error {
+	if c.denials.err() != nil && errors.Is(raw, context.Canceled) {
+		return wrapped
+	}
+	if errors.Is(raw, nats.ErrPermissionViolation) || errors.Is(raw, nats.ErrAuthorization) {
+		return wrapped
+	}
+	return &notAckedError{wrapped}
+}
+
+// OutcomeUnknown reports whether err is a publish that was sent but not
+// acknowledged (a timeout, an interrupt, a lost connection): it may have
+// been applied. Only a message id makes a retry of it safe.
+func OutcomeUnknown(err error) bool {
+	var na *notAckedError
+	return errors.As(err, &na)
+}

@@ -67,7 +67,7 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 		}
 	case ack.Duplicate:
 		// The ack of a duplicate carries no value; report the current one.
-		if cur, err := c.readOne(ctx, ack.Stream, subject); err == nil {
+		if cur, err := c.readOne(ctx, ack.Stream, subject, readLeader); err == nil {
 			res.Value = cur.Value
 		}
 	default:
@@ -105,12 +105,15 @@ func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int
 	msg.Header.Set(HeaderIncr, Signed(delta))
 	rctx, cancel := c.requestContext(ctx)
 	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return nil, c.wrap(err, "increment "+subject) // not sent
+	}
 	resp, err := c.nc.RequestMsgWithContext(rctx, msg)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return nil, c.noStreamFor(ctx, subject)
 		}
-		return nil, c.wrap(err, "increment "+subject)
+		return nil, c.notAcked(err, c.wrap(err, "increment "+subject))
 	}
 	var ack pubAck
 	if err := json.Unmarshal(resp.Data, &ack); err != nil {

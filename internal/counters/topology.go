@@ -442,8 +442,9 @@ func (c *Client) readTier(ctx context.Context, n *topology.Node, subject string)
 	}
 	// The graph already holds the stream's configuration: read directly,
 	// without Get's stream lookup.
-	if IsLiteral(subject) && n.AllowDirect {
-		ctr, err := dc.readOne(ctx, n.Name, subject)
+	if IsLiteral(subject) {
+		// From the leader: tiers are compared with each other ("behind").
+		ctr, err := dc.readOne(ctx, n.Name, subject, readSources)
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil
 		}
