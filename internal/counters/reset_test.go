@@ -441,6 +441,7 @@ func TestResetConcurrentWritersR3(t *testing.T) {
 	servers := testserver.Cluster(t, 3)
 	c := newClient(t, servers[0])
 	euTiers(t, c, 3)
+	testserver.WaitInterest(t, servers, "count.de.hits", "count.pl.hits", "count.eu.hits")
 	concurrentResets(t, c, 4, 8)
 }
 
