@@ -70,7 +70,7 @@ counter get count.eu.hits --stream EU --sources`)
 func (a *app) sourcesWarnings(list []counters.Counter) {
 	for _, c := range list {
 		if c.SourcesError != nil {
-			fmt.Fprintf(a.env.Stderr, "counter: warning: %s in %s: %v (written by another client?); its value does not depend on it\n", render.Visible(c.Subject), c.Stream, c.SourcesError)
+			fmt.Fprintf(a.env.Stderr, "counter: warning: %s in %s: %v (written by another client?); its value does not depend on it\n", render.Visible(c.Subject), c.Stream, render.Visible(c.SourcesError.Error()))
 		}
 	}
 }

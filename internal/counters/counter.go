@@ -87,7 +87,7 @@ func ParseSources(header string) (Sources, error) {
 		for subj, val := range subjects {
 			v, err := ParseValue(val)
 			if err != nil {
-				return nil, err
+				return nil, errorf(ErrInvalid, "invalid %s header: %s %s: %v", HeaderSources, key, subj, err)
 			}
 			m[subj] = v
 		}

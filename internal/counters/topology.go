@@ -291,6 +291,9 @@ type Tier struct {
 	Sources []TierSource
 	// Error is why the value could not be read.
 	Error string
+	// Warning: the value was read, but its sources record could not be
+	// parsed (Direct and Sources are then unknown).
+	Warning string
 }
 
 // TierSource is what one source last contributed to an aggregate, from its
@@ -372,7 +375,9 @@ func (c *Client) Tiers(ctx context.Context, g *topology.Graph, subject string) (
 				t.Updated = ctr.Updated
 			}
 		}
-		if len(ctrs) == 1 && len(g.Node(t.Stream).Sources) > 0 {
+		if len(ctrs) == 1 && ctrs[0].SourcesError != nil {
+			t.Warning = ctrs[0].SourcesError.Error()
+		} else if len(ctrs) == 1 && len(g.Node(t.Stream).Sources) > 0 {
 			t.Direct = new(big.Int).Sub(ctrs[0].Value, ctrs[0].Sources.Total())
 			t.Sources = tierSources(g.Node(t.Stream), ctrs[0].Sources)
 		}
