@@ -468,7 +468,7 @@ func BenchmarkReset10k(b *testing.B) {
 }
 
 // TestResetAcrossDomains: with the hub's domain walked, a leaf reset plans
-// and waits for the hub aggregate above it, and the hub drops to 0.
+// and the hub aggregate above it drops to 0.
 func TestResetAcrossDomains(t *testing.T) {
 	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
 	leafClient := newClient(t, leaf)
