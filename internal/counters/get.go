@@ -441,6 +441,68 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 	if want == 0 {
 		return nil
 	}
+	var got uint64
+	handle := func(msg jetstream.Msg) (done bool, err error) {
+		meta, err := msg.Metadata()
+		if err != nil {
+			return false, fmt.Errorf("read from stream %s: %w", stream, err)
+		}
+		got++
+		ctr, err := counterFromMsg(msg.Subject(), stream, meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data(), withSources)
+		if err != nil {
+			return false, fmt.Errorf("read %s from stream %s: %w", msg.Subject(), stream, err)
+		}
+		if err := fn(ctr); err != nil {
+			return false, err
+		}
+		return meta.NumPending == 0, nil
+	}
+	stalled := func() error {
+		return fmt.Errorf("read from stream %s stalled after %d of %d counters: the read is incomplete; retry or raise --timeout", stream, got, want)
+	}
+
+	// The first batch is pulled with requests that expire, re-issued until
+	// one is answered. On a replicated stream the consumer may live on
+	// another server, and the create response can arrive before that
+	// server's interest in pull requests has reached ours: a pull sent then
+	// is dropped, and a read waiting on it stalls (about 1% of reads on an
+	// R3 stream; our server answers it with "no responders", which the
+	// pipelined iterator ignores). An expired pull delivers nothing more,
+	// so re-issuing one loses no counter.
+	start := time.Now()
+	for wait := 250 * time.Millisecond; got == 0; wait = min(2*wait, c.timeout) {
+		batch, err := cons.Fetch(int(min(want, 4096)), jetstream.FetchMaxWait(wait))
+		if err != nil {
+			return c.wrap(err, "read from stream "+stream)
+		}
+		for msg := range batch.Messages() {
+			done, err := handle(msg)
+			if err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+		}
+		// "No responders" is that dropped pull, reported by our server.
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrNoResponders) {
+			return c.wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
+		}
+		if got == want {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return c.wrap(err, "read from stream "+stream)
+		}
+		if got == 0 && time.Since(start) > c.timeout {
+			return stalled()
+		}
+		if errors.Is(batch.Error(), nats.ErrNoResponders) {
+			time.Sleep(10 * time.Millisecond) // the interest is on its way
+		}
+	}
+
+	// The rest through one pipelined iterator: pulls now reach the consumer.
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return c.wrap(err, "read from stream "+stream)
@@ -458,7 +520,6 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 		}
 	})
 	defer watchdog.Stop()
-	var got uint64
 	for got < want {
 		waiting.Store(true)
 		watchdog.Reset(c.timeout)
@@ -466,23 +527,15 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 		waiting.Store(false)
 		if err != nil {
 			if errors.Is(context.Cause(rctx), errStalled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-				return fmt.Errorf("read from stream %s stalled after %d of %d counters: the read is incomplete; retry or raise --timeout", stream, got, want)
+				return stalled()
 			}
 			return c.wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
 		}
-		meta, err := msg.Metadata()
+		done, err := handle(msg)
 		if err != nil {
-			return fmt.Errorf("read from stream %s: %w", stream, err)
-		}
-		got++
-		ctr, err := counterFromMsg(msg.Subject(), stream, meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data(), withSources)
-		if err != nil {
-			return fmt.Errorf("read %s from stream %s: %w", msg.Subject(), stream, err)
-		}
-		if err := fn(ctr); err != nil {
 			return err
 		}
-		if meta.NumPending == 0 {
+		if done {
 			break
 		}
 	}

@@ -99,3 +99,31 @@ func TestUnansweredPublishIsUnknown(t *testing.T) {
 		t.Fatalf("publish nobody received: %v (unknown %v)", err, counters.OutcomeUnknown(err))
 	}
 }
+
+// TestWildcardReadsR3: wildcard reads of a healthy R3 stream never stall.
+// Each read makes a consumer that may live on another server; a pull sent
+// before that server's interest reached ours was dropped, and about 1% of
+// reads stalled until the timeout ("stalled after 0 of N").
+func TestWildcardReadsR3(t *testing.T) {
+	servers := testserver.Cluster(t, 3)
+	c := newClient(t, servers[0])
+	mustCreate(t, c, counters.StreamSpec{Name: "WR", Subjects: []string{"wr.>"}, Replicas: 3})
+	testserver.WaitInterest(t, servers, "wr.a")
+	for _, s := range []string{"wr.a", "wr.b", "wr.c"} {
+		if _, err := c.Incr(ctx, s, big.NewInt(2), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A short timeout: a read that would stall fails fast instead of
+	// taking the default 5 s.
+	reader, err := counters.New(testserver.Connect(t, servers[1]), counters.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		got, err := reader.Get(ctx, []string{"wr.>"}, counters.GetOptions{})
+		if err != nil || len(got) != 3 {
+			t.Fatalf("read %d: %d counters, %v", i, len(got), err)
+		}
+	}
+}
