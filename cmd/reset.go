@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,12 +57,17 @@ counter reset 'count.de.>' --force --json`)
 			return err
 		}
 		if dryRun {
+			if !asJSON {
+				a.planWarnings(plan, -1)
+			}
 			return a.printer(asJSON).ResetPlan(plan)
 		}
 		if !force {
 			if err := a.confirmReset(ctx, plan); err != nil {
 				return err
 			}
+		} else {
+			a.planWarnings(plan, 5)
 		}
 		opts.By = resetBy()
 		progress, done := a.resetProgress()
@@ -83,7 +89,11 @@ counter reset 'count.de.>' --force --json`)
 // reset needs --force: nothing is written.
 func (a *app) confirmReset(ctx context.Context, plan *counters.ResetPlan) error {
 	if !a.env.StdinTTY || !a.env.StderrTTY {
-		return counters.Refusedf("reset of %s needs confirmation: pass --force (see the plan with --dry-run); nothing was reset", countersWord(len(plan.Targets)))
+		broken := ""
+		if n := plan.BrokenCount(); n > 0 {
+			broken = fmt.Sprintf(" (%s broken: purged whole, then set with +0)", countersWord(n))
+		}
+		return counters.Refusedf("reset of %s%s needs confirmation: pass --force (see the plan with --dry-run); nothing was reset", countersWord(len(plan.Targets)), broken)
 	}
 	// A person reads the first counters of the plan; the rest is a count.
 	const shown = 20
@@ -97,7 +107,12 @@ func (a *app) confirmReset(ctx context.Context, plan *counters.ResetPlan) error 
 	if more := len(plan.Targets) - len(head.Targets); more > 0 {
 		fmt.Fprintf(a.env.Stderr, "... and %d more counters (the whole plan: --dry-run)\n", more)
 	}
-	fmt.Fprintf(a.env.Stderr, "Reset %s to 0? Every aggregate above drops by the same amount. [y/N] ", countersWord(len(plan.Targets)))
+	a.planWarnings(plan, shown)
+	question := fmt.Sprintf("Reset %s to 0? Every aggregate above drops by the same amount.", countersWord(len(plan.Targets)))
+	if broken := plan.BrokenCount(); broken > 0 {
+		question += fmt.Sprintf(" %s broken: each is purged whole, then set with +0.", countersWord(broken))
+	}
+	fmt.Fprint(a.env.Stderr, question+" [y/N] ")
 	// Read the answer aside, so that Ctrl-C (which cancels ctx) ends the
 	// question at once instead of after the next Enter.
 	answered := make(chan string, 1)
@@ -229,4 +244,20 @@ func resetFailures(results []counters.ResetResult) error {
 		msg += fmt.Sprintf(", %d have an unknown outcome", unknown)
 	}
 	return fmt.Errorf("%s (the others were); first: %w", msg, first)
+}
+
+// planWarnings shows, on stderr, what the plan warns about: the plan's own
+// warnings, then each counter's (at most most of them; -1: all).
+func (a *app) planWarnings(plan *counters.ResetPlan, most int) {
+	lines := slices.Clone(plan.Warnings)
+	for _, t := range plan.Targets {
+		lines = append(lines, t.Warnings...)
+	}
+	for i, l := range lines {
+		if most >= 0 && i == most {
+			fmt.Fprintf(a.env.Stderr, "counter: warning: and %d more (the whole plan: --dry-run)\n", len(lines)-most)
+			break
+		}
+		fmt.Fprintln(a.env.Stderr, "counter: warning: "+render.Visible(l))
+	}
 }

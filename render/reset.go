@@ -9,7 +9,8 @@ import (
 
 // ResetPlanJSON is `counter reset --dry-run --json`.
 type ResetPlanJSON struct {
-	Plan []PlannedResetJSON `json:"plan"`
+	Plan     []PlannedResetJSON `json:"plan"`
+	Warnings []string           `json:"warnings,omitempty"`
 }
 
 // PlannedResetJSON is one counter of a reset plan.
@@ -20,6 +21,8 @@ type PlannedResetJSON struct {
 	Value     string            `json:"value"`
 	After     string            `json:"after"`
 	Above     []PlannedTierJSON `json:"above"`
+	Broken    bool              `json:"broken,omitempty"`
+	Warnings  []string          `json:"warnings,omitempty"`
 }
 
 // PlannedTierJSON is one aggregate above a counter in a reset plan. Value is
@@ -36,11 +39,12 @@ type PlannedTierJSON struct {
 // then every aggregate above it with its value now and after.
 func (p Printer) ResetPlan(plan *counters.ResetPlan) error {
 	if p.JSON {
-		out := ResetPlanJSON{Plan: make([]PlannedResetJSON, len(plan.Targets))}
+		out := ResetPlanJSON{Plan: make([]PlannedResetJSON, len(plan.Targets)), Warnings: plan.Warnings}
 		for i, t := range plan.Targets {
 			pj := PlannedResetJSON{
 				Subject: t.Subject, Stream: t.Stream, Aggregate: t.Aggregate,
 				Value: t.Value.String(), After: "0", Above: []PlannedTierJSON{},
+				Broken: t.Broken, Warnings: t.Warnings,
 			}
 			for _, h := range t.Above {
 				var now *string
@@ -93,6 +97,7 @@ type ResetResultJSON struct {
 	Unacked    string `json:"unacked,omitempty"`
 	Rounds     int    `json:"rounds"`
 	Purged     bool   `json:"purged"`
+	Recovered  bool   `json:"recovered,omitempty"`
 	PurgeError string `json:"purge_error,omitempty"`
 	Error      string `json:"error,omitempty"`
 }
@@ -129,7 +134,7 @@ func (p Printer) ResetResults(results []counters.ResetResult) error {
 			rj := ResetResultJSON{
 				Subject: r.Subject, Stream: r.Stream, Outcome: string(r.Outcome),
 				Before: str(r.Before), Delta: signed(r.Delta), After: str(r.After), Unacked: signed(r.Unacked),
-				Rounds: r.Rounds, Purged: r.Purged,
+				Rounds: r.Rounds, Purged: r.Purged, Recovered: r.Recovered,
 			}
 			if r.PurgeError != nil {
 				rj.PurgeError = r.PurgeError.Error()

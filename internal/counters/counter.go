@@ -3,6 +3,7 @@ package counters
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"time"
 
@@ -34,6 +35,9 @@ type Counter struct {
 	// SourcesError is why the sources record could not be parsed (written
 	// by another client, say). The value is right all the same.
 	SourcesError error
+	// Broken: the sources record is not even the JSON shape the server
+	// reads, so the server refuses every increment of this counter.
+	Broken bool
 }
 
 // Sources maps source key (stream name, ":hash" for external sources) to the
@@ -72,6 +76,14 @@ func ParseBody(body []byte) (*big.Int, error) {
 	return ParseValue(*b.Val)
 }
 
+// errBrokenRecord marks a sources record the server cannot parse either: it
+// then refuses every increment of the counter (10172, "counter is broken").
+var errBrokenRecord = brokenRecord{}
+
+type brokenRecord struct{}
+
+func (brokenRecord) Error() string { return "" }
+
 // ParseSources parses the Nats-Counter-Sources header; "" gives nil.
 func ParseSources(header string) (Sources, error) {
 	if header == "" {
@@ -79,7 +91,7 @@ func ParseSources(header string) (Sources, error) {
 	}
 	var raw map[string]map[string]string
 	if err := json.Unmarshal([]byte(header), &raw); err != nil {
-		return nil, errorf(ErrInvalid, "invalid %s header: %v", HeaderSources, err)
+		return nil, errorf(ErrInvalid, "invalid %s header: %v%w", HeaderSources, err, errBrokenRecord)
 	}
 	out := make(Sources, len(raw))
 	for key, subjects := range raw {
@@ -108,6 +120,7 @@ func counterFromMsg(subject, stream string, seq uint64, ts time.Time, h nats.Hea
 	ctr := Counter{Subject: subject, Stream: stream, Value: v, Seq: seq, Updated: ts}
 	if withSources {
 		ctr.Sources, ctr.SourcesError = ParseSources(h.Get(HeaderSources))
+		ctr.Broken = errors.Is(ctr.SourcesError, errBrokenRecord)
 	}
 	return ctr, nil
 }

@@ -148,7 +148,7 @@ func (c *Client) incrError(ctx context.Context, subject string, ack pubAck) erro
 	case errCodeHeaderTooLarge, errCodeMessageTooLarge:
 		return Invalidf("increment %s: the delta is too large for the server (%s): it travels in a header, which holds at most about 65,000 digits", subject, ack.Error.Description)
 	case errCodeCounterBroken:
-		return errors.New("counter " + subject + " in stream " + stream + " is broken (its stored value is not valid): reset it with 'counter reset'")
+		return errors.New("counter " + subject + " in stream " + stream + " is broken (its stored value or sources record is not valid), so every increment is refused: 'counter reset " + subject + "' recovers it (it purges the subject, then publishes +0; it asks first)")
 	}
 	return c.wrap(ack.Error, "increment "+subject)
 }

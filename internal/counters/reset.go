@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,9 @@ type ResetResult struct {
 	// PurgeError is why the purge failed (denied, timed out). The counter
 	// is reset all the same: the purge is housekeeping.
 	PurgeError error
+	// Recovered: the counter was broken and was purged whole, then set with
+	// +0 (see PlannedReset.Broken).
+	Recovered bool
 	// Outcome sums up what happened to the counter.
 	Outcome ResetOutcome
 	// Unacked is the negative increment whose outcome is unknown (sent, not
@@ -113,7 +117,21 @@ const (
 // ResetPlan is what a reset will do, shown before anything is written.
 type ResetPlan struct {
 	Targets []PlannedReset
+	// Warnings are about the plan as a whole; each target has its own.
+	Warnings []string
 	graph   *topology.Graph
+}
+
+// BrokenCount is how many counters of the plan are broken (recovered by a
+// purge of the subject and +0 instead of a negative increment).
+func (p *ResetPlan) BrokenCount() int {
+	n := 0
+	for _, t := range p.Targets {
+		if t.Broken {
+			n++
+		}
+	}
+	return n
 }
 
 // PlannedReset is one counter of a plan, with the tiers above it.
@@ -123,6 +141,15 @@ type PlannedReset struct {
 	Aggregate bool
 	Value     *big.Int
 	Above     []PlannedTier
+	// Broken: the counter's stored sources record is not valid, so the
+	// server refuses every increment and a negative delta cannot reset it.
+	// The reset recovers it instead: it purges the subject whole at this
+	// stream, then publishes +0 (the aggregates above then drop by what they
+	// last saw from it).
+	Broken bool
+	// Warnings are what the person confirming should know about this
+	// counter's reset.
+	Warnings []string
 }
 
 // PlannedTier is one aggregate above a reset counter: its value drops by the
@@ -147,7 +174,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 	}
 	// A pattern that matches nothing stops the whole reset (exit 3) even if
 	// others matched: resetting part of what was asked surprises at 3 a.m.
-	list, err := c.Get(ctx, patterns, GetOptions{Stream: opts.Stream})
+	list, err := c.Get(ctx, patterns, GetOptions{Stream: opts.Stream, Sources: true})
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +185,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 		return nil, err
 	}
 	plan := &ResetPlan{Targets: make([]PlannedReset, 0, len(list))}
+	var aggregates []string
 	for _, ctr := range list {
 		n := g.Node(ctr.Stream)
 		if n == nil || n.Config == nil {
@@ -166,11 +194,25 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 		if err := checkResettable(n.Config, ctr.Subject); err != nil {
 			return nil, err
 		}
-		plan.Targets = append(plan.Targets, PlannedReset{
+		t := PlannedReset{
 			ResetTarget: ResetTarget{Subject: ctr.Subject, Stream: ctr.Stream},
 			Aggregate:   len(n.Config.Sources) > 0,
 			Value:       ctr.Value,
-		})
+			Broken:      ctr.Broken,
+		}
+		switch {
+		case t.Broken && t.Aggregate:
+			return nil, Invalidf("counter %s in stream %s is broken (%v) and is an aggregate: purging it whole would drop what its sources contributed, and each source's next update would add its whole value again; fix its sources record first, or reset the tiers below", ctr.Subject, ctr.Stream, ctr.SourcesError)
+		case t.Broken:
+			t.Warnings = append(t.Warnings, fmt.Sprintf("%s in %s is broken (%v): the server refuses every increment of it, so it will be recovered instead: every message of %s in %s is purged, then +0 is published (aggregates above drop by what they last saw from it)", ctr.Subject, ctr.Stream, ctr.SourcesError, ctr.Subject, ctr.Stream))
+		case ctr.SourcesError != nil:
+			t.Warnings = append(t.Warnings, fmt.Sprintf("%s in %s: %v (written by another client?); its value is reset all the same", ctr.Subject, ctr.Stream, ctr.SourcesError))
+		}
+		if t.Aggregate && !slices.Contains(aggregates, ctr.Stream) {
+			aggregates = append(aggregates, ctr.Stream)
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s is an aggregate: the tiers below it keep their values (reset there to drop the whole chain)", ctr.Stream))
+		}
+		plan.Targets = append(plan.Targets, t)
 	}
 	targeted := map[ResetTarget]bool{}
 	for _, t := range plan.Targets {
@@ -234,6 +276,14 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 				base = new(big.Int)
 			}
 			tier.After = new(big.Int).Sub(base, drops[tier.Subject])
+		}
+	}
+	for i := range plan.Targets {
+		t := &plan.Targets[i]
+		for _, h := range t.Above {
+			if h.After.Sign() < 0 {
+				t.Warnings = append(t.Warnings, fmt.Sprintf("%s in %s goes negative (%s): it was probably reset before, and this reset subtracts %s's value again", h.Subject, h.Stream, h.After, t.Subject))
+			}
 		}
 	}
 	plan.graph = g
@@ -333,7 +383,11 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 	// The negative publishes first, all of them, so that the aggregates
 	// above are copying them while the purges start.
 	parallel(ctx, n, func(i int) {
-		results[i] = c.resetOne(work, plan.Targets[i].ResetTarget, hdr, rounds)
+		if plan.Targets[i].Broken {
+			results[i] = c.recoverBroken(work, streams[plan.Targets[i].Stream], plan.Targets[i], hdr)
+		} else {
+			results[i] = c.resetOne(work, plan.Targets[i].ResetTarget, hdr, rounds)
+		}
 		report(1, 0)
 	}, func(i int) {
 		t := plan.Targets[i]
@@ -343,7 +397,7 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 
 	parallel(ctx, n, func(i int) {
 		r := &results[i]
-		if r.Err == nil && r.Rounds > 0 {
+		if r.Err == nil && r.Rounds > 0 && !r.Recovered {
 			c.purgeReset(work, streams[r.Stream], r)
 		}
 		report(0, 1)
@@ -459,6 +513,42 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 	// Writers kept incrementing between rounds. What the last ack shows
 	// landed after the previous reset message: those increments are kept,
 	// like every increment after a reset.
+	return r
+}
+
+// recoverBroken resets a broken counter (its sources record is not valid,
+// so the server refuses every increment): it purges the subject whole at
+// this stream (a leaf: the plan refuses broken aggregates), then publishes
+// +0. The counter restarts at 0 with a valid record, and each aggregate above
+// computes 0 minus what it last saw from it, dropping by the old value.
+func (c *Client) recoverBroken(ctx context.Context, s jetstream.Stream, t PlannedReset, hdr nats.Header) ResetResult {
+	r := ResetResult{Subject: t.Subject, Stream: t.Stream, Before: t.Value, Recovered: true}
+	pctx, cancel := c.requestContext(ctx)
+	err := s.Purge(pctx, jetstream.WithPurgeSubject(t.Subject))
+	cancel()
+	if err != nil {
+		r.Err, r.Outcome = c.wrap(err, "recover broken counter "+t.Subject+": purge it in stream "+t.Stream), ResetFailed
+		if ctx.Err() != nil {
+			r.Err, r.Outcome = errors.New("interrupted before this counter was recovered: nothing was written"), ResetSkipped
+		}
+		return r
+	}
+	r.Purged = true
+	ack, err := c.publishIncr(ctx, t.Subject, new(big.Int), hdr)
+	if err != nil {
+		// Purged, so it reads "no value": the next increment starts it at
+		// 0 and carries the drop to the aggregates above.
+		r.Err, r.Outcome = fmt.Errorf("recover broken counter %s: it was purged, but the +0 that tells the aggregates above failed (%v): run 'counter incr %s +0'", t.Subject, err, t.Subject), ResetFailed
+		if OutcomeUnknown(err) {
+			r.Outcome = ResetUnknown
+		}
+		return r
+	}
+	r.Rounds, r.Seq, r.Outcome = 1, ack.Seq, ResetDone
+	r.Delta = new(big.Int).Neg(t.Value)
+	if ack.Val != nil {
+		r.After, _ = ParseValue(*ack.Val)
+	}
 	return r
 }
 
