@@ -119,7 +119,7 @@ type ResetPlan struct {
 	Targets []PlannedReset
 	// Warnings are about the plan as a whole; each target has its own.
 	Warnings []string
-	graph   *topology.Graph
+	graph    *topology.Graph
 }
 
 // BrokenCount is how many counters of the plan are broken (recovered by a
