@@ -13,8 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/jetcounter/counter/internal/topology"
 )
 
 // Headers of our own on a reset message: an audit trail that stays in the
@@ -119,7 +117,6 @@ type ResetPlan struct {
 	Targets []PlannedReset
 	// Warnings are about the plan as a whole; each target has its own.
 	Warnings []string
-	graph    *topology.Graph
 }
 
 // BrokenCount is how many counters of the plan are broken (recovered by a
@@ -286,7 +283,6 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 			}
 		}
 	}
-	plan.graph = g
 	return plan, nil
 }
 
