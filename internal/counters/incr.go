@@ -48,6 +48,9 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 	if err := ValidSubject(subject, false); err != nil {
 		return nil, err
 	}
+	if err := c.checkCarried(ctx, subject, delta); err != nil {
+		return nil, err
+	}
 	var extra nats.Header
 	if msgID != "" {
 		if err := c.checkDedupe(ctx, subject); err != nil {
