@@ -184,12 +184,18 @@ func (a *app) resetProgress() (func(counters.ResetProgress), func()) {
 func (a *app) resetWarnings(results []counters.ResetResult) {
 	const most = 5
 	var lines []string
+	interrupted := 0
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
+		case r.PurgeError != nil && errors.Is(r.PurgeError, counters.ErrInterrupted):
+			interrupted++
 		case r.PurgeError != nil:
 			lines = append(lines, fmt.Sprintf("%s in %s was reset, but its history was not purged: %v", r.Subject, r.Stream, r.PurgeError))
 		}
+	}
+	if interrupted > 0 {
+		lines = append(lines, fmt.Sprintf("%s reset but not purged (interrupted before the purge): their older messages stay; values are right", countersWord(interrupted)))
 	}
 	for i, l := range lines {
 		if i == most {

@@ -22,6 +22,8 @@ var (
 	ErrRefused = errors.New("refused")
 	// ErrConflict: the server already holds something different.
 	ErrConflict = errors.New("conflict")
+	// ErrInterrupted: a step was not done because the run was interrupted.
+	ErrInterrupted = errors.New("interrupted before the purge")
 )
 
 type kindError struct {

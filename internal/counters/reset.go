@@ -399,7 +399,7 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 		report(0, 1)
 	}, func(i int) {
 		if results[i].Err == nil && results[i].Rounds > 0 {
-			results[i].PurgeError = errors.New("interrupted before the purge")
+			results[i].PurgeError = ErrInterrupted
 		}
 	})
 	return results, nil
@@ -421,7 +421,7 @@ func (c *Client) purgeReset(ctx context.Context, s jetstream.Stream, r *ResetRes
 	cancel()
 	switch {
 	case err != nil && ctx.Err() != nil:
-		r.PurgeError = errors.New("interrupted before the purge finished")
+		r.PurgeError = ErrInterrupted
 		return
 	case err != nil:
 		r.PurgeError = c.wrap(err, "purge "+r.Subject+" in stream "+r.Stream)
@@ -473,6 +473,9 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 				// the increments that raced with it.
 				r.Outcome = ResetDone
 				r.Err = nil
+			} else if ctx.Err() != nil {
+				r.Outcome = ResetSkipped
+				r.Err = errors.New("interrupted before its negative increment was sent: nothing was written")
 			}
 			if r.Rounds == 0 {
 				r.Delta = nil
