@@ -398,7 +398,7 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 		}
 		report(0, 1)
 	}, func(i int) {
-		if results[i].Err == nil && results[i].Rounds > 0 {
+		if results[i].Err == nil && results[i].Rounds > 0 && !results[i].Recovered {
 			results[i].PurgeError = ErrInterrupted
 		}
 	})
