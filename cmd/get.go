@@ -23,7 +23,7 @@ func addGet(a *app) {
 	c.Flag("stream", "Read at this stream (tier) instead of the stream that owns the subject").PlaceHolder("NAME").StringVar(&stream)
 	c.Flag("sources", "Show what each source contributes (aggregate streams)").UnNegatableBoolVar(&sources)
 	c.Flag("tiers", "Follow one counter through every tier (same as counter topology --subject)").UnNegatableBoolVar(&tiers)
-	c.Flag("direct", "Read from any replica (direct get) instead of the stream leader: may miss the latest increments on a replicated stream").UnNegatableBoolVar(&direct)
+	c.Flag("direct", "Read literal subjects from any replica (direct get) instead of the stream leader: may miss the latest increments on a replicated stream").UnNegatableBoolVar(&direct)
 	c.Flag("json", "Print the result as JSON (values are strings)").UnNegatableBoolVar(&asJSON)
 	c.Cheat("get", `# one value, for scripts
 v=$(counter get hits.home)
