@@ -312,7 +312,7 @@ const (
 
 // readOne reads the last message on subject in stream.
 func (c *Client) readOne(ctx context.Context, stream, subject string, mode readMode) (*Counter, error) {
-	if mode&readDirect != 0 {
+	if mode&readDirect != 0 || c.denials.leaderReadsDenied.Load() {
 		return c.readOneDirect(ctx, stream, subject, mode)
 	}
 	// Without the sources record the message's headers are not needed:
@@ -322,6 +322,12 @@ func (c *Client) readOne(ctx context.Context, stream, subject string, mode readM
 	defer cancel()
 	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".STREAM.MSG.GET."+stream, req)
 	if err != nil {
+		if denied := c.denials.err(); denied != nil && errors.Is(err, context.Canceled) && strings.Contains(denied.Error(), ".STREAM.MSG.GET.") {
+			// A role allowed only direct gets (read-only users often
+			// are): read from any replica, as it allows.
+			c.denials.leaderReadsDenied.Store(true)
+			return c.readOneDirect(ctx, stream, subject, mode)
+		}
 		return nil, c.wrap(err, "read "+subject+" from stream "+stream)
 	}
 	var resp msgGetResponse

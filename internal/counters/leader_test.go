@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/testserver"
 )
@@ -124,6 +127,49 @@ func TestWildcardReadsR3(t *testing.T) {
 		got, err := reader.Get(ctx, []string{"wr.>"}, counters.GetOptions{})
 		if err != nil || len(got) != 3 {
 			t.Fatalf("read %d: %d counters, %v", i, len(got), err)
+		}
+	}
+}
+
+// TestLeaderReadDeniedFallsBackToDirect: a role allowed direct gets but not
+// $JS.API.STREAM.MSG.GET (read-only users often are) still reads counters.
+func TestLeaderReadDeniedFallsBackToDirect(t *testing.T) {
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, NoSigs: true, NoLog: true, StoreDir: t.TempDir(),
+		Users: []*server.User{{
+			Username: "reader", Password: "pw",
+			Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: []string{"$JS.API.STREAM.MSG.GET.>"}}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("reader", "pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	c, err := counters.New(nc, counters.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, c, counters.StreamSpec{Name: "RO", Subjects: []string{"ro.>"}})
+	if _, err := c.Incr(ctx, "ro.a", big.NewInt(3), ""); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second read goes straight to a direct get
+		start := time.Now()
+		got, err := c.Get(ctx, []string{"ro.a"}, counters.GetOptions{})
+		if err != nil || got[0].Value.String() != "3" {
+			t.Fatalf("get: %v %v", got, err)
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("read took %s: the denial was not taken as one", time.Since(start))
 		}
 	}
 }
