@@ -92,10 +92,17 @@ func TestResetInterrupted(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	// Interrupt once the resets have started: the first reset message has
 	// been written after the seed's n messages.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("reset ended before it was interrupted: %v\nstderr: %s", err, stderr.String())
+		default:
+		}
 		info, err := c.StreamInfo(context.Background(), "W")
 		if err != nil {
 			t.Fatal(err)
@@ -111,7 +118,7 @@ func TestResetInterrupted(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
+	err := <-exited
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
