@@ -53,6 +53,9 @@ counter reset 'count.de.>' --force --json`)
 		}
 		defer client.Conn().Close()
 		plan, err := client.PlanReset(ctx, patterns, opts, splitList(domains))
+		if err != nil && ctx.Err() != nil {
+			return counters.Refusedf("reset cancelled (interrupted while planning): nothing was reset")
+		}
 		if err != nil {
 			return err
 		}
