@@ -81,7 +81,7 @@ func TestResetPromptCtrlC(t *testing.T) {
 // them exactly, and no raw "context canceled" is shown.
 func TestResetInterrupted(t *testing.T) {
 	bin, s, c := watchFixture(t)
-	const n = 5000
+	const n = 2000
 	if err := seedCounters(testserver.Connect(t, s), "w", n); err != nil {
 		t.Fatal(err)
 	}
