@@ -436,8 +436,8 @@ func (c *Client) purgeReset(ctx context.Context, s jetstream.Stream, r *ResetRes
 // applied the latest increments would skip a counter that has a value.
 func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, maxRounds int) ResetResult {
 	r := ResetResult{Subject: t.Subject, Stream: t.Stream, Delta: new(big.Int)}
-	// A direct get is cheaper for the server than a leader read (10,000
-	// counters reset a third faster). An older value from a lagging replica
+	// A direct get skips the JetStream API queue that a leader read (and
+	// every purge) goes through. An older value from a lagging replica
 	// is corrected by the rounds below (the ack shows what is left); only
 	// "nothing to undo" must come from the leader.
 	cur, err := c.readOne(ctx, t.Stream, t.Subject, readDirect)
