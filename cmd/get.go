@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/render"
@@ -14,6 +15,7 @@ func addGet(a *app) {
 		stream   string
 		sources  bool
 		tiers    bool
+		direct   bool
 		asJSON   bool
 	)
 	c := a.fisk.Command("get", "Print counter values: one bare value, or a table for several or a wildcard").Alias("read")
@@ -21,6 +23,7 @@ func addGet(a *app) {
 	c.Flag("stream", "Read at this stream (tier) instead of the stream that owns the subject").PlaceHolder("NAME").StringVar(&stream)
 	c.Flag("sources", "Show what each source contributes (aggregate streams)").UnNegatableBoolVar(&sources)
 	c.Flag("tiers", "Follow one counter through every tier (same as counter topology --subject)").UnNegatableBoolVar(&tiers)
+	c.Flag("direct", "Read literal subjects from any replica (direct get) instead of the stream leader: may miss the latest increments on a replicated stream").UnNegatableBoolVar(&direct)
 	c.Flag("json", "Print the result as JSON (values are strings)").UnNegatableBoolVar(&asJSON)
 	c.Cheat("get", `# one value, for scripts
 v=$(counter get hits.home)
@@ -51,7 +54,7 @@ counter get count.eu.hits --stream EU --sources`)
 		if tiers {
 			return printTiers(ctx, client, a.printer(asJSON), patterns[0], nil)
 		}
-		list, err := client.Get(ctx, patterns, counters.GetOptions{Stream: stream})
+		list, err := client.Get(ctx, patterns, counters.GetOptions{Stream: stream, Direct: direct, Sources: sources})
 		if err != nil && !(errors.Is(err, counters.ErrNotFound) && len(list) > 0) {
 			return err
 		}
@@ -59,7 +62,20 @@ counter get count.eu.hits --stream EU --sources`)
 		if perr := a.printer(asJSON).Counters(list, render.GetOptions{Single: single, Sources: sources}); perr != nil {
 			return perr
 		}
+		if sources {
+			a.sourcesWarnings(list)
+		}
 		// Partial results are printed, and the missing ones still fail the run.
 		return err
+	}
+}
+
+// sourcesWarnings names, on stderr, each counter whose sources record could
+// not be parsed: its value is printed all the same.
+func (a *app) sourcesWarnings(list []counters.Counter) {
+	for _, c := range list {
+		if c.SourcesError != nil {
+			fmt.Fprintf(a.env.Stderr, "counter: warning: %s in %s: %v (written by another client?); its value does not depend on it\n", render.Visible(c.Subject), c.Stream, render.Visible(c.SourcesError.Error()))
+		}
 	}
 }

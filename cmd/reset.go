@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,16 +58,24 @@ counter reset 'count.de.>' --force --json`)
 		}
 		defer client.Conn().Close()
 		plan, err := client.PlanReset(ctx, patterns, opts, splitList(domains))
+		if err != nil && ctx.Err() != nil {
+			return counters.Refusedf("reset cancelled (interrupted while planning): nothing was reset")
+		}
 		if err != nil {
 			return err
 		}
 		if dryRun {
+			if !asJSON {
+				a.planWarnings(plan, -1)
+			}
 			return a.printer(asJSON).ResetPlan(plan)
 		}
 		if !force {
-			if err := a.confirmReset(plan); err != nil {
+			if err := a.confirmReset(ctx, plan); err != nil {
 				return err
 			}
+		} else {
+			a.planWarnings(plan, 5)
 		}
 		opts.By = resetBy()
 		progress, done := a.resetProgress()
@@ -86,9 +95,13 @@ counter reset 'count.de.>' --force --json`)
 
 // confirmReset shows the plan and asks y/N at a terminal. Anywhere else a
 // reset needs --force: nothing is written.
-func (a *app) confirmReset(plan *counters.ResetPlan) error {
+func (a *app) confirmReset(ctx context.Context, plan *counters.ResetPlan) error {
 	if !a.env.StdinTTY || !a.env.StderrTTY {
-		return counters.Refusedf("reset of %s needs confirmation: pass --force (see the plan with --dry-run); nothing was reset", countersWord(len(plan.Targets)))
+		broken := ""
+		if n := plan.BrokenCount(); n > 0 {
+			broken = fmt.Sprintf(" (%s broken: purged whole, then set with +0)", countersWord(n))
+		}
+		return counters.Refusedf("reset of %s%s needs confirmation: pass --force (see the plan with --dry-run); nothing was reset", countersWord(len(plan.Targets)), broken)
 	}
 	// A person reads the first counters of the plan; the rest is a count.
 	const shown = 20
@@ -102,11 +115,30 @@ func (a *app) confirmReset(plan *counters.ResetPlan) error {
 	if more := len(plan.Targets) - len(head.Targets); more > 0 {
 		fmt.Fprintf(a.env.Stderr, "... and %d more counters (the whole plan: --dry-run)\n", more)
 	}
-	fmt.Fprintf(a.env.Stderr, "Reset %s to 0? Every aggregate above drops by the same amount. [y/N] ", countersWord(len(plan.Targets)))
-	answer, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(answer)) {
-	case "y", "yes":
-		return nil
+	a.planWarnings(plan, shown)
+	question := fmt.Sprintf("Reset %s to 0? Every aggregate above drops by the same amount.", countersWord(len(plan.Targets)))
+	if broken := plan.BrokenCount(); broken > 0 {
+		question += fmt.Sprintf(" %s broken: each is purged whole, then set with +0.", countersWord(broken))
+	}
+	fmt.Fprint(a.env.Stderr, question+" [y/N] ")
+	// Read the answer aside, so that Ctrl-C (which cancels ctx) ends the
+	// question at once instead of after the next Enter.
+	answered := make(chan string, 1)
+	go func() {
+		answer, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
+		answered <- answer
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(a.env.Stderr)
+		return counters.Refusedf("reset cancelled (interrupted): nothing was reset")
+	case answer := <-answered:
+		switch strings.ToLower(strings.TrimSpace(answer)) {
+		case "y", "yes":
+			if ctx.Err() == nil {
+				return nil
+			}
+		}
 	}
 	return counters.Refusedf("reset cancelled: nothing was reset")
 }
@@ -160,14 +192,18 @@ func (a *app) resetProgress() (func(counters.ResetProgress), func()) {
 func (a *app) resetWarnings(results []counters.ResetResult) {
 	const most = 5
 	var lines []string
+	interrupted := 0
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
+		case r.PurgeError != nil && errors.Is(r.PurgeError, counters.ErrInterrupted):
+			interrupted++
 		case r.PurgeError != nil:
 			lines = append(lines, fmt.Sprintf("%s in %s was reset, but its history was not purged: %v", r.Subject, r.Stream, r.PurgeError))
-		case r.KeptReason != "":
-			lines = append(lines, fmt.Sprintf("%s in %s was reset; its reset message was kept: %s", r.Subject, r.Stream, r.KeptReason))
 		}
+	}
+	if interrupted > 0 {
+		lines = append(lines, fmt.Sprintf("%s reset but not purged (interrupted before the purge): their older messages stay; values are right", countersWord(interrupted)))
 	}
 	for i, l := range lines {
 		if i == most {
@@ -178,30 +214,64 @@ func (a *app) resetWarnings(results []counters.ResetResult) {
 	}
 }
 
-// resetFailures is the run's error when some counters were not reset; its
-// kind (exit code) is that of the first failure.
+// resetFailures is the run's error when some counters were not reset or
+// their outcome is unknown; its kind (exit code) is that of the first.
 func resetFailures(results []counters.ResetResult) error {
 	var first error
-	failed, interrupted := 0, 0
+	var failed, unknown, skipped int
 	for _, r := range results {
-		if r.Err != nil {
-			if first == nil {
-				first = r.Err
-			}
+		switch r.Outcome {
+		case counters.ResetFailed:
 			failed++
-			if errors.Is(r.Err, context.Canceled) {
-				interrupted++
-			}
+		case counters.ResetUnknown:
+			unknown++
+		case counters.ResetSkipped:
+			skipped++
+		default:
+			continue
+		}
+		if first == nil && r.Outcome != counters.ResetSkipped {
+			first = r.Err
 		}
 	}
+	done := len(results) - failed - unknown - skipped
 	switch {
-	case failed == 0:
+	case failed+unknown+skipped == 0:
 		return nil
-	case interrupted > 0:
-		// Running the same reset again is safe: it re-reads every value.
-		return fmt.Errorf("interrupted: %d of %d counters were reset; run the same reset again to finish (it re-reads each value)", len(results)-failed, len(results))
-	case len(results) == 1:
+	case len(results) == 1 && first != nil:
 		return first
+	case skipped > 0:
+		// Running the same reset again is safe: it re-reads every value.
+		msg := fmt.Sprintf("interrupted: %d of %d counters were reset, %d not started", done, len(results), skipped)
+		if failed > 0 {
+			msg += fmt.Sprintf(", %d failed", failed)
+		}
+		if unknown > 0 {
+			msg += fmt.Sprintf(", %d unknown (sent, not acknowledged: the JSON shows which)", unknown)
+		}
+		return errors.New(msg + "; run the same reset again to finish (it re-reads each value)")
+	case failed == 0:
+		return fmt.Errorf("%d of %d counters have an unknown outcome (a negative increment was sent but not acknowledged, so it may have been applied): run the same reset again, it re-reads each value; first: %w", unknown, len(results), first)
 	}
-	return fmt.Errorf("%d of %d counters were not reset (the others were); first: %w", failed, len(results), first)
+	msg := fmt.Sprintf("%d of %d counters were not reset", failed, len(results))
+	if unknown > 0 {
+		msg += fmt.Sprintf(", %d have an unknown outcome", unknown)
+	}
+	return fmt.Errorf("%s (the others were); first: %w", msg, first)
+}
+
+// planWarnings shows, on stderr, what the plan warns about: the plan's own
+// warnings, then each counter's (at most most of them; -1: all).
+func (a *app) planWarnings(plan *counters.ResetPlan, most int) {
+	lines := slices.Clone(plan.Warnings)
+	for _, t := range plan.Targets {
+		lines = append(lines, t.Warnings...)
+	}
+	for i, l := range lines {
+		if most >= 0 && i == most {
+			fmt.Fprintf(a.env.Stderr, "counter: warning: and %d more (the whole plan: --dry-run)\n", len(lines)-most)
+			break
+		}
+		fmt.Fprintln(a.env.Stderr, "counter: warning: "+render.Visible(l))
+	}
 }

@@ -66,14 +66,14 @@ func TestResetConfirmAtTerminal(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("yes: exit %d: %s", code, errs)
 	}
-	if !strings.Contains(stdout, `"subject":"count.de.c","stream":"DE","before":"5","delta":"-5","after":"0","rounds":1,"purged":true`) {
+	if !strings.Contains(stdout, `"subject":"count.de.c","stream":"DE","outcome":"reset","before":"5","delta":"-5","after":"0","rounds":1,"purged":true`) {
 		t.Fatalf("yes: stdout %q", stdout)
 	}
 	// Progress went to stderr (a terminal), ending with everything purged.
 	if !strings.Contains(errs, "reset 3/3, purged 3/3") {
 		t.Fatalf("yes: no final progress on stderr: %q", errs)
 	}
-	if code, _, _ := runAt(t, url, "", false, "get", "count.de.>"); code != ExitNotFound {
-		t.Fatalf("after reset get exits %d, want 3 (purged)", code)
+	if code, out, _ := runAt(t, url, "", false, "get", "count.de.>"); code != 0 || out != "count.de.a\t0\ncount.de.b\t0\ncount.de.c\t0\n" {
+		t.Fatalf("after reset get exits %d with %q, want 0 and every counter 0", code, out)
 	}
 }

@@ -58,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"golden":       cmdGolden,
 			"hubleaf":      cmdHubLeaf,
 			"consumers":    cmdConsumers,
+			"pubhdr":       cmdPubHdr,
 		},
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/topology"
@@ -77,7 +78,9 @@ counter topology --check --domains hub,leaf`)
 		case subject != "":
 			return printTiers(ctx, client, out, subject, g)
 		case check:
-			problems := g.Check()
+			// A lagging source is looked at again a moment later: one
+			// that has not moved is stalled (an error, with its fix).
+			problems := client.StalledSources(ctx, g, g.Check(), stalledAfter)
 			if err := out.Problems(problems, len(g.Nodes())); err != nil {
 				return err
 			}
@@ -151,3 +154,7 @@ func splitList(values []string) []string {
 	}
 	return out
 }
+
+// stalledAfter is how long `topology --check` watches a lagging source
+// before calling it stalled.
+const stalledAfter = time.Second

@@ -38,6 +38,7 @@ complete -c counter -n __fish_use_subcommand -a get -d 'Print counter values: on
 complete -c counter -n '__fish_seen_subcommand_from get read' -l stream -r -d 'Read at this stream (tier) instead of the stream that owns the subject'
 complete -c counter -n '__fish_seen_subcommand_from get read' -l sources -d 'Show what each source contributes (aggregate streams)'
 complete -c counter -n '__fish_seen_subcommand_from get read' -l tiers -d 'Follow one counter through every tier (same as counter topology --subject)'
+complete -c counter -n '__fish_seen_subcommand_from get read' -l direct -d 'Read literal subjects from any replica (direct get) instead of the stream leader: may miss the latest increments on a replicated stream'
 complete -c counter -n '__fish_seen_subcommand_from get read' -l json -d 'Print the result as JSON (values are strings)'
 complete -c counter -n __fish_use_subcommand -a watch -d 'Follow counters live: a table on a terminal, JSON lines in a pipe'
 complete -c counter -n '__fish_seen_subcommand_from watch' -l stream -r -d 'Watch at this stream (tier) instead of the stream that owns the subject'

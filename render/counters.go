@@ -92,6 +92,11 @@ func (p Printer) Counters(list []counters.Counter, opts GetOptions) error {
 func (p Printer) sourcesTable(list []counters.Counter) error {
 	var rows [][]string
 	for _, c := range list {
+		if c.SourcesError != nil {
+			// Unknown contributions (a warning on stderr says why).
+			rows = append(rows, []string{c.Subject, c.Stream, c.Value.String(), "(unreadable)", "-", "-"})
+			continue
+		}
 		direct := new(big.Int).Sub(c.Value, c.Sources.Total())
 		for _, key := range slices.Sorted(maps.Keys(c.Sources)) {
 			for _, subj := range slices.Sorted(maps.Keys(c.Sources[key])) {

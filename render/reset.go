@@ -9,7 +9,8 @@ import (
 
 // ResetPlanJSON is `counter reset --dry-run --json`.
 type ResetPlanJSON struct {
-	Plan []PlannedResetJSON `json:"plan"`
+	Plan     []PlannedResetJSON `json:"plan"`
+	Warnings []string           `json:"warnings,omitempty"`
 }
 
 // PlannedResetJSON is one counter of a reset plan.
@@ -20,6 +21,8 @@ type PlannedResetJSON struct {
 	Value     string            `json:"value"`
 	After     string            `json:"after"`
 	Above     []PlannedTierJSON `json:"above"`
+	Broken    bool              `json:"broken,omitempty"`
+	Warnings  []string          `json:"warnings,omitempty"`
 }
 
 // PlannedTierJSON is one aggregate above a counter in a reset plan. Value is
@@ -36,11 +39,12 @@ type PlannedTierJSON struct {
 // then every aggregate above it with its value now and after.
 func (p Printer) ResetPlan(plan *counters.ResetPlan) error {
 	if p.JSON {
-		out := ResetPlanJSON{Plan: make([]PlannedResetJSON, len(plan.Targets))}
+		out := ResetPlanJSON{Plan: make([]PlannedResetJSON, len(plan.Targets)), Warnings: plan.Warnings}
 		for i, t := range plan.Targets {
 			pj := PlannedResetJSON{
 				Subject: t.Subject, Stream: t.Stream, Aggregate: t.Aggregate,
 				Value: t.Value.String(), After: "0", Above: []PlannedTierJSON{},
+				Broken: t.Broken, Warnings: t.Warnings,
 			}
 			for _, h := range t.Above {
 				var now *string
@@ -79,18 +83,22 @@ type ResetJSON struct {
 	Results []ResetResultJSON `json:"results"`
 }
 
-// ResetResultJSON is one counter's reset. Delta is the total published;
-// After the value acknowledged for the last publish.
+// ResetResultJSON is one counter's reset. Delta is the total acknowledged;
+// After the value acknowledged for the last publish, left out when it is not
+// known. Unacked is a negative increment sent but not acknowledged: it may
+// or may not have been applied.
 type ResetResultJSON struct {
 	Subject    string `json:"subject"`
 	Stream     string `json:"stream"`
-	Before     string `json:"before"`
-	Delta      string `json:"delta"`
-	After      string `json:"after"`
+	Outcome    string `json:"outcome"`
+	Before     string `json:"before,omitempty"`
+	Delta      string `json:"delta,omitempty"`
+	After      string `json:"after,omitempty"`
+	Unacked    string `json:"unacked,omitempty"`
 	Rounds     int    `json:"rounds"`
 	Purged     bool   `json:"purged"`
+	Recovered  bool   `json:"recovered,omitempty"`
 	PurgeError string `json:"purge_error,omitempty"`
-	Kept       string `json:"kept_reset_message,omitempty"`
 	Error      string `json:"error,omitempty"`
 }
 
@@ -108,15 +116,25 @@ func signed(v *big.Int) string {
 	return counters.Signed(v)
 }
 
+// Values of the PURGED column (documented in the README, reset section).
+const (
+	PurgedYes     = "yes"     // reset, history below the reset message purged
+	PurgedNo      = "no"      // reset, but the purge failed or was interrupted
+	PurgedNothing = "-"       // nothing to undo: it was 0 or had no value
+	PurgedFailed  = "FAILED"  // not reset: nothing of its reset was applied
+	PurgedUnknown = "UNKNOWN" // a negative increment was sent, not acknowledged
+	PurgedSkipped = "SKIPPED" // interrupted before it was started: untouched
+)
+
 // ResetResults prints what a reset did.
 func (p Printer) ResetResults(results []counters.ResetResult) error {
 	if p.JSON {
 		out := ResetJSON{Results: make([]ResetResultJSON, len(results))}
 		for i, r := range results {
 			rj := ResetResultJSON{
-				Subject: r.Subject, Stream: r.Stream,
-				Before: str(r.Before), Delta: signed(r.Delta), After: str(r.After),
-				Rounds: r.Rounds, Purged: r.Purged, Kept: r.KeptReason,
+				Subject: r.Subject, Stream: r.Stream, Outcome: string(r.Outcome),
+				Before: str(r.Before), Delta: signed(r.Delta), After: str(r.After), Unacked: signed(r.Unacked),
+				Rounds: r.Rounds, Purged: r.Purged, Recovered: r.Recovered,
 			}
 			if r.PurgeError != nil {
 				rj.PurgeError = r.PurgeError.Error()
@@ -130,14 +148,18 @@ func (p Printer) ResetResults(results []counters.ResetResult) error {
 	}
 	rows := make([][]string, len(results))
 	for i, r := range results {
-		purged := "yes"
+		purged := PurgedYes
 		switch {
+		case r.Outcome == counters.ResetUnknown:
+			purged = PurgedUnknown
+		case r.Outcome == counters.ResetSkipped:
+			purged = PurgedSkipped
 		case r.Err != nil:
-			purged = "FAILED"
+			purged = PurgedFailed
 		case r.Rounds == 0:
-			purged = "-" // it had no value
+			purged = PurgedNothing
 		case !r.Purged:
-			purged = "no"
+			purged = PurgedNo
 		}
 		rows[i] = []string{r.Subject, r.Stream, str(r.Before), signed(r.Delta), str(r.After), strconv.Itoa(r.Rounds), purged}
 	}

@@ -457,6 +457,7 @@ type TierJSON struct {
 	Direct  *string          `json:"direct,omitempty"`
 	Sources []TierSourceJSON `json:"sources,omitempty"`
 	Error   string           `json:"error,omitempty"`
+	Warning string           `json:"warning,omitempty"`
 }
 
 // TierSourceJSON is one source's last contribution to an aggregate.
@@ -483,7 +484,7 @@ func (p Printer) Tiers(subject string, tiers []counters.Tier) error {
 	if p.JSON {
 		out := TiersJSON{Subject: subject, Path: make([]TierJSON, 0, len(tiers))}
 		for _, t := range tiers {
-			tj := TierJSON{Stream: t.Stream, Subject: t.Subject, Depth: t.Depth, Value: strPtr(t.Value), Direct: strPtr(t.Direct), Error: t.Error}
+			tj := TierJSON{Stream: t.Stream, Subject: t.Subject, Depth: t.Depth, Value: strPtr(t.Value), Direct: strPtr(t.Direct), Error: t.Error, Warning: t.Warning}
 			if !t.Updated.IsZero() {
 				tj.Updated = t.Updated.UTC().Format(time.RFC3339Nano)
 			}
@@ -518,6 +519,9 @@ func (p Printer) Tiers(subject string, tiers []counters.Tier) error {
 				parts = append(parts, part)
 			}
 			from = strings.Join(parts, "; ")
+		}
+		if t.Warning != "" {
+			from = "warning: " + t.Warning
 		}
 		rows = append(rows, []string{strconv.Itoa(t.Depth), t.Stream, t.Subject, value, from})
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -42,6 +43,9 @@ type denials struct {
 	mu       sync.Mutex
 	inFlight map[*context.CancelFunc]struct{}
 	last     error
+	// leaderReads is set once leader reads ($JS.API.STREAM.MSG.GET) were
+	// denied: a role allowed only direct gets then reads those.
+	leaderReadsDenied atomic.Bool
 }
 
 func watchDenials(nc *nats.Conn) *denials {
@@ -56,7 +60,8 @@ func watchDenials(nc *nats.Conn) *denials {
 			}
 			d.mu.Unlock()
 		}
-		if prev != nil {
+		// A denied leader read is handled (see readOne): no noise for it.
+		if prev != nil && !strings.Contains(err.Error(), ".STREAM.MSG.GET.") {
 			prev(conn, sub, err)
 		}
 	})
@@ -199,6 +204,9 @@ func (c *Client) wrap(err error, what string) error {
 		switch apiErr.ErrorCode {
 		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
 			return errorf(ErrUnavailable, "%s: JetStream is not enabled for this account%s", what, c.where())
+		}
+		if apiErr.Code == 503 {
+			return errorf(ErrUnavailable, "%s: %s (a leader election?): retry", what, apiErr.Description)
 		}
 		if apiErr.Code == 403 {
 			return errorf(ErrUnavailable, "%s: permission denied: %s", what, apiErr.Description)

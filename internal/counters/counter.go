@@ -3,6 +3,7 @@ package counters
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"time"
 
@@ -29,8 +30,14 @@ type Counter struct {
 	Updated time.Time
 	// Sources is what each source stream last contributed, keyed by source
 	// stream then original subject (the Nats-Counter-Sources header). Nil
-	// when the message has no such header.
+	// when the message has no such header, or it was not read.
 	Sources Sources
+	// SourcesError is why the sources record could not be parsed (written
+	// by another client, say). The value is right all the same.
+	SourcesError error
+	// Broken: the sources record is not even the JSON shape the server
+	// reads, so the server refuses every increment of this counter.
+	Broken bool
 }
 
 // Sources maps source key (stream name, ":hash" for external sources) to the
@@ -69,6 +76,14 @@ func ParseBody(body []byte) (*big.Int, error) {
 	return ParseValue(*b.Val)
 }
 
+// errBrokenRecord marks a sources record the server cannot parse either: it
+// then refuses every increment of the counter (10172, "counter is broken").
+var errBrokenRecord = brokenRecord{}
+
+type brokenRecord struct{}
+
+func (brokenRecord) Error() string { return "" }
+
 // ParseSources parses the Nats-Counter-Sources header; "" gives nil.
 func ParseSources(header string) (Sources, error) {
 	if header == "" {
@@ -76,7 +91,7 @@ func ParseSources(header string) (Sources, error) {
 	}
 	var raw map[string]map[string]string
 	if err := json.Unmarshal([]byte(header), &raw); err != nil {
-		return nil, errorf(ErrInvalid, "invalid %s header: %v", HeaderSources, err)
+		return nil, errorf(ErrInvalid, "invalid %s header: %v%w", HeaderSources, err, errBrokenRecord)
 	}
 	out := make(Sources, len(raw))
 	for key, subjects := range raw {
@@ -84,7 +99,7 @@ func ParseSources(header string) (Sources, error) {
 		for subj, val := range subjects {
 			v, err := ParseValue(val)
 			if err != nil {
-				return nil, err
+				return nil, errorf(ErrInvalid, "invalid %s header: %s %s: %v", HeaderSources, key, subj, err)
 			}
 			m[subj] = v
 		}
@@ -93,15 +108,19 @@ func ParseSources(header string) (Sources, error) {
 	return out, nil
 }
 
-// counterFromMsg builds a Counter from a stored message's body and headers.
-func counterFromMsg(subject, stream string, seq uint64, ts time.Time, h nats.Header, body []byte) (Counter, error) {
+// counterFromMsg builds a Counter from a stored message's body and, when
+// withSources, its Nats-Counter-Sources header. A bad sources record (any
+// client may write that header, and the server keeps counting) is kept as
+// a warning on the counter: the value does not depend on it.
+func counterFromMsg(subject, stream string, seq uint64, ts time.Time, h nats.Header, body []byte, withSources bool) (Counter, error) {
 	v, err := ParseBody(body)
 	if err != nil {
 		return Counter{}, err
 	}
-	src, err := ParseSources(h.Get(HeaderSources))
-	if err != nil {
-		return Counter{}, err
+	ctr := Counter{Subject: subject, Stream: stream, Value: v, Seq: seq, Updated: ts}
+	if withSources {
+		ctr.Sources, ctr.SourcesError = ParseSources(h.Get(HeaderSources))
+		ctr.Broken = errors.Is(ctr.SourcesError, errBrokenRecord)
 	}
-	return Counter{Subject: subject, Stream: stream, Value: v, Seq: seq, Updated: ts, Sources: src}, nil
+	return ctr, nil
 }

@@ -441,7 +441,7 @@ func TestAggregateSumsRegions(t *testing.T) {
 	waitValue(t, c, "EU", "count.eu.hits", "12")
 
 	// The wildcard path reads the aggregate too.
-	list, err := c.Get(ctx, []string{"count.eu.>"}, counters.GetOptions{Stream: "EU"})
+	list, err := c.Get(ctx, []string{"count.eu.>"}, counters.GetOptions{Stream: "EU", Sources: true})
 	if err != nil || !slices.Equal(subjects(list), []string{"EU:count.eu.hits=12"}) || list[0].Sources.Total().String() != "12" {
 		t.Fatalf("wildcard read of EU: %v, %v", subjects(list), err)
 	}

@@ -19,6 +19,8 @@ var (
 	ErrRefused = errors.New("refused")
 	// ErrConflict: the server already holds something different.
 	ErrConflict = errors.New("conflict")
+	// ErrInterrupted: a step was not done because the run was interrupted.
+	ErrInterrupted = errors.New("interrupted before the purge")
 )
 
 // ErrUnknownOutcome marks a publish whose outcome is unknown: it was sent,
@@ -55,3 +57,8 @@ func Invalidf(format string, args ...any) error     { return errorf(ErrInvalid, 
 func NotFoundf(format string, args ...any) error    { return errorf(ErrNotFound, format, args...) }
 func Unavailablef(format string, args ...any) error { return errorf(ErrUnavailable, format, args...) }
 func Refusedf(format string, args ...any) error     { return errorf(ErrRefused, format, args...) }
+
+// OutcomeUnknown reports whether err is a publish that was sent but not
+// acknowledged (a timeout, an interrupt, a lost connection): it may have
+// been applied. Only a message id makes a retry of it safe.
+func OutcomeUnknown(err error) bool { return errors.Is(err, ErrUnknownOutcome) }

@@ -23,6 +23,25 @@ import (
 type GetOptions struct {
 	// Stream reads at this tier instead of the stream that owns each subject.
 	Stream string
+	// Direct reads literal subjects from any replica (direct get) instead of
+	// the stream leader: a little faster, spread over the replicas, but on a
+	// replicated stream possibly older than an increment already
+	// acknowledged (even your own).
+	Direct bool
+	// Sources parses each counter's Nats-Counter-Sources record into
+	// Counter.Sources; a bad record is Counter.SourcesError, not a failure.
+	Sources bool
+}
+
+func (o GetOptions) mode() readMode {
+	var m readMode
+	if o.Direct {
+		m |= readDirect
+	}
+	if o.Sources {
+		m |= readSources
+	}
+	return m
 }
 
 // Get returns the last value of every counter matching the patterns, sorted
@@ -45,13 +64,17 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 	for _, sp := range plan {
 		var literals, wildcards []string
 		for _, p := range sp.patterns {
-			if IsLiteral(p) && sp.info.Config.AllowDirect {
+			if IsLiteral(p) {
 				literals = append(literals, p)
 			} else {
 				wildcards = append(wildcards, p)
 			}
 		}
-		found, err := c.readLiterals(ctx, sp.info.Config.Name, literals)
+		mode := opts.mode()
+		if !sp.info.Config.AllowDirect {
+			mode &^= readDirect // no direct gets there: the leader answers
+		}
+		found, err := c.readLiterals(ctx, sp.info.Config.Name, literals, mode)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +84,7 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 		out = append(out, found...)
 		reads := consumerFilters(wildcards)
 		for _, filters := range reads {
-			err := c.ReadLast(ctx, sp.info.Config.Name, filters, func(ctr Counter) error {
+			err := c.readLast(ctx, sp.info.Config.Name, filters, opts.Sources, func(ctr Counter) error {
 				out = append(out, ctr)
 				return nil
 			})
@@ -233,9 +256,9 @@ func (c *Client) streamsFor(ctx context.Context, subject string) ([]*jetstream.S
 	return out, nil
 }
 
-// readLiterals direct-gets the last message of each literal subject, a few
+// readLiterals reads the last message of each literal subject, a few
 // requests in flight at once. Subjects without a value are left out.
-func (c *Client) readLiterals(ctx context.Context, stream string, subjects []string) ([]Counter, error) {
+func (c *Client) readLiterals(ctx context.Context, stream string, subjects []string, mode readMode) ([]Counter, error) {
 	if len(subjects) == 0 {
 		return nil, nil
 	}
@@ -252,7 +275,7 @@ func (c *Client) readLiterals(ctx context.Context, stream string, subjects []str
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ctr, err := c.readOne(ctx, stream, subj)
+			ctr, err := c.readOne(ctx, stream, subj, mode)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -271,8 +294,95 @@ func (c *Client) readLiterals(ctx context.Context, stream string, subjects []str
 	return out, nil
 }
 
-// readOne direct-gets the last message on subject in stream.
-func (c *Client) readOne(ctx context.Context, stream, subject string) (*Counter, error) {
+// readMode says which server answers a read and what it carries.
+type readMode uint8
+
+const (
+	// readLeader: the stream leader answers ($JS.API.STREAM.MSG.GET), so the
+	// value includes every acknowledged increment (read-your-writes).
+	readLeader readMode = 0
+	// readDirect: any replica answers (direct get, allow_direct); on a
+	// replicated stream one that has not applied the latest increments
+	// answers with an older value.
+	readDirect readMode = 1 << iota
+	// readSources: also parse the Nats-Counter-Sources record; a bad one is
+	// a warning on the counter (Counter.SourcesError), never a failed read.
+	readSources
+)
+
+// readOne reads the last message on subject in stream.
+func (c *Client) readOne(ctx context.Context, stream, subject string, mode readMode) (*Counter, error) {
+	if mode&readDirect != 0 || c.denials.leaderReadsDenied.Load() {
+		return c.readOneDirect(ctx, stream, subject, mode)
+	}
+	// Without the sources record the message's headers are not needed:
+	// no_hdr (ADR-49) keeps a value read independent of them.
+	req, _ := json.Marshal(msgGetRequest{LastBySubject: subject, NoHeaders: mode&readSources == 0})
+	rctx, cancel := c.requestContext(ctx)
+	defer cancel()
+	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".STREAM.MSG.GET."+stream, req)
+	if err != nil {
+		if denied := c.denials.err(); denied != nil && errors.Is(err, context.Canceled) && strings.Contains(denied.Error(), ".STREAM.MSG.GET.") {
+			// A role allowed only direct gets (read-only users often
+			// are): read from any replica, as it allows.
+			c.denials.leaderReadsDenied.Store(true)
+			return c.readOneDirect(ctx, stream, subject, mode)
+		}
+		return nil, c.wrap(err, "read "+subject+" from stream "+stream)
+	}
+	var resp msgGetResponse
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, errorf(ErrUnavailable, "read %s from stream %s: reply is not a JetStream answer: %.80q", subject, stream, msg.Data)
+	}
+	if resp.Error != nil {
+		switch resp.Error.ErrorCode {
+		case jetstream.JSErrCodeMessageNotFound:
+			return nil, NotFoundf("counter %s has no value in stream %s", subject, stream)
+		case jetstream.JSErrCodeStreamNotFound:
+			return nil, NotFoundf("stream %s not found%s", stream, c.where())
+		}
+		return nil, c.wrap(resp.Error, "read "+subject+" from stream "+stream)
+	}
+	m := resp.Message
+	if m == nil {
+		return nil, errorf(ErrUnavailable, "read %s from stream %s: the answer holds no message", subject, stream)
+	}
+	var hdr nats.Header
+	if len(m.Header) > 0 {
+		// A header block the client library cannot decode only matters
+		// for the sources record, which then is reported as bad.
+		hdr, _ = nats.DecodeHeadersMsg(m.Header)
+		if hdr == nil {
+			hdr = nats.Header{HeaderSources: []string{string(m.Header)}}
+		}
+	}
+	ctr, err := counterFromMsg(m.Subject, stream, m.Sequence, m.Time, hdr, m.Data, mode&readSources != 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from stream %s: %w", subject, stream, err)
+	}
+	return &ctr, nil
+}
+
+type msgGetRequest struct {
+	LastBySubject string `json:"last_by_subj"`
+	NoHeaders     bool   `json:"no_hdr,omitempty"`
+}
+
+type msgGetResponse struct {
+	Error   *jetstream.APIError `json:"error"`
+	Message *struct {
+		Subject  string    `json:"subject"`
+		Sequence uint64    `json:"seq"`
+		Header   []byte    `json:"hdrs"`
+		Data     []byte    `json:"data"`
+		Time     time.Time `json:"time"`
+	} `json:"message"`
+}
+
+// readOneDirect direct-gets the last message on subject from any replica.
+// The headers stay on (no_hdr would drop the sequence and time too); the
+// sources record among them is parsed only when asked for.
+func (c *Client) readOneDirect(ctx context.Context, stream, subject string, mode readMode) (*Counter, error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": subject})
 	rctx, cancel := c.requestContext(ctx)
 	defer cancel()
@@ -288,7 +398,7 @@ func (c *Client) readOne(ctx context.Context, stream, subject string) (*Counter,
 	}
 	seq, _ := strconv.ParseUint(msg.Header.Get(headerSequence), 10, 64)
 	ts, _ := time.Parse(time.RFC3339Nano, msg.Header.Get(headerTime))
-	ctr, err := counterFromMsg(msg.Header.Get(headerSubject), stream, seq, ts, msg.Header, msg.Data)
+	ctr, err := counterFromMsg(msg.Header.Get(headerSubject), stream, seq, ts, msg.Header, msg.Data, mode&readSources != 0)
 	if err != nil {
 		return nil, fmt.Errorf("read %s from stream %s: %w", subject, stream, err)
 	}
@@ -301,7 +411,13 @@ var errStalled = errors.New("no message within the timeout")
 // stream to fn, through one ephemeral consumer (deliver last per subject).
 // It ends when every counter that existed when it started was delivered; a
 // stall longer than the client timeout is an error, never a shorter result.
+//
+// Each counter's sources record is parsed (a bad one is a warning on it).
 func (c *Client) ReadLast(ctx context.Context, stream string, filters []string, fn func(Counter) error) error {
+	return c.readLast(ctx, stream, filters, true, fn)
+}
+
+func (c *Client) readLast(ctx context.Context, stream string, filters []string, withSources bool, fn func(Counter) error) error {
 	cfg := jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		AckPolicy:         jetstream.AckNonePolicy,
@@ -331,6 +447,68 @@ func (c *Client) ReadLast(ctx context.Context, stream string, filters []string, 
 	if want == 0 {
 		return nil
 	}
+	var got uint64
+	handle := func(msg jetstream.Msg) (done bool, err error) {
+		meta, err := msg.Metadata()
+		if err != nil {
+			return false, fmt.Errorf("read from stream %s: %w", stream, err)
+		}
+		got++
+		ctr, err := counterFromMsg(msg.Subject(), stream, meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data(), withSources)
+		if err != nil {
+			return false, fmt.Errorf("read %s from stream %s: %w", msg.Subject(), stream, err)
+		}
+		if err := fn(ctr); err != nil {
+			return false, err
+		}
+		return meta.NumPending == 0, nil
+	}
+	stalled := func() error {
+		return fmt.Errorf("read from stream %s stalled after %d of %d counters: the read is incomplete; retry or raise --timeout", stream, got, want)
+	}
+
+	// The first batch is pulled with requests that expire, re-issued until
+	// one is answered. On a replicated stream the consumer may live on
+	// another server, and the create response can arrive before that
+	// server's interest in pull requests has reached ours: a pull sent then
+	// is dropped, and a read waiting on it stalls (about 1% of reads on an
+	// R3 stream; our server answers it with "no responders", which the
+	// pipelined iterator ignores). An expired pull delivers nothing more,
+	// so re-issuing one loses no counter.
+	start := time.Now()
+	for wait := 250 * time.Millisecond; got == 0; wait = min(2*wait, c.timeout) {
+		batch, err := cons.Fetch(int(min(want, 4096)), jetstream.FetchMaxWait(wait))
+		if err != nil {
+			return c.wrap(err, "read from stream "+stream)
+		}
+		for msg := range batch.Messages() {
+			done, err := handle(msg)
+			if err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+		}
+		// "No responders" is that dropped pull, reported by our server.
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrNoResponders) {
+			return c.wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
+		}
+		if got == want {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return c.wrap(err, "read from stream "+stream)
+		}
+		if got == 0 && time.Since(start) > c.timeout {
+			return stalled()
+		}
+		if errors.Is(batch.Error(), nats.ErrNoResponders) {
+			time.Sleep(10 * time.Millisecond) // the interest is on its way
+		}
+	}
+
+	// The rest through one pipelined iterator: pulls now reach the consumer.
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return c.wrap(err, "read from stream "+stream)
@@ -348,7 +526,6 @@ func (c *Client) ReadLast(ctx context.Context, stream string, filters []string, 
 		}
 	})
 	defer watchdog.Stop()
-	var got uint64
 	for got < want {
 		waiting.Store(true)
 		watchdog.Reset(c.timeout)
@@ -356,23 +533,15 @@ func (c *Client) ReadLast(ctx context.Context, stream string, filters []string, 
 		waiting.Store(false)
 		if err != nil {
 			if errors.Is(context.Cause(rctx), errStalled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-				return fmt.Errorf("read from stream %s stalled after %d of %d counters: the read is incomplete; retry or raise --timeout", stream, got, want)
+				return stalled()
 			}
 			return c.wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
 		}
-		meta, err := msg.Metadata()
+		done, err := handle(msg)
 		if err != nil {
-			return fmt.Errorf("read from stream %s: %w", stream, err)
-		}
-		got++
-		ctr, err := counterFromMsg(msg.Subject(), stream, meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data())
-		if err != nil {
-			return fmt.Errorf("read %s from stream %s: %w", msg.Subject(), stream, err)
-		}
-		if err := fn(ctr); err != nil {
 			return err
 		}
-		if meta.NumPending == 0 {
+		if done {
 			break
 		}
 	}

@@ -75,7 +75,7 @@ func waitValue(t *testing.T, c *counters.Client, stream, subject, want string) c
 	deadline := time.Now().Add(15 * time.Second)
 	var last string
 	for {
-		got, err := c.Get(context.Background(), []string{subject}, counters.GetOptions{Stream: stream})
+		got, err := c.Get(context.Background(), []string{subject}, counters.GetOptions{Stream: stream, Sources: true})
 		if err == nil && len(got) == 1 {
 			if got[0].Value.String() == want {
 				return got[0]

@@ -61,6 +61,9 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkCarried(ctx, subject, delta); err != nil {
+		return nil, err
+	}
 	var extra nats.Header
 	if msgID != "" {
 		// Only a retry-safe increment pays for a second request: the
@@ -97,7 +100,7 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 		}
 	case ack.Duplicate:
 		// The ack of a duplicate carries no value; report the current one.
-		if cur, err := c.readOne(ctx, ack.Stream, subject); err == nil {
+		if cur, err := c.readOne(ctx, ack.Stream, subject, readLeader); err == nil {
 			res.Value = cur.Value
 		}
 	default:
@@ -176,6 +179,9 @@ func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int
 	msg.Header.Set(HeaderIncr, Signed(delta))
 	rctx, cancel := c.requestContext(ctx)
 	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return nil, c.wrap(err, "increment "+subject) // not sent
+	}
 	resp, err := c.nc.RequestMsgWithContext(rctx, msg)
 	if err != nil {
 		return nil, c.publishError(ctx, subject, delta, extra, err)
@@ -230,7 +236,7 @@ func (c *Client) incrError(ctx context.Context, subject string, ack pubAck) erro
 	case errCodeHeaderTooLarge, errCodeMessageTooLarge:
 		return Invalidf("increment %s: the delta is too large for the server (%s): it travels in a header, which holds at most about 65,000 digits", subject, ack.Error.Description)
 	case errCodeCounterBroken:
-		return errors.New("counter " + subject + " in stream " + stream + " is broken (its stored value is not valid): reset it with 'counter reset'")
+		return errors.New("counter " + subject + " in stream " + stream + " is broken (its stored value or sources record is not valid), so every increment is refused: 'counter reset " + subject + "' recovers it (it purges the subject, then publishes +0; it asks first)")
 	}
 	return c.wrap(ack.Error, "increment "+subject)
 }

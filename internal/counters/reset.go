@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,8 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/jetcounter/counter/internal/topology"
 )
 
 // Headers of our own on a reset message: an audit trail that stays in the
@@ -63,7 +62,8 @@ type ResetProgress struct {
 type ResetResult struct {
 	Subject string
 	Stream  string
-	// Before is the value read right before the first negative publish.
+	// Before is the value right before the first negative publish, from its
+	// acknowledgement (the value read, when nothing was published).
 	Before *big.Int
 	// Delta is the sum of everything published (0 - Before - racing increments).
 	Delta *big.Int
@@ -83,17 +83,53 @@ type ResetResult struct {
 	// PurgeError is why the purge failed (denied, timed out). The counter
 	// is reset all the same: the purge is housekeeping.
 	PurgeError error
-	// KeptReason says why a leaf's reset message was kept (purged below it,
-	// not below it plus one): an aggregate above had not copied it yet.
-	KeptReason string
-	// Err is why the counter was not (fully) reset.
+	// Recovered: the counter was broken and was purged whole, then set with
+	// +0 (see PlannedReset.Broken).
+	Recovered bool
+	// Outcome sums up what happened to the counter.
+	Outcome ResetOutcome
+	// Unacked is the negative increment whose outcome is unknown (sent, not
+	// acknowledged): it may or may not have been applied. Nil otherwise.
+	Unacked *big.Int
+	// Err is why the counter was not (fully) reset, or why its outcome is
+	// unknown.
 	Err error
 }
+
+// ResetOutcome is what happened to one counter of a reset.
+type ResetOutcome string
+
+const (
+	// ResetDone: every negative increment was acknowledged.
+	ResetDone ResetOutcome = "reset"
+	// ResetUnchanged: the counter was already 0 or had no value.
+	ResetUnchanged ResetOutcome = "unchanged"
+	// ResetFailed: not reset; nothing of this counter's reset was applied.
+	ResetFailed ResetOutcome = "failed"
+	// ResetUnknown: a negative increment was sent but not acknowledged
+	// (a timeout, an interrupt, a lost connection): it may have been applied.
+	ResetUnknown ResetOutcome = "unknown"
+	// ResetSkipped: interrupted before this counter was started.
+	ResetSkipped ResetOutcome = "skipped"
+)
 
 // ResetPlan is what a reset will do, shown before anything is written.
 type ResetPlan struct {
 	Targets []PlannedReset
-	graph   *topology.Graph
+	// Warnings are about the plan as a whole; each target has its own.
+	Warnings []string
+}
+
+// BrokenCount is how many counters of the plan are broken (recovered by a
+// purge of the subject and +0 instead of a negative increment).
+func (p *ResetPlan) BrokenCount() int {
+	n := 0
+	for _, t := range p.Targets {
+		if t.Broken {
+			n++
+		}
+	}
+	return n
 }
 
 // PlannedReset is one counter of a plan, with the tiers above it.
@@ -103,6 +139,15 @@ type PlannedReset struct {
 	Aggregate bool
 	Value     *big.Int
 	Above     []PlannedTier
+	// Broken: the counter's stored sources record is not valid, so the
+	// server refuses every increment and a negative delta cannot reset it.
+	// The reset recovers it instead: it purges the subject whole at this
+	// stream, then publishes +0 (the aggregates above then drop by what they
+	// last saw from it).
+	Broken bool
+	// Warnings are what the person confirming should know about this
+	// counter's reset.
+	Warnings []string
 }
 
 // PlannedTier is one aggregate above a reset counter: its value drops by the
@@ -127,7 +172,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 	}
 	// A pattern that matches nothing stops the whole reset (exit 3) even if
 	// others matched: resetting part of what was asked surprises at 3 a.m.
-	list, err := c.Get(ctx, patterns, GetOptions{Stream: opts.Stream})
+	list, err := c.Get(ctx, patterns, GetOptions{Stream: opts.Stream, Sources: true})
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +183,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 		return nil, err
 	}
 	plan := &ResetPlan{Targets: make([]PlannedReset, 0, len(list))}
+	var aggregates []string
 	for _, ctr := range list {
 		n := g.Node(ctr.Stream)
 		if n == nil || n.Config == nil {
@@ -146,11 +192,25 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 		if err := checkResettable(n.Config, ctr.Subject); err != nil {
 			return nil, err
 		}
-		plan.Targets = append(plan.Targets, PlannedReset{
+		t := PlannedReset{
 			ResetTarget: ResetTarget{Subject: ctr.Subject, Stream: ctr.Stream},
 			Aggregate:   len(n.Config.Sources) > 0,
 			Value:       ctr.Value,
-		})
+			Broken:      ctr.Broken,
+		}
+		switch {
+		case t.Broken && t.Aggregate:
+			return nil, Invalidf("counter %s in stream %s is broken (%v) and is an aggregate: purging it whole would drop what its sources contributed, and each source's next update would add its whole value again; fix its sources record first, or reset the tiers below", ctr.Subject, ctr.Stream, ctr.SourcesError)
+		case t.Broken:
+			t.Warnings = append(t.Warnings, fmt.Sprintf("%s in %s is broken (%v): the server refuses every increment of it, so it will be recovered instead: every message of %s in %s is purged, then +0 is published (aggregates above drop by what they last saw from it)", ctr.Subject, ctr.Stream, ctr.SourcesError, ctr.Subject, ctr.Stream))
+		case ctr.SourcesError != nil:
+			t.Warnings = append(t.Warnings, fmt.Sprintf("%s in %s: %v (written by another client?); its value is reset all the same", ctr.Subject, ctr.Stream, ctr.SourcesError))
+		}
+		if t.Aggregate && !slices.Contains(aggregates, ctr.Stream) {
+			aggregates = append(aggregates, ctr.Stream)
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s is an aggregate: the tiers below it keep their values (reset there to drop the whole chain)", ctr.Stream))
+		}
+		plan.Targets = append(plan.Targets, t)
 	}
 	targeted := map[ResetTarget]bool{}
 	for _, t := range plan.Targets {
@@ -184,7 +244,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 				subjects = append(subjects, s)
 			}
 		}
-		found, err := dc.readLiterals(ctx, name, subjects)
+		found, err := dc.readLiterals(ctx, name, subjects, readLeader)
 		if err != nil {
 			return nil, err
 		}
@@ -216,7 +276,14 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 			tier.After = new(big.Int).Sub(base, drops[tier.Subject])
 		}
 	}
-	plan.graph = g
+	for i := range plan.Targets {
+		t := &plan.Targets[i]
+		for _, h := range t.Above {
+			if h.After.Sign() < 0 {
+				t.Warnings = append(t.Warnings, fmt.Sprintf("%s in %s goes negative (%s): it was probably reset before, and this reset subtracts %s's value again", h.Subject, h.Stream, h.After, t.Subject))
+			}
+		}
+	}
 	return plan, nil
 }
 
@@ -242,12 +309,11 @@ func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
 }
 
 // Reset applies the safe reset to every counter of the plan (COUNTERS.md
-// "Reset: the only safe recipe"): read V, publish -V, publish the negative of
-// the acked value until it is 0 (bounded), then purge the subject below the
-// reset message plus one on a stream without sources, or below it on an
-// aggregate (keeping it, and with it the Nats-Counter-Sources record).
-// Increments after the reset message always survive; nothing is ever purged
-// whole, and Nats-Rollup is never used.
+// "Reset: the only safe recipe"): read V from the stream leader, publish -V,
+// publish the negative of the acked value until it is 0 (bounded), then
+// purge the subject below the last reset message, which is kept at every
+// tier. Increments after the reset message always survive; nothing is ever
+// purged whole, and Nats-Rollup is never used.
 //
 // Counters are reset many at once. Results come in plan order. The error is
 // about the plan as a whole (a stream missing or unable to take the reset),
@@ -301,171 +367,136 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 		opts.Progress(progress)
 	}
 
+	// Once ctx is done (Ctrl-C) no new counter is started, but the ones in
+	// flight finish, within one more client timeout: a negative increment
+	// cut off after it was sent is an unknown outcome, never "not reset".
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopGrace := context.AfterFunc(ctx, func() {
+		time.AfterFunc(c.timeout, cancelWork)
+	})
+	defer stopGrace()
+
 	// The negative publishes first, all of them, so that the aggregates
 	// above are copying them while the purges start.
 	parallel(ctx, n, func(i int) {
-		results[i] = c.resetOne(ctx, plan.Targets[i].ResetTarget, hdr, rounds)
+		if plan.Targets[i].Broken {
+			results[i] = c.recoverBroken(work, streams[plan.Targets[i].Stream], plan.Targets[i], hdr)
+		} else {
+			results[i] = c.resetOne(work, plan.Targets[i].ResetTarget, hdr, rounds)
+		}
 		report(1, 0)
 	}, func(i int) {
 		t := plan.Targets[i]
-		results[i] = ResetResult{Subject: t.Subject, Stream: t.Stream, Err: ctx.Err()}
+		results[i] = ResetResult{Subject: t.Subject, Stream: t.Stream, Outcome: ResetSkipped,
+			Err: errors.New("interrupted before this counter was started: nothing was written")}
 	})
 
-	stalled := &stalledTiers{m: map[string]error{}}
 	parallel(ctx, n, func(i int) {
 		r := &results[i]
-		if r.Err == nil && r.Rounds > 0 {
-			c.purgeReset(ctx, plan.graph, streams[r.Stream], r, stalled)
+		if r.Err == nil && r.Rounds > 0 && !r.Recovered {
+			c.purgeReset(work, streams[r.Stream], r)
 		}
 		report(0, 1)
 	}, func(i int) {
-		if results[i].Err == nil && results[i].Rounds > 0 {
-			results[i].PurgeError = ctx.Err()
+		if results[i].Err == nil && results[i].Rounds > 0 && !results[i].Recovered {
+			results[i].PurgeError = ErrInterrupted
 		}
 	})
 	return results, nil
 }
 
-// purgeReset purges the history of one reset counter up to its reset
-// message: housekeeping, so a failure is only recorded.
-func (c *Client) purgeReset(ctx context.Context, g *topology.Graph, s jetstream.Stream, r *ResetResult, stalled *stalledTiers) {
-	// An aggregate keeps its reset message: it holds the sources record.
-	// So does a leaf whose last reset message holds increments that raced
-	// with it (After != 0): they are kept.
-	below := r.Seq
-	if len(s.CachedInfo().Config.Sources) == 0 && r.After.Sign() == 0 {
-		// A purge is not copied through sources, but it removes messages an
-		// aggregate above may not have copied yet: purging a leaf's reset
-		// message before the aggregates sourced it leaves them at the old
-		// value. Remove it only once they have; else keep it (always safe).
-		if err := c.aggregatesCaughtUp(ctx, g, r, stalled); err != nil {
-			r.KeptReason = err.Error()
-		} else {
-			below = r.Seq + 1
-		}
-	}
+// purgeReset purges the history of one reset counter below its reset
+// message, at every tier: housekeeping, so a failure is only recorded.
+//
+// The reset message itself is always kept. On an aggregate it holds the
+// sources record (purging it makes the next sourced update add every
+// upstream total again). On a leaf it is what an aggregate above that has
+// not copied it yet will still read: a purge is not copied through sources,
+// and purging the reset message too races with a source that has already
+// fetched an older message, leaving the aggregate at the old value until
+// the next leaf update. And a reset counter then reads 0, not "no value".
+func (c *Client) purgeReset(ctx context.Context, s jetstream.Stream, r *ResetResult) {
 	pctx, cancel := c.requestContext(ctx)
-	err := s.Purge(pctx, jetstream.WithPurgeSubject(r.Subject), jetstream.WithPurgeSequence(below))
+	err := s.Purge(pctx, jetstream.WithPurgeSubject(r.Subject), jetstream.WithPurgeSequence(r.Seq))
 	cancel()
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		r.PurgeError = ErrInterrupted
+		return
+	case err != nil:
 		r.PurgeError = c.wrap(err, "purge "+r.Subject+" in stream "+r.Stream)
 		return
 	}
-	r.Purged, r.PurgedBelow = true, below
+	r.Purged, r.PurgedBelow = true, r.Seq
 }
 
-// stalledTiers remembers the aggregates that did not catch up in time, so
-// that thousands of counters do not each wait for the same stalled source.
-type stalledTiers struct {
-	mu sync.Mutex
-	m  map[string]error
-}
-
-func (s *stalledTiers) get(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m[id]
-}
-
-func (s *stalledTiers) set(id string, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[id] = err
-}
-
-// aggregatesCaughtUp waits (up to the client timeout) until every aggregate
-// directly above the reset leaf counter agrees with its value 0, or the leaf
-// has a newer message (which carries the whole total up anyway). Sourcing is
-// by value: an aggregate whose last seen value for the counter is 0 (or
-// absent) is right however many of the purged messages it skips.
-func (c *Client) aggregatesCaughtUp(ctx context.Context, g *topology.Graph, r *ResetResult, stalled *stalledTiers) error {
-	if g == nil {
-		return errors.New("the aggregates above are unknown")
-	}
-	leaf := g.Node(r.Stream)
-	if leaf == nil {
-		return errors.New("stream " + r.Stream + " is not in the topology")
-	}
-	for _, ref := range g.Consumers(leaf.ID) {
-		to, e := g.Node(ref.Stream), g.EdgeOf(ref)
-		if !g.IsAggregation(to, e) {
-			continue
-		}
-		up, ok := e.MapUp(r.Subject)
-		if !ok {
-			continue
-		}
-		if err := stalled.get(to.ID); err != nil {
-			return err
-		}
-		dc, err := c.inDomain(to.Domain)
-		if err != nil {
-			return err
-		}
-		key := topology.SourceKey(*e, leaf.Name)
-		deadline := time.Now().Add(c.timeout)
-		// Back off: many counters poll at once, and the aggregate needs
-		// the server's time to copy the resets.
-		pause := 5 * time.Millisecond
-		for {
-			agg, err := dc.readOne(ctx, to.Name, up)
-			if errors.Is(err, ErrNotFound) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			if seen := agg.Sources[key][r.Subject]; seen == nil || seen.Sign() == 0 {
-				break
-			}
-			if last, err := c.readOne(ctx, r.Stream, r.Subject); err == nil && last.Seq > r.Seq {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				err := fmt.Errorf("aggregate %s had not copied resets from %s within %s (is its source stalled?)", to.ID, r.Stream, c.timeout)
-				stalled.set(to.ID, err)
-				return err
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(pause):
-			}
-			pause = min(2*pause, 100*time.Millisecond)
-		}
-	}
-	return nil
-}
-
-// resetOne runs the publishing half of the recipe for one counter.
+// resetOne runs the publishing half of the recipe for one counter. "Nothing
+// to undo" is decided from the stream leader: a replica that has not
+// applied the latest increments would skip a counter that has a value.
 func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, maxRounds int) ResetResult {
 	r := ResetResult{Subject: t.Subject, Stream: t.Stream, Delta: new(big.Int)}
-	cur, err := c.readOne(ctx, t.Stream, t.Subject)
+	// A direct get skips the JetStream API queue that a leader read (and
+	// every purge) goes through. An older value from a lagging replica
+	// is corrected by the rounds below (the ack shows what is left); only
+	// "nothing to undo" must come from the leader.
+	cur, err := c.readOne(ctx, t.Stream, t.Subject, readDirect)
+	if errors.Is(err, ErrNotFound) || (err == nil && cur.Value.Sign() == 0) {
+		cur, err = c.readOne(ctx, t.Stream, t.Subject, readLeader)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
-		// Reset (and purged) since the plan: nothing to undo.
-		r.Before, r.After = new(big.Int), new(big.Int)
+		// Purged since the plan: nothing to undo.
+		r.Before, r.After, r.Outcome = new(big.Int), new(big.Int), ResetUnchanged
+		return r
+	case err != nil && ctx.Err() != nil:
+		r.Err, r.Outcome, r.Delta = errors.New("interrupted before this counter was read: nothing was written"), ResetSkipped, nil
 		return r
 	case err != nil:
-		r.Err = err
+		r.Err, r.Outcome, r.Delta = err, ResetFailed, nil
 		return r
 	}
 	r.Before = cur.Value
+	if cur.Value.Sign() == 0 {
+		// Already 0 (reset before, its reset message kept): nothing to undo.
+		r.After, r.Outcome = new(big.Int), ResetUnchanged
+		return r
+	}
 	next := new(big.Int).Neg(cur.Value)
 	for r.Rounds < maxRounds {
 		ack, err := c.publishIncr(ctx, t.Subject, next, hdr)
 		if err != nil {
-			r.Err = err
+			r.Err, r.Outcome = err, ResetFailed
+			if OutcomeUnknown(err) {
+				// Sent, not acknowledged: it may have been applied.
+				r.Outcome, r.Unacked, r.After = ResetUnknown, next, nil
+				why := err.Error()
+				if ctx.Err() != nil {
+					why = "interrupted while waiting for the acknowledgement"
+				}
+				r.Err = errorf(ErrUnavailable, "reset %s: the negative increment %s was sent but not acknowledged, so it may or may not have been applied (%s): read the counter, or run the reset again (it re-reads the value)", t.Subject, Signed(next), why)
+			} else if r.Rounds > 0 {
+				// Earlier rounds were applied: the counter is reset up to
+				// the increments that raced with it.
+				r.Outcome = ResetDone
+				r.Err = nil
+			} else if ctx.Err() != nil {
+				r.Outcome = ResetSkipped
+				r.Err = errors.New("interrupted before its negative increment was sent: nothing was written")
+			}
+			if r.Rounds == 0 {
+				r.Delta = nil
+			}
 			return r
 		}
 		if ack.Stream != t.Stream {
 			// Only possible if subjects moved between streams since the
 			// check; the delta is applied there and must be reported.
-			r.Err = fmt.Errorf("reset %s: the negative increment %s landed in stream %s, not %s: check both streams", t.Subject, Signed(next), ack.Stream, t.Stream)
+			r.Err, r.Outcome = fmt.Errorf("reset %s: the negative increment %s landed in stream %s, not %s: check both streams", t.Subject, Signed(next), ack.Stream, t.Stream), ResetFailed
 			return r
 		}
 		if ack.Val == nil {
-			r.Err = errorf(ErrUnavailable, "reset %s: stream %s stored the increment without counting", t.Subject, ack.Stream)
+			r.Err, r.Outcome = errorf(ErrUnavailable, "reset %s: stream %s stored the increment without counting", t.Subject, ack.Stream), ResetFailed
 			return r
 		}
 		val, err := ParseValue(*ack.Val)
@@ -473,12 +504,17 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 			// Not ErrInvalid: the negative increment was applied.
 			r.Rounds++
 			r.Delta.Add(r.Delta, next)
-			r.Err = fmt.Errorf("reset %s: the increment %s was applied but its acknowledged value %q is not a number: read the counter before resetting again", t.Subject, Signed(next), *ack.Val)
+			r.Err, r.Outcome, r.After = fmt.Errorf("reset %s: the increment %s was applied but its acknowledged value %q is not a number: read the counter before resetting again", t.Subject, Signed(next), *ack.Val), ResetUnknown, nil
 			return r
+		}
+		if r.Rounds == 0 {
+			// The value right before this publish, as the leader applied
+			// it: exact even if the read above came from a lagging replica.
+			r.Before = new(big.Int).Sub(val, next)
 		}
 		r.Rounds++
 		r.Delta.Add(r.Delta, next)
-		r.Seq, r.After = ack.Seq, val
+		r.Seq, r.After, r.Outcome = ack.Seq, val, ResetDone
 		if val.Sign() == 0 {
 			return r
 		}
@@ -488,6 +524,42 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 	// Writers kept incrementing between rounds. What the last ack shows
 	// landed after the previous reset message: those increments are kept,
 	// like every increment after a reset.
+	return r
+}
+
+// recoverBroken resets a broken counter (its sources record is not valid,
+// so the server refuses every increment): it purges the subject whole at
+// this stream (a leaf: the plan refuses broken aggregates), then publishes
+// +0. The counter restarts at 0 with a valid record, and each aggregate above
+// computes 0 minus what it last saw from it, dropping by the old value.
+func (c *Client) recoverBroken(ctx context.Context, s jetstream.Stream, t PlannedReset, hdr nats.Header) ResetResult {
+	r := ResetResult{Subject: t.Subject, Stream: t.Stream, Before: t.Value, Recovered: true}
+	pctx, cancel := c.requestContext(ctx)
+	err := s.Purge(pctx, jetstream.WithPurgeSubject(t.Subject))
+	cancel()
+	if err != nil {
+		r.Err, r.Outcome = c.wrap(err, "recover broken counter "+t.Subject+": purge it in stream "+t.Stream), ResetFailed
+		if ctx.Err() != nil {
+			r.Err, r.Outcome = errors.New("interrupted before this counter was recovered: nothing was written"), ResetSkipped
+		}
+		return r
+	}
+	r.Purged = true
+	ack, err := c.publishIncr(ctx, t.Subject, new(big.Int), hdr)
+	if err != nil {
+		// Purged, so it reads "no value": the next increment starts it at
+		// 0 and carries the drop to the aggregates above.
+		r.Err, r.Outcome = fmt.Errorf("recover broken counter %s: it was purged, but the +0 that tells the aggregates above failed (%v): run 'counter incr %s +0'", t.Subject, err, t.Subject), ResetFailed
+		if OutcomeUnknown(err) {
+			r.Outcome = ResetUnknown
+		}
+		return r
+	}
+	r.Rounds, r.Seq, r.Outcome = 1, ack.Seq, ResetDone
+	r.Delta = new(big.Int).Neg(t.Value)
+	if ack.Val != nil {
+		r.After, _ = ParseValue(*ack.Val)
+	}
 	return r
 }
 

@@ -135,12 +135,16 @@ func TestResetLeaf(t *testing.T) {
 	}
 	r := res[0]
 	if r.Err != nil || r.Before.String() != "6" || r.Delta.String() != "-6" || r.After.Sign() != 0 || r.Rounds != 1 ||
-		!r.Purged || r.PurgedBelow != r.Seq+1 || r.KeptReason != "" {
+		!r.Purged || r.PurgedBelow != r.Seq || r.Outcome != counters.ResetDone {
 		t.Fatalf("result %+v", r)
 	}
-	// Below R+1 on a leaf: the reset message went too; the counter is empty.
-	if n := subjectMsgs(t, c.Conn(), "DE", "count.de.hits"); n != 0 {
-		t.Fatalf("DE still holds %d messages on count.de.hits", n)
+	// Below R, at every tier: the reset message is kept, and the counter
+	// reads 0 (not "no value").
+	if n := subjectMsgs(t, c.Conn(), "DE", "count.de.hits"); n != 1 {
+		t.Fatalf("DE holds %d messages on count.de.hits, want the reset message only", n)
+	}
+	if got, err := c.Get(ctx, []string{"count.de.hits"}, counters.GetOptions{}); err != nil || got[0].Value.Sign() != 0 || got[0].Seq != r.Seq {
+		t.Fatalf("get after reset: %v %+v, want 0 at seq %d", err, got, r.Seq)
 	}
 	waitValue(t, c, "EU", "count.eu.hits", "10")
 	waitValue(t, c, "WORLD", "count.world.hits", "10")
@@ -264,9 +268,15 @@ func TestResetWildcardThousands(t *testing.T) {
 	if delta.String() != "-"+total {
 		t.Fatalf("total delta %s, want -%s", delta.String(), total)
 	}
-	// Every DE counter is gone; EU holds exactly PL's 7 in count.eu.1 and 0 elsewhere.
-	if got, err := c.Get(ctx, []string{"count.de.>"}, counters.GetOptions{}); !errors.Is(err, counters.ErrNotFound) {
+	// Every DE counter reads 0; EU holds exactly PL's 7 in count.eu.1 and 0 elsewhere.
+	got, err := c.Get(ctx, []string{"count.de.>"}, counters.GetOptions{})
+	if err != nil || len(got) != n {
 		t.Fatalf("DE after reset: %d counters, %v", len(got), err)
+	}
+	for _, ctr := range got {
+		if ctr.Value.Sign() != 0 {
+			t.Fatalf("%s = %s after reset", ctr.Subject, ctr.Value)
+		}
 	}
 	waitValue(t, c, "EU", "count.eu.1", "7")
 	waitValue(t, c, "EU", "count.eu."+strconv.Itoa(n), "0")
@@ -431,6 +441,7 @@ func TestResetConcurrentWritersR3(t *testing.T) {
 	servers := testserver.Cluster(t, 3)
 	c := newClient(t, servers[0])
 	euTiers(t, c, 3)
+	testserver.WaitInterest(t, servers, "count.de.hits", "count.pl.hits", "count.eu.hits")
 	concurrentResets(t, c, 4, 8)
 }
 
@@ -457,7 +468,7 @@ func BenchmarkReset10k(b *testing.B) {
 }
 
 // TestResetAcrossDomains: with the hub's domain walked, a leaf reset plans
-// and waits for the hub aggregate above it, and the hub drops to 0.
+// and the hub aggregate above it drops to 0.
 func TestResetAcrossDomains(t *testing.T) {
 	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
 	leafClient := newClient(t, leaf)

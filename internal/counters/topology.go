@@ -293,6 +293,9 @@ type Tier struct {
 	// keeping its kind (permission denied is ErrUnavailable).
 	Error string
 	Err   error `json:"-"`
+	// Warning: the value was read, but its sources record could not be
+	// parsed (Direct and Sources are then unknown).
+	Warning string
 }
 
 // TierSource is what one source last contributed to an aggregate, from its
@@ -374,7 +377,9 @@ func (c *Client) Tiers(ctx context.Context, g *topology.Graph, subject string) (
 				t.Updated = ctr.Updated
 			}
 		}
-		if len(ctrs) == 1 && len(g.Node(t.Stream).Sources) > 0 {
+		if len(ctrs) == 1 && ctrs[0].SourcesError != nil {
+			t.Warning = ctrs[0].SourcesError.Error()
+		} else if len(ctrs) == 1 && len(g.Node(t.Stream).Sources) > 0 {
 			t.Direct = new(big.Int).Sub(ctrs[0].Value, ctrs[0].Sources.Total())
 			t.Sources = tierSources(g.Node(t.Stream), ctrs[0].Sources)
 		}
@@ -444,8 +449,9 @@ func (c *Client) readTier(ctx context.Context, n *topology.Node, subject string)
 	}
 	// The graph already holds the stream's configuration: read directly,
 	// without Get's stream lookup.
-	if IsLiteral(subject) && n.AllowDirect {
-		ctr, err := dc.readOne(ctx, n.Name, subject)
+	if IsLiteral(subject) {
+		// From the leader: tiers are compared with each other ("behind").
+		ctr, err := dc.readOne(ctx, n.Name, subject, readSources)
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil
 		}

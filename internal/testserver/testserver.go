@@ -81,6 +81,30 @@ func Cluster(t testing.TB, n int) []*server.Server {
 	return servers
 }
 
+// WaitInterest returns once every server has interest in each subject
+// (the global account), through a local subscription or a route.
+//
+// A clustered stream's create response is sent in the system account,
+// which routes over another connection than the stream leader's
+// subscription to its subjects (global account): the response can arrive
+// first, and a publish made right after it, on another node, then gets "no
+// responders". Call this after creating a replicated stream and before
+// publishing to it through another node.
+func WaitInterest(t testing.TB, servers []*server.Server, subjects ...string) {
+	t.Helper()
+	waitFor(t, "interest in "+strings.Join(subjects, ", ")+" on every server", func() error {
+		for _, s := range servers {
+			acc := s.GlobalAccount()
+			for _, subj := range subjects {
+				if !acc.SubscriptionInterest(subj) {
+					return fmt.Errorf("%s has no interest in %s", s.Name(), subj)
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // HubAndLeaf starts a hub with JetStream domain hubDomain and a leafnode
 // listener, and a leaf with JetStream domain leafDomain connected to it. It
 // returns once a hub client can reach the leaf's JetStream API through

@@ -80,6 +80,10 @@ func TestCluster(t *testing.T) {
 	if r.Config == nil || r.Config.Name != "X" || r.Config.Replicas != 3 {
 		t.Fatalf("unexpected stream config: %+v", r.Config)
 	}
+	// The create response can overtake the leader's interest in x on the
+	// way to servers[2] (see WaitInterest): without this wait the publish
+	// below failed now and then with "no responders" after 0.3 s.
+	WaitInterest(t, servers, "x")
 	if _, err := nc.Request("x", []byte("hello"), 5*time.Second); err != nil {
 		t.Fatalf("publish to R3 stream: %v", err)
 	}

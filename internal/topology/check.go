@@ -34,6 +34,7 @@ const (
 	CodeSourceError      = "source-error"
 	CodeNoAllowDirect    = "no-allow-direct"
 	CodeSourceLagging    = "source-lagging"
+	CodeSourceStalled    = "source-stalled"
 	CodeSourceInactive   = "source-inactive"
 	CodeSourceMissing    = "source-missing"
 	CodeRawCopy          = "raw-copy"
@@ -135,6 +136,10 @@ func (g *Graph) NewHazards(n Node) []Problem {
 	sortProblems(out)
 	return out
 }
+
+// SortProblems orders problems like Check does: errors first, then by stream
+// and code.
+func SortProblems(ps []Problem) { sortProblems(ps) }
 
 func sortProblems(ps []Problem) {
 	rank := func(s string) int {

@@ -1,0 +1,195 @@
+//go:build unix
+
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/testserver"
+)
+
+// TestResetPromptCtrlC: Ctrl-C at the [y/N] question ends it at once (not
+// at the next Enter), exit 6, nothing written, also with text typed.
+func TestResetPromptCtrlC(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	incr(t, c, "w.a", "42")
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	cmd := exec.Command(bin, "reset", "w.a")
+	cmd.Env = append(os.Environ(), "NATS_URL="+s.ClientURL(), "NO_COLOR=1", "TERM=xterm",
+		"XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out screen
+	go io.Copy(&out, ptmx)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	out.waitFor(t, "the question", func(s string) bool { return strings.Contains(s, "[y/N]") })
+	// Typed text without Enter, then Ctrl-C (the terminal sends SIGINT).
+	if _, err := ptmx.Write([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let the terminal echo it: the test is that it is not taken
+	if _, err := ptmx.Write([]byte("\x03")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != ExitRefused {
+			t.Fatalf("exit %v, want %d\n%q", err, ExitRefused, out.String())
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("Ctrl-C did not end the question\n%q", out.String())
+	}
+	out.waitFor(t, "the cancellation", func(s string) bool { return strings.Contains(s, "reset cancelled (interrupted): nothing was reset") })
+	if strings.Contains(out.String(), "context canceled") {
+		t.Fatalf("raw error shown: %q", out.String())
+	}
+	got, err := c.Get(context.Background(), []string{"w.a"}, counters.GetOptions{})
+	if err != nil || got[0].Value.String() != "42" || got[0].Seq != 1 {
+		t.Fatalf("w.a after Ctrl-C: %v %v, want 42 untouched", got, err)
+	}
+}
+
+// TestResetInterrupted: SIGINT in the middle of a reset of thousands of
+// counters. Counters not started are left alone; those in flight finish.
+// Each row's outcome matches the counter's value after, the summary counts
+// them exactly, and no raw "context canceled" is shown.
+func TestResetInterrupted(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	const n = 2000
+	if err := seedCounters(testserver.Connect(t, s), "w", n); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "reset", "w.>", "--force", "--json")
+	cmd.Env = append(os.Environ(), "NATS_URL="+s.ClientURL(), "XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// Interrupt once the resets have started: the first reset message has
+	// been written after the seed's n messages.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("reset ended before it was interrupted: %v\nstderr: %s", err, stderr.String())
+		default:
+		}
+		info, err := c.StreamInfo(context.Background(), "W")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.LastSeq > n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reset never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := <-exited
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	var out struct {
+		Results []struct {
+			Subject, Stream, Outcome, Before, Delta, After, Unacked, Error string
+			Rounds                                                         int
+		}
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || len(out.Results) != n {
+		t.Fatalf("exit %d, %d results, %v\nstderr: %s", code, len(out.Results), err, stderr.String())
+	}
+	values := map[string]string{}
+	got, err := c.Get(context.Background(), []string{"w.>"}, counters.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ctr := range got {
+		values[ctr.Subject] = ctr.Value.String()
+	}
+	count := map[string]int{}
+	for _, r := range out.Results {
+		count[r.Outcome]++
+		orig := strings.TrimPrefix(r.Subject, "w.")
+		now := values[r.Subject]
+		switch r.Outcome {
+		case "reset":
+			if now != "0" || r.After != "0" || r.Delta != "-"+orig {
+				t.Fatalf("%+v: now %s", r, now)
+			}
+		case "skipped":
+			if now != orig || r.After != "" || r.Delta != "" {
+				t.Fatalf("%+v: now %s, want untouched %s", r, now, orig)
+			}
+		case "unknown":
+			if (now != orig && now != "0") || r.After != "" || r.Unacked != "-"+orig {
+				t.Fatalf("%+v: now %s", r, now)
+			}
+		default:
+			t.Fatalf("outcome %q: %+v", r.Outcome, r)
+		}
+	}
+	t.Logf("exit %d, outcomes %v; stderr %s", code, count, stderr.String())
+	if strings.Contains(stdout.String()+stderr.String(), "context canceled") {
+		t.Fatalf("raw error shown: %s", stderr.String())
+	}
+	if count["skipped"] == 0 {
+		if code != 0 {
+			t.Fatalf("finished before the interrupt, yet exit %d", code)
+		}
+		return
+	}
+	want := "interrupted: " + strconv.Itoa(count["reset"]) + " of " + strconv.Itoa(n) + " counters were reset, " + strconv.Itoa(count["skipped"]) + " not started"
+	if code != ExitError || !strings.Contains(stderr.String(), want) {
+		t.Fatalf("exit %d, stderr %q, want %q", code, stderr.String(), want)
+	}
+	// Running it again finishes the job.
+	rerun := exec.Command(bin, "reset", "w.>", "--force")
+	rerun.Env = cmd.Env
+	if b, err := rerun.CombinedOutput(); err != nil {
+		t.Fatalf("re-run: %v\n%s", err, b)
+	}
+	got, err = c.Get(context.Background(), []string{"w.>"}, counters.GetOptions{})
+	if err != nil || len(got) != n {
+		t.Fatalf("after the re-run: %d counters, %v", len(got), err)
+	}
+	for _, ctr := range got {
+		if ctr.Value.Sign() != 0 {
+			t.Fatalf("after the re-run %s = %s", ctr.Subject, ctr.Value)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package cmd
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/embedded"
+)
+
+// TestTopologyCheckSourceStalled: an increment too large for the aggregate's
+// headers (written by another client: counter refuses it) stops the source
+// for every later counter, and stream info shows only lag. `topology
+// --check` reports it as an error (exit 5) with the fix.
+func TestTopologyCheckSourceStalled(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(t.TempDir(), "js")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	url := s.ClientURL()
+	for _, args := range [][]string{
+		{"create", "DE", "--subjects", "count.de.>"},
+		{"create", "EU", "--subjects", "count.eu.>", "--source", "DE:count.de.>:count.eu.>"},
+		{"incr", "count.de.a", "1"},
+	} {
+		if code, _, errs := runAt(t, url, "", false, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msg := nats.NewMsg("count.de.big")
+	msg.Header.Set(counters.HeaderIncr, "+"+strings.Repeat("9", 40000))
+	if _, err := nc.RequestMsg(msg, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// A later counter of DE never reaches EU.
+	if code, _, errs := runAt(t, url, "", false, "incr", "count.de.a", "1"); code != 0 {
+		t.Fatalf("incr: %d %s", code, errs)
+	}
+	time.Sleep(200 * time.Millisecond) // the source has had its chance
+	code, out, errs := runAt(t, url, "", false, "topology", "--check")
+	if code != ExitProblems || !strings.Contains(out, "source-stalled") || !strings.Contains(out, "source DE of EU is stalled") ||
+		!strings.Contains(out, "reset that counter in DE") || strings.Contains(out, "source-lagging") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	if code, out, _ := runAt(t, url, "", false, "get", "count.eu.a", "--stream", "EU"); code != 0 || out != "1\n" {
+		t.Fatalf("EU count.eu.a: exit %d %q, want the stale 1", code, out)
+	}
+}

@@ -1,0 +1,246 @@
+package counters_test
+
+import (
+	"math/big"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/testserver"
+)
+
+// The cluster fault suite: a stream leader is killed in the middle of a
+// read and of a reset. Each test is bounded by the client timeout and the
+// election (about a second or two).
+
+// leaderOf returns the server leading stream, and one that is not.
+func leaderOf(t *testing.T, c *counters.Client, servers []*server.Server, stream string) (leader, other *server.Server) {
+	t.Helper()
+	info, err := c.StreamInfo(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range servers {
+		if s.Name() == info.Cluster.Leader {
+			leader = s
+		} else if other == nil {
+			other = s
+		}
+	}
+	if leader == nil {
+		t.Fatalf("stream %s has no leader (%q)", stream, info.Cluster.Leader)
+	}
+	return leader, other
+}
+
+// faultClient connects to s with a short timeout and reconnects to the
+// other nodes.
+func faultClient(t *testing.T, servers []*server.Server, s *server.Server) *counters.Client {
+	t.Helper()
+	urls := testserver.URL(s)
+	for _, o := range servers {
+		if o != s {
+			urls += "," + testserver.URL(o)
+		}
+	}
+	nc, err := nats.Connect(urls, nats.DontRandomize(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	c, err := counters.New(nc, counters.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestFaultWildcardGetLeaderKilled: wildcard reads while the stream leader
+// is killed either return every counter or fail; never a shorter list.
+func TestFaultWildcardGetLeaderKilled(t *testing.T) {
+	servers := testserver.Cluster(t, 3)
+	setup := newClient(t, servers[0])
+	mustCreate(t, setup, counters.StreamSpec{Name: "F", Subjects: []string{"f.>"}, Replicas: 3})
+	testserver.WaitInterest(t, servers, "f.1")
+	const n = 2000
+	seed(t, setup.Conn(), "f", n)
+	leader, other := leaderOf(t, setup, servers, "F")
+	c := faultClient(t, servers, other)
+
+	var (
+		wg             sync.WaitGroup
+		mu             sync.Mutex
+		full, failed   int
+		stop           = make(chan struct{})
+		partial        []int
+		killedMidReads = make(chan struct{})
+	)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				got, err := c.Get(ctx, []string{"f.>"}, counters.GetOptions{})
+				mu.Lock()
+				switch {
+				case err != nil:
+					failed++
+				case len(got) == n:
+					full++
+				default:
+					partial = append(partial, len(got))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.AfterFunc(300*time.Millisecond, func() {
+		leader.Shutdown()
+		close(killedMidReads)
+	})
+	<-killedMidReads
+	// Reads go on until some succeed again after the election.
+	deadline := time.Now().Add(20 * time.Second)
+	mu.Lock()
+	before := full
+	mu.Unlock()
+	for {
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		done := full > before+2
+		mu.Unlock()
+		if done || time.Now().After(deadline) {
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("full reads %d, failed %d", full, failed)
+	if len(partial) > 0 {
+		t.Fatalf("reads returned a shorter list without an error: %v counters of %d", partial, n)
+	}
+	if full <= before+2 {
+		t.Fatalf("no full read after the leader was killed (%d before, %d in all, %d failed)", before, full, failed)
+	}
+}
+
+// TestFaultResetLeaderKilled: the leaf's stream leader is killed during a
+// reset of 2,000 counters. Every counter is either untouched or 0, each
+// result's outcome says which (or unknown), the aggregate equals the sum of
+// the leaves, and running the reset again finishes it.
+func TestFaultResetLeaderKilled(t *testing.T) {
+	servers := testserver.Cluster(t, 3)
+	setup := newClient(t, servers[0])
+	mustCreate(t, setup, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}, Replicas: 3})
+	mustCreate(t, setup, counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Replicas: 3,
+		Sources: sources(t, "DE:count.de.>:count.eu.>")})
+	testserver.WaitInterest(t, servers, "count.de.1", "count.eu.1")
+	const n = 2000
+	seed(t, setup.Conn(), "count.de", n)
+	total := big.NewInt(n * (n + 1) / 2)
+	waitSum(t, setup, "EU", "count.eu.>", total)
+
+	leader, other := leaderOf(t, setup, servers, "DE")
+	c := faultClient(t, servers, other)
+	plan, err := c.PlanReset(ctx, []string{"count.de.>"}, counters.ResetOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kill sync.Once
+	res, err := c.Reset(ctx, plan, counters.ResetOptions{Progress: func(p counters.ResetProgress) {
+		if p.Reset == n/4 {
+			kill.Do(func() { go leader.Shutdown() })
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[counters.ResetOutcome]int{}
+	for _, r := range res {
+		outcomes[r.Outcome]++
+	}
+	t.Logf("outcomes %v", outcomes)
+
+	// Each counter is its old value or 0, as its result says.
+	values := map[string]*big.Int{}
+	err = c.ReadLast(ctx, "DE", []string{"count.de.>"}, func(ctr counters.Counter) error {
+		values[ctr.Subject] = ctr.Value
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves := new(big.Int)
+	for _, r := range res {
+		i, _ := strconv.Atoi(r.Subject[len("count.de."):])
+		v := values[r.Subject]
+		old := big.NewInt(int64(i))
+		switch {
+		case v == nil:
+			t.Fatalf("%s has no value", r.Subject)
+		case r.Outcome == counters.ResetDone && v.Sign() != 0,
+			(r.Outcome == counters.ResetFailed || r.Outcome == counters.ResetSkipped) && v.Cmp(old) != 0,
+			r.Outcome == counters.ResetUnknown && v.Sign() != 0 && v.Cmp(old) != 0:
+			t.Fatalf("%s = %s, outcome %s (%v)", r.Subject, v, r.Outcome, r.Err)
+		}
+		leaves.Add(leaves, v)
+	}
+	waitSum(t, c, "EU", "count.eu.>", leaves)
+
+	// A re-run finishes the job.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		plan, err := c.PlanReset(ctx, []string{"count.de.>"}, counters.ResetOptions{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Reset(ctx, plan, counters.ResetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := true
+		for _, r := range res {
+			if r.Outcome != counters.ResetDone && r.Outcome != counters.ResetUnchanged {
+				ok = false
+			}
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("re-runs do not finish: %+v", res[0])
+		}
+	}
+	waitSum(t, c, "DE", "count.de.>", new(big.Int))
+	waitSum(t, c, "EU", "count.eu.>", new(big.Int))
+}
+
+// waitSum polls until the counters matching pattern in stream add up to want.
+func waitSum(t *testing.T, c *counters.Client, stream, pattern string, want *big.Int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sum := new(big.Int)
+		err := c.ReadLast(ctx, stream, []string{pattern}, func(ctr counters.Counter) error {
+			sum.Add(sum, ctr.Value)
+			return nil
+		})
+		if err == nil && sum.Cmp(want) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s in %s adds up to %s, want %s (%v)", pattern, stream, sum, want, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

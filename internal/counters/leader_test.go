@@ -1,0 +1,176 @@
+package counters_test
+
+import (
+	"errors"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/testserver"
+)
+
+// TestReadYourWritesR3: on an R3 stream with other writers busy, a read
+// right after an acknowledged increment is never older than it. Every
+// replica answers direct gets, and one that has not applied the increment
+// yet answers with an older value (11% of reads on 2.15.2); the default
+// read is answered by the stream leader. (With GetOptions{Direct: true}
+// this test fails under -race here, about one run in two.)
+func TestReadYourWritesR3(t *testing.T) {
+	servers := testserver.Cluster(t, 3)
+	c := newClient(t, servers[0])
+	mustCreate(t, c, counters.StreamSpec{Name: "RW", Subjects: []string{"rw.>"}, Replicas: 3})
+	testserver.WaitInterest(t, servers, "rw.a")
+	// Read and write through a follower: direct gets prefer the replica of
+	// the server the client is connected to.
+	info, err := c.StreamInfo(ctx, "RW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range servers {
+		if s.Name() != info.Cluster.Leader {
+			c = newClient(t, s)
+			break
+		}
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := c.Incr(ctx, "rw.a", big.NewInt(1), ""); err != nil {
+					t.Errorf("writer: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+
+	for i := range 300 {
+		res, err := c.Incr(ctx, "rw.a", big.NewInt(1), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Get(ctx, []string{"rw.a"}, counters.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0].Seq < res.Seq {
+			t.Fatalf("read %d: seq %d value %s is older than the acknowledged seq %d value %s", i, got[0].Seq, got[0].Value, res.Seq, res.Value)
+		}
+	}
+}
+
+// TestUnansweredPublishIsUnknown: a publish that was sent but never
+// answered may have been applied: its error says so (OutcomeUnknown), while
+// one nobody received (no responders) is not.
+func TestUnansweredPublishIsUnknown(t *testing.T) {
+	s := testserver.Single(t)
+	nc := testserver.Connect(t, s)
+	// Something receives the increment and never answers, like a stream
+	// whose leader stalls after storing it.
+	sub, err := nc.SubscribeSync("silent.x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	c, err := counters.New(testserver.Connect(t, s), counters.Options{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Incr(ctx, "silent.x", big.NewInt(1), "")
+	if err == nil || !counters.OutcomeUnknown(err) || !errors.Is(err, counters.ErrUnavailable) {
+		t.Fatalf("unanswered publish: %v (unknown %v)", err, counters.OutcomeUnknown(err))
+	}
+	if _, err := sub.NextMsg(time.Second); err != nil {
+		t.Fatalf("the increment was not sent: %v", err)
+	}
+	_, err = c.Incr(ctx, "nobody.x", big.NewInt(1), "")
+	if err == nil || counters.OutcomeUnknown(err) {
+		t.Fatalf("publish nobody received: %v (unknown %v)", err, counters.OutcomeUnknown(err))
+	}
+}
+
+// TestWildcardReadsR3: wildcard reads of a healthy R3 stream never stall.
+// Each read makes a consumer that may live on another server; a pull sent
+// before that server's interest reached ours was dropped, and about 1% of
+// reads stalled until the timeout ("stalled after 0 of N").
+func TestWildcardReadsR3(t *testing.T) {
+	servers := testserver.Cluster(t, 3)
+	c := newClient(t, servers[0])
+	mustCreate(t, c, counters.StreamSpec{Name: "WR", Subjects: []string{"wr.>"}, Replicas: 3})
+	testserver.WaitInterest(t, servers, "wr.a")
+	for _, s := range []string{"wr.a", "wr.b", "wr.c"} {
+		if _, err := c.Incr(ctx, s, big.NewInt(2), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A short timeout: a read that would stall fails fast instead of
+	// taking the default 5 s.
+	reader, err := counters.New(testserver.Connect(t, servers[1]), counters.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		got, err := reader.Get(ctx, []string{"wr.>"}, counters.GetOptions{})
+		if err != nil || len(got) != 3 {
+			t.Fatalf("read %d: %d counters, %v", i, len(got), err)
+		}
+	}
+}
+
+// TestLeaderReadDeniedFallsBackToDirect: a role allowed direct gets but not
+// $JS.API.STREAM.MSG.GET (read-only users often are) still reads counters.
+func TestLeaderReadDeniedFallsBackToDirect(t *testing.T) {
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, NoSigs: true, NoLog: true, StoreDir: t.TempDir(),
+		Users: []*server.User{{
+			Username: "reader", Password: "pw",
+			Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: []string{"$JS.API.STREAM.MSG.GET.>"}}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("reader", "pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	c, err := counters.New(nc, counters.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, c, counters.StreamSpec{Name: "RO", Subjects: []string{"ro.>"}})
+	if _, err := c.Incr(ctx, "ro.a", big.NewInt(3), ""); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second read goes straight to a direct get
+		start := time.Now()
+		got, err := c.Get(ctx, []string{"ro.a"}, counters.GetOptions{})
+		if err != nil || got[0].Value.String() != "3" {
+			t.Fatalf("get: %v %v", got, err)
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("read took %s: the denial was not taken as one", time.Since(start))
+		}
+	}
+}
