@@ -145,8 +145,9 @@ func (c *Client) resolvePartial(ctx context.Context, patterns []string, stream s
 		if err != nil {
 			return nil, nil, err
 		}
-		if !info.Config.AllowMsgCounter {
-			return nil, nil, notCounter(stream)
+		// A mirror of a counter stream is a read replica: read it as one.
+		if carries, err := c.carriesCounterValues(ctx, info); err != nil || !carries {
+			return nil, nil, cmp.Or(err, notCounter(stream))
 		}
 		return []streamPlan{{info: info, patterns: patterns}}, nil, nil
 	}

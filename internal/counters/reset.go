@@ -388,7 +388,10 @@ func (c *Client) aggregatesCaughtUp(ctx context.Context, g *topology.Graph, r *R
 	}
 	for _, ref := range g.Consumers(leaf.ID) {
 		to, e := g.Node(ref.Stream), g.EdgeOf(ref)
-		if !g.IsAggregation(to, e) {
+		// A mirror copies by sequence: one that has not copied the reset
+		// message before it is purged keeps the old value, and so does
+		// every aggregate sourcing the mirror.
+		if !g.FlowsUp(to, e) {
 			continue
 		}
 		up, ok := e.MapUp(r.Subject)
@@ -415,7 +418,10 @@ func (c *Client) aggregatesCaughtUp(ctx context.Context, g *topology.Graph, r *R
 			if err != nil {
 				return err
 			}
-			if seen := agg.Sources[key][r.Subject]; seen == nil || seen.Sign() == 0 {
+			if e.Mirror && agg.Seq >= r.Seq {
+				break
+			}
+			if seen := agg.Sources[key][r.Subject]; !e.Mirror && (seen == nil || seen.Sign() == 0) {
 				break
 			}
 			if last, err := c.readOne(ctx, r.Stream, r.Subject); err == nil && last.Seq > r.Seq {
