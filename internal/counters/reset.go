@@ -227,6 +227,9 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 // It also needs direct reads (allow_direct), as every counter client does.
 func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
 	name := cfg.Name
+	if cfg.Mirror != nil {
+		return Invalidf("stream %s is a mirror of %s and takes no increments: reset at %s (the mirror and every aggregate above it follow)", name, cfg.Mirror.Name, cfg.Mirror.Name)
+	}
 	if !cfg.AllowDirect {
 		return Invalidf("stream %s has allow_direct off: counters need direct reads; turn it on before resetting", name)
 	}

@@ -169,6 +169,12 @@ func specOf(s *jetstream.StreamSource) string {
 	return spec.String()
 }
 
+// sameMapping: two sources of one key carry the same subjects to the same
+// places (filter and transforms alike).
+func sameMapping(a, b *jetstream.StreamSource) bool {
+	return sourcesKey([]*jetstream.StreamSource{a}) == sourcesKey([]*jetstream.StreamSource{b})
+}
+
 func apiPrefix(s *jetstream.StreamSource) string {
 	if s.External == nil {
 		return ""
@@ -224,7 +230,17 @@ func where(prefix string) string {
 func mergeControlled(have, want jetstream.StreamConfig) jetstream.StreamConfig {
 	out := have
 	out.Subjects = want.Subjects
-	out.Sources = want.Sources
+	// A source that stays as it is keeps its configuration verbatim (start
+	// sequence or time, deliver prefix: set by others, not ours to reset).
+	out.Sources = nil
+	old := sourceEdges(have.Sources)
+	for _, n := range sourceEdges(want.Sources) {
+		if o := findEdge(old, n.key); o != nil && sameMapping(o.src, n.src) {
+			out.Sources = append(out.Sources, o.src)
+			continue
+		}
+		out.Sources = append(out.Sources, n.src)
+	}
 	out.Replicas = want.Replicas
 	out.Placement = want.Placement
 	out.Description = want.Description
@@ -301,7 +317,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 				c.Effect = "adds its counters' values (unknown: not read)"
 			}
 			add(c)
-		case sourcesKey([]*jetstream.StreamSource{o.src}) != sourcesKey([]*jetstream.StreamSource{n.src}):
+		case !sameMapping(o.src, n.src):
 			c := ConfigChange{Field: "source", Op: "change", Item: n.src.Name, Have: specOf(o.src), Want: specOf(n.src)}
 			moved := renames(o.edge) != renames(n.edge)
 			if total, cnt, ok := counted(n); ok && cnt > 0 {
@@ -498,7 +514,7 @@ func (c *Client) readUpdateInputs(ctx context.Context, in *UpdateInputs) error {
 	old, next := sourceEdges(in.Have.Sources), sourceEdges(in.Want.Sources)
 	var read []sourceEdge
 	for _, n := range next {
-		if o := findEdge(old, n.key); o == nil || sourcesKey([]*jetstream.StreamSource{o.src}) != sourcesKey([]*jetstream.StreamSource{n.src}) {
+		if o := findEdge(old, n.key); o == nil || !sameMapping(o.src, n.src) {
 			read = append(read, n)
 		}
 	}
