@@ -309,7 +309,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 			c := ConfigChange{Field: "source", Op: "add", Item: specOf(n.src)}
 			if total, cnt, ok := counted(n); ok {
 				c.Delta, c.Counted = total, cnt
-				c.Effect = fmt.Sprintf("adds %s over %s: each of its counters' value minus what %s last saw from %s", Signed(total), countersWord(cnt), name, n.src.Name)
+				c.Effect = fmt.Sprintf("adds %s over %s (each counter's value at %s minus what %s last saw from it)", Signed(total), countersWord(cnt), n.src.Name, name)
 				if cnt == 0 {
 					c.Delta, c.Effect = nil, fmt.Sprintf("no value changes: %s already counted all of %s", name, n.src.Name)
 				}
