@@ -239,7 +239,7 @@ func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
 		}
 	}
 	if len(cfg.Subjects) == 0 {
-		return Invalidf("stream %s has no subjects of its own, so it cannot take the negative increment a reset publishes: add subject %s to it (subjects of an aggregate may be its sourced ones), or reset upstream", name, subject)
+		return Invalidf("stream %s has no subjects of its own, so it cannot take the negative increment a reset publishes: add subject %s to it (subjects of an aggregate may be its sourced ones: counter create %s … --subjects %s --update), or reset upstream", name, subject, name, subject)
 	}
 	return Invalidf("stream %s does not capture subject %s (its subjects: %s): a reset there would land in another stream; reset the subject at the stream that captures it", name, subject, strings.Join(cfg.Subjects, ", "))
 }
