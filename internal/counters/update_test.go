@@ -188,6 +188,21 @@ func TestUpdateRefusals(t *testing.T) {
 	if err != nil || len(info.Config.Sources) != 1 || info.Config.Sources[0].SubjectTransforms[0].Destination != "count.eu.>" {
 		t.Fatalf("EU changed: %+v %v", info.Config.Sources, err)
 	}
+	// Forced, the server does what the plan showed: the new subject gets
+	// DE's whole value and the old one keeps its total.
+	plan, err = c.PlanUpdate(ctx, euSpec("DE:count.de.>:count.eu2.>"), counters.CreateOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ApplyUpdate(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	waitValue(t, c, "EU", "count.eu2.hits", "3")
+	waitValue(t, c, "EU", "count.eu.hits", "3")
+	// Stale: applying the same plan again finds the stream changed.
+	if err := c.ApplyUpdate(ctx, plan); !errors.Is(err, counters.ErrConflict) {
+		t.Fatalf("stale plan: %v", err)
+	}
 	// Create without --update still refuses a differing stream, pointing at --update.
 	_, err = c.Create(ctx, euSpec("DE:count.de.>:count.eu.>", "PL"), counters.CreateOptions{Force: true})
 	if !errors.Is(err, counters.ErrConflict) || !strings.Contains(err.Error(), "--update") {
@@ -275,4 +290,71 @@ func TestMirrorThenSourceAcrossDomains(t *testing.T) {
 	waitValueOrZero(t, hubClient, "EU", "count.eu.hits", new(big.Int))
 	resetIncr(t, leafClient, "count.de.hits", 2)
 	waitValue(t, hubClient, "EU", "count.eu.hits", "2")
+}
+
+func mustConfig(t *testing.T, spec counters.StreamSpec) jetstream.StreamConfig {
+	t.Helper()
+	cfg, err := spec.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestUpdateRefusalRules: the changes no update may make, and those it may.
+func TestUpdateRefusalRules(t *testing.T) {
+	have := mustConfig(t, euSpec("DE:count.de.>:count.eu.>", "PL@leaf"))
+	for _, c := range []struct {
+		name string
+		want counters.StreamSpec
+		bad  string // "" = allowed
+	}{
+		{"same", euSpec("DE:count.de.>:count.eu.>", "PL@leaf"), ""},
+		{"add a second PL from another domain", euSpec("DE:count.de.>:count.eu.>", "PL@leaf", "PL@edge"), ""},
+		{"remove PL", euSpec("DE:count.de.>:count.eu.>"), ""},
+		{"PL moves to the local domain", euSpec("DE:count.de.>:count.eu.>", "PL"), "would move from API prefix $JS.leaf.API to the local domain"},
+		{"DE moves to a domain", euSpec("DE@hub:count.de.>:count.eu.>", "PL@leaf"), "would move from the local domain to API prefix $JS.hub.API"},
+		{"transform change is for --force, not here", euSpec("DE:count.de.>:count.x.>", "PL@leaf"), ""},
+		{"to a mirror", counters.StreamSpec{Name: "EU", Mirror: &counters.SourceSpec{Stream: "DE"}}, "is not a mirror"},
+	} {
+		err := counters.UpdateRefusal(have, mustConfig(t, c.want))
+		switch {
+		case c.bad == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.bad != "" && (!errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), c.bad)):
+			t.Errorf("%s: %v, want ErrInvalid with %q", c.name, err, c.bad)
+		}
+	}
+	mirror := mustConfig(t, counters.StreamSpec{Name: "M", Mirror: &counters.SourceSpec{Stream: "DE", Domain: "leaf"}})
+	if err := counters.UpdateRefusal(mirror, mustConfig(t, counters.StreamSpec{Name: "M", Mirror: &counters.SourceSpec{Stream: "DE"}})); err == nil || !strings.Contains(err.Error(), "origin cannot change") {
+		t.Errorf("mirror origin change: %v", err)
+	}
+	if err := counters.UpdateRefusal(mirror, mustConfig(t, counters.StreamSpec{Name: "M", Mirror: &counters.SourceSpec{Stream: "DE", Domain: "leaf"}, Replicas: 3})); err != nil {
+		t.Errorf("mirror replicas: %v", err)
+	}
+}
+
+// TestPlanConfigUpdateFilterVersusTransform: widening a filter only brings
+// the newly carried counters and needs no --force; a rename does.
+func TestPlanConfigUpdateFilterVersusTransform(t *testing.T) {
+	v := big.NewInt
+	agg := map[string]counters.Counter{
+		"count.de.hits": {Subject: "count.de.hits", Value: v(5), Sources: counters.Sources{"DE": {"count.de.hits": v(5)}}},
+	}
+	up := map[string][]counters.Counter{"DE": {{Subject: "count.de.hits", Value: v(5)}, {Subject: "count.de.errors", Value: v(2)}}}
+	have := mustConfig(t, euSpec("DE:count.de.hits"))
+	wide := counters.PlanConfigUpdate(counters.UpdateInputs{Have: have, Want: mustConfig(t, euSpec("DE:count.de.>")), Aggregate: agg, Upstream: up})
+	if len(wide.Refusals) != 0 || !slices.Equal(effects(wide), []string{"count.de.errors <nil>+2=2"}) {
+		t.Fatalf("wider filter: refusals %v, effects %v", wide.Refusals, effects(wide))
+	}
+	renamed := counters.PlanConfigUpdate(counters.UpdateInputs{Have: have, Want: mustConfig(t, euSpec("DE:count.de.>:count.eu.>")), Aggregate: agg, Upstream: up})
+	if len(renamed.Refusals) != 1 || !slices.Equal(effects(renamed), []string{"count.eu.errors <nil>+2=2", "count.eu.hits <nil>+5=5"}) {
+		t.Fatalf("renamed: refusals %v, effects %v", renamed.Refusals, effects(renamed))
+	}
+	// An unread source: its effect is unknown, which needs a confirmation.
+	unknown := counters.PlanConfigUpdate(counters.UpdateInputs{Have: have, Want: mustConfig(t, euSpec("DE:count.de.hits", "GONE")), Aggregate: agg,
+		Upstream: up, UpstreamErr: map[string]string{"GONE": "stream not found"}})
+	if !unknown.ValuesChange() || len(unknown.Unknown) != 1 || !strings.Contains(unknown.Unknown[0], "stream not found") {
+		t.Fatalf("unknown effect: %+v", unknown.Unknown)
+	}
 }
