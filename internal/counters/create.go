@@ -264,10 +264,10 @@ func (c *Client) checkSource(ctx context.Context, src SourceSpec, mirror bool) (
 		return nil, err
 	}
 	carries, err := dc.carriesCounterValues(ctx, info)
-	if err != nil {
-		return nil, err
-	}
 	switch {
+	case err != nil:
+		// A mirror whose origin cannot be read now (a leaf offline).
+		return &refusal{ErrUnavailable, fmt.Sprintf("could not check that %s stream %s holds counter values: %v", what, src.Stream, err)}, nil
 	case !carries && mirror:
 		return &refusal{ErrInvalid, fmt.Sprintf("mirrored stream %s is not a counter stream (nor a mirror of one): its copies would hold no counter values", src.Stream)}, nil
 	case !carries:

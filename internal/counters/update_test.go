@@ -290,6 +290,26 @@ func TestMirrorThenSourceAcrossDomains(t *testing.T) {
 	waitValueOrZero(t, hubClient, "EU", "count.eu.hits", new(big.Int))
 	resetIncr(t, leafClient, "count.de.hits", 2)
 	waitValue(t, hubClient, "EU", "count.eu.hits", "2")
+	waitValue(t, hubClient, "DE_COPY", "count.de.hits", "2")
+
+	// The leaf goes offline: the replica is still read, and the aggregate
+	// sourcing it is not taken for one sourcing a plain stream.
+	leaf.Shutdown()
+	leaf.WaitForShutdown()
+	waitValue(t, hubClient, "DE_COPY", "count.de.hits", "2")
+	g, err = hubClient.Topology(ctx, []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range g.Check() {
+		if p.Code == topology.CodeNonCounterSource {
+			t.Errorf("with the leaf offline: %s", p.Message)
+		}
+	}
+	_, err = hubClient.Create(ctx, counters.StreamSpec{Name: "EU3", Sources: []counters.SourceSpec{{Stream: "DE_COPY"}}}, counters.CreateOptions{})
+	if !errors.Is(err, counters.ErrUnavailable) || !strings.Contains(err.Error(), "could not check that source stream DE_COPY holds counter values") {
+		t.Fatalf("create sourcing a mirror whose origin is offline: %v", err)
+	}
 }
 
 func mustConfig(t *testing.T, spec counters.StreamSpec) jetstream.StreamConfig {

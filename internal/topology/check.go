@@ -87,7 +87,9 @@ func (g *Graph) Check() []Problem {
 				add(SeverityWarning, CodeSourceMissing, n.ID, fmt.Sprintf("%s %s of %s was not found", kind, e.Upstream, n.ID),
 					fmt.Sprintf("create stream %s, walk its domain with --domains, or remove the %s", e.Upstream, kind))
 			}
-			if n.Counter && !e.Mirror && up.Config != nil && !g.CarriesCounterValues(up.ID) {
+			// A mirror whose origin is missing or unreadable is reported
+			// as such (source-missing at the mirror), not as a plain stream.
+			if carries, known := g.counterValues(up.ID); n.Counter && !e.Mirror && up.Config != nil && !carries && known {
 				add(SeverityError, CodeNonCounterSource, n.ID, fmt.Sprintf("counter stream %s sources non-counter stream %s: the aggregate stalls silently", n.ID, e.Upstream),
 					fmt.Sprintf("remove source %s from %s, or source a counter stream instead", e.Upstream, n.ID))
 			}

@@ -175,24 +175,37 @@ func (g *Graph) IsAggregation(to *Node, e *Edge) bool {
 // the node a mirror edge reads, nil when unknown; an unknown origin does
 // not carry counter values.
 func CarriesCounterValues(n *Node, upstream func(Edge) *Node) bool {
+	carries, _ := counterValues(n, upstream)
+	return carries
+}
+
+// counterValues is CarriesCounterValues, and whether the answer is known:
+// a mirror whose origin was not found or could not be read may well hold
+// counter values.
+func counterValues(n *Node, upstream func(Edge) *Node) (carries, known bool) {
 	seen := map[*Node]bool{}
 	for n != nil && n.Config != nil && !seen[n] {
 		if n.Counter {
-			return true
+			return true, true
 		}
 		seen[n] = true
 		mirror := slices.IndexFunc(n.Sources, func(e Edge) bool { return e.Mirror })
 		if mirror < 0 {
-			return false
+			return false, true
 		}
 		n = upstream(n.Sources[mirror])
 	}
-	return false
+	return false, n != nil && n.Config != nil // a loop of mirrors carries nothing
 }
 
 // CarriesCounterValues applies the rule of the same name to stream id.
 func (g *Graph) CarriesCounterValues(id string) bool {
-	return CarriesCounterValues(g.nodes[id], func(e Edge) *Node { return g.nodes[e.Upstream] })
+	carries, _ := g.counterValues(id)
+	return carries
+}
+
+func (g *Graph) counterValues(id string) (carries, known bool) {
+	return counterValues(g.nodes[id], func(e Edge) *Node { return g.nodes[e.Upstream] })
 }
 
 // FlowsUp reports whether counter values travel along e into stream to:

@@ -81,6 +81,12 @@ func TestCheckMirrorThenSource(t *testing.T) {
 	if got := codes(g.Check()); !reflect.DeepEqual(got, []string{"error non-counter-source AGG"}) {
 		t.Fatalf("counter sourcing a mirror of a plain stream: %v", got)
 	}
+	// A mirror whose origin is in a domain not walked (or unreachable) is
+	// reported as missing at the mirror, not as a plain source.
+	far := New([]Node{mirrorOf("FARM", "DE@far"), counter("AGG", nil, src("FARM"))})
+	if got := codes(far.Check()); !reflect.DeepEqual(got, []string{"warning source-missing FARM"}) {
+		t.Fatalf("aggregate sourcing a mirror of an unknown stream: %v", got)
+	}
 	// DE reaching EU through its mirror and directly counts twice.
 	d := New([]Node{
 		counter("DE", []string{"count.de.>"}),
