@@ -20,7 +20,7 @@ func addCreate(a *app) {
 		asJSON  bool
 		domains []string
 	)
-	c := a.fisk.Command("create", "Create a counter stream, or an aggregate tier that sums other counter streams")
+	c := a.fisk.Command("create", "Create a counter stream, an aggregate tier that sums others, or a mirror; --update changes a live one safely")
 	c.Arg("name", "Stream name").Required().StringVar(&spec.Name)
 	c.Flag("subjects", "Subjects the stream holds counters for (repeatable)").PlaceHolder("SUBJECT").StringsVar(&spec.Subjects)
 	c.Flag("source", "Source STREAM[@DOMAIN][:FROM[:TO]]: FROM filters, FROM:TO renames into this tier (repeatable)").PlaceHolder("SPEC").StringsVar(&sources)

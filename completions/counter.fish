@@ -15,7 +15,7 @@ complete -c counter -l timeout -r -d 'Time to wait for the server and for each r
 complete -c counter -l js-domain -r -d 'JetStream domain to use'
 complete -c counter -l js-api-prefix -r -d 'JetStream API prefix to use (cross-account imports)'
 complete -c counter -n __fish_use_subcommand -a help -d 'Show help.'
-complete -c counter -n __fish_use_subcommand -a create -d 'Create a counter stream, or an aggregate tier that sums other counter streams'
+complete -c counter -n __fish_use_subcommand -a create -d 'Create a counter stream, an aggregate tier that sums others, or a mirror; --update changes a live one safely'
 complete -c counter -n '__fish_seen_subcommand_from create' -l subjects -r -d 'Subjects the stream holds counters for (repeatable)'
 complete -c counter -n '__fish_seen_subcommand_from create' -l source -r -d 'Source STREAM[@DOMAIN][:FROM[:TO]]: FROM filters, FROM:TO renames into this tier (repeatable)'
 complete -c counter -n '__fish_seen_subcommand_from create' -l replicas -r -d 'Number of replicas'
