@@ -286,7 +286,15 @@ func TestMirrorThenSourceAcrossDomains(t *testing.T) {
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("reset: %v %+v", err, res)
 	}
-	waitValueOrZero(t, hubClient, "DE_COPY", "count.de.hits", new(big.Int))
+	// The leaf's reset message was purged only once the mirror had copied
+	// it (a mirror keeps the origin's sequence numbers).
+	if !res[0].Purged || res[0].KeptReason != "" || res[0].PurgedBelow != res[0].Seq+1 {
+		t.Fatalf("purge below the mirror: %+v", res[0])
+	}
+	copied := waitValue(t, hubClient, "DE_COPY", "count.de.hits", "0")
+	if copied.Seq != res[0].Seq {
+		t.Fatalf("the mirror holds the reset message at seq %d, the leaf wrote it at %d", copied.Seq, res[0].Seq)
+	}
 	waitValueOrZero(t, hubClient, "EU", "count.eu.hits", new(big.Int))
 	resetIncr(t, leafClient, "count.de.hits", 2)
 	waitValue(t, hubClient, "EU", "count.eu.hits", "2")
