@@ -501,7 +501,7 @@ func (c *Client) PlanUpdate(ctx context.Context, spec StreamSpec, opts CreateOpt
 	for _, r := range refusals {
 		plan.Refusals = append(plan.Refusals, r.msg)
 	}
-	if err := c.readAbove(ctx, plan); err != nil {
+	if err := c.readAbove(ctx, in.Graph, plan); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -575,7 +575,7 @@ func carriedFilters(e topology.Edge) []string {
 
 // readAbove reads the current value of every tier above the changed
 // counters, one batch per stream, and settles the plan.
-func (c *Client) readAbove(ctx context.Context, plan *UpdatePlan) error {
+func (c *Client) readAbove(ctx context.Context, g *topology.Graph, plan *UpdatePlan) error {
 	byStream := map[string][]string{}
 	for _, ce := range plan.Counters {
 		for _, t := range ce.Above {
@@ -591,7 +591,21 @@ func (c *Client) readAbove(ctx context.Context, plan *UpdatePlan) error {
 		if err != nil {
 			return err
 		}
-		found, err := dc.readLiterals(ctx, name, subjects)
+		var found []Counter
+		if n := g.Node(id); n != nil && n.AllowDirect {
+			found, err = dc.readLiterals(ctx, name, subjects)
+		} else {
+			// Without direct reads (a mirror made elsewhere may lack
+			// them): one consumer over the subjects.
+			for _, filters := range consumerFilters(subjects) {
+				if err = dc.ReadLast(ctx, name, filters, func(ctr Counter) error {
+					found = append(found, ctr)
+					return nil
+				}); err != nil {
+					break
+				}
+			}
+		}
 		if err != nil {
 			return err
 		}

@@ -80,11 +80,14 @@ func TestUpdateAddRemoveAddBack(t *testing.T) {
 	three := euSpec("DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>", "FR:count.fr.>:count.eu.>")
 	mustCreate(t, c, two)
 	mustCreate(t, c, counters.StreamSpec{Name: "GLOBAL", Sources: []counters.SourceSpec{{Stream: "EU", From: "count.eu.>", To: "count.all.>"}}})
+	// A mirror above, made elsewhere without direct reads: still a tier.
+	rawStream(t, c.JetStream(), jetstream.StreamConfig{Name: "GCOPY", Mirror: &jetstream.StreamSource{Name: "GLOBAL"}})
 	resetIncr(t, c, "count.de.hits", 5)
 	resetIncr(t, c, "count.pl.hits", 7)
 	resetIncr(t, c, "count.fr.hits", 11)
 	resetIncr(t, c, "count.fr.misses", 2)
 	waitValue(t, c, "GLOBAL", "count.all.hits", "12")
+	waitValue(t, c, "GCOPY", "count.all.hits", "12")
 
 	// Add FR.
 	plan := planAndApply(t, c, three)
@@ -93,8 +96,8 @@ func TestUpdateAddRemoveAddBack(t *testing.T) {
 		t.Fatalf("add FR: %+v", plan.Changes)
 	}
 	want := []string{
-		"count.eu.hits 12+11=23 [GLOBAL count.all.hits 12->23]",
-		"count.eu.misses <nil>+2=2 [GLOBAL count.all.misses <nil>->2]",
+		"count.eu.hits 12+11=23 [GLOBAL count.all.hits 12->23] [GCOPY count.all.hits 12->23]",
+		"count.eu.misses <nil>+2=2 [GLOBAL count.all.misses <nil>->2] [GCOPY count.all.misses <nil>->2]",
 	}
 	if got := effects(plan); !slices.Equal(got, want) {
 		t.Fatalf("effects of adding FR:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -118,10 +121,11 @@ func TestUpdateAddRemoveAddBack(t *testing.T) {
 	resetIncr(t, c, "count.de.hits", 1)
 	waitValue(t, c, "GLOBAL", "count.all.hits", "24") // DE's +1 only
 	waitValue(t, c, "EU", "count.eu.hits", "24")
+	waitValue(t, c, "GCOPY", "count.all.hits", "24")
 
 	// Add FR back: only the 100 since.
 	plan = planAndApply(t, c, three)
-	want = []string{"count.eu.hits 24+100=124 [GLOBAL count.all.hits 24->124]"}
+	want = []string{"count.eu.hits 24+100=124 [GLOBAL count.all.hits 24->124] [GCOPY count.all.hits 24->124]"}
 	if got := effects(plan); !slices.Equal(got, want) {
 		t.Fatalf("effects of adding FR back:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
