@@ -1,6 +1,7 @@
 package counters
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -128,19 +129,12 @@ func findEdge(edges []sourceEdge, key string) *sourceEdge {
 func renames(e topology.Edge) string {
 	var parts []string
 	for _, t := range e.Transforms {
-		from := cmpOr(t.From, ">")
+		from := cmp.Or(t.From, ">")
 		if t.To != "" && t.To != from {
 			parts = append(parts, from+"→"+t.To)
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // specOf renders a configured source in --source form.
@@ -277,7 +271,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 		ctrs, ok := in.Upstream[e.key]
 		if !ok {
 			why := in.UpstreamErr[e.key]
-			plan.Unknown = append(plan.Unknown, fmt.Sprintf("what source %s adds is unknown: %s", e.src.Name, cmpOr(why, "it was not read")))
+			plan.Unknown = append(plan.Unknown, fmt.Sprintf("what source %s adds is unknown: %s", e.src.Name, cmp.Or(why, "it was not read")))
 			return nil, 0, false
 		}
 		total, n := new(big.Int), 0
@@ -330,7 +324,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 			}
 			if moved {
 				c.Effect += fmt.Sprintf("; future deltas land on other subjects: the old ones keep their totals and the new ones receive %s's whole value (a double count across subjects)", n.src.Name)
-				c.Refusal = fmt.Sprintf("the transform of source %s changes (%s becomes %s): its whole value is counted again under the new subjects", n.src.Name, cmpOr(renames(o.edge), "none"), cmpOr(renames(n.edge), "none"))
+				c.Refusal = fmt.Sprintf("the transform of source %s changes (%s becomes %s): its whole value is counted again under the new subjects", n.src.Name, cmp.Or(renames(o.edge), "none"), cmp.Or(renames(n.edge), "none"))
 			}
 			add(c)
 		}
@@ -564,11 +558,11 @@ func (c *Client) readUpdateInputs(ctx context.Context, in *UpdateInputs) error {
 // carriedFilters are the upstream subjects an edge may carry.
 func carriedFilters(e topology.Edge) []string {
 	if len(e.Transforms) == 0 {
-		return []string{cmpOr(e.Filter, ">")}
+		return []string{cmp.Or(e.Filter, ">")}
 	}
 	var out []string
 	for _, t := range e.Transforms {
-		out = append(out, cmpOr(t.From, ">"))
+		out = append(out, cmp.Or(t.From, ">"))
 	}
 	return out
 }
