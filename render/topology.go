@@ -201,17 +201,22 @@ func Mapping(e topology.Edge) string {
 	}
 }
 
+// plainKind names a stream that is not a counter stream.
+func plainKind(g *topology.Graph, n *topology.Node) string {
+	if g.CarriesCounterValues(n.ID) {
+		return "mirror of counters"
+	}
+	return "plain stream"
+}
+
 func describeNode(g *topology.Graph, n *topology.Node) string {
 	if n.Config == nil {
 		return "not found"
 	}
-	kind := "plain stream"
-	values := n.Counter
-	switch {
-	case n.Counter:
-		kind = "counter"
-	case g.CarriesCounterValues(n.ID):
-		kind, values = "mirror of counters", true
+	kind, values := "counter", true
+	if !n.Counter {
+		kind = plainKind(g, n)
+		values = kind != "plain stream"
 	}
 	parts := []string{kind}
 	if len(n.Subjects) > 0 {
@@ -342,7 +347,7 @@ func Dot(g *topology.Graph) string {
 			label += "\nnot found"
 			attrs = append(attrs, "style=dotted")
 		case !n.Counter:
-			label += "\nplain stream"
+			label += "\n" + plainKind(g, n)
 			attrs = append(attrs, "style=dashed")
 		}
 		attrs = append([]string{"label=" + dotQuote(label)}, attrs...)
@@ -391,7 +396,7 @@ func Mermaid(g *topology.Graph) string {
 			label += "<br/>not found"
 			missing = append(missing, id)
 		case !n.Counter:
-			label += "<br/>plain stream"
+			label += "<br/>" + plainKind(g, n)
 			plain = append(plain, id)
 		}
 		fmt.Fprintf(&b, "  %s[%s]\n", id, mermaidQuote(label))
