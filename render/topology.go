@@ -216,7 +216,7 @@ func describeNode(g *topology.Graph, n *topology.Node) string {
 	kind, values := "counter", true
 	if !n.Counter {
 		kind = plainKind(g, n)
-		values = kind != "plain stream"
+		values = g.CarriesCounterValues(n.ID)
 	}
 	parts := []string{kind}
 	if len(n.Subjects) > 0 {
