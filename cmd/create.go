@@ -3,19 +3,24 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/render"
 )
 
 func addCreate(a *app) {
 	var (
 		spec    counters.StreamSpec
 		sources []string
+		mirror  string
 		dryRun  bool
 		force   bool
+		update  bool
 		asJSON  bool
+		domains []string
 	)
-	c := a.fisk.Command("create", "Create a counter stream, or an aggregate tier that sums other counter streams")
+	c := a.fisk.Command("create", "Create a counter stream, an aggregate tier that sums others, or a mirror; --update changes a live one safely")
 	c.Arg("name", "Stream name").Required().StringVar(&spec.Name)
 	c.Flag("subjects", "Subjects the stream holds counters for (repeatable)").PlaceHolder("SUBJECT").StringsVar(&spec.Subjects)
 	c.Flag("source", "Source STREAM[@DOMAIN][:FROM[:TO]]: FROM filters, FROM:TO renames into this tier (repeatable)").PlaceHolder("SPEC").StringsVar(&sources)
@@ -25,15 +30,24 @@ func addCreate(a *app) {
 	c.Flag("tag", "Place the stream on servers with this tag (repeatable)").PlaceHolder("TAG").StringsVar(&spec.Tags)
 	c.Flag("description", "Stream description").PlaceHolder("TEXT").StringVar(&spec.Description)
 	c.Flag("history", "Messages kept per counter (default unlimited; 1 keeps only the total)").PlaceHolder("N").Int64Var(&spec.History)
-	c.Flag("dry-run", "Print the configuration that would be sent; change nothing").UnNegatableBoolVar(&dryRun)
-	c.Flag("force", "Create even with a source that is missing or not a counter stream").UnNegatableBoolVar(&force)
-	c.Flag("json", "Print the result as JSON").UnNegatableBoolVar(&asJSON)
+	c.Flag("mirror", "Make a read replica of counter stream STREAM[@DOMAIN] (an aggregate elsewhere may source it)").PlaceHolder("STREAM").StringVar(&mirror)
+	c.Flag("update", "Change an existing stream to this configuration: prints the plan and its effect on values at every tier").UnNegatableBoolVar(&update)
+	c.Flag("dry-run", "Print the configuration (with --update: the whole plan) and change nothing").UnNegatableBoolVar(&dryRun)
+	c.Flag("force", "Create or update despite hazards, and without asking when values change").UnNegatableBoolVar(&force)
+	c.Flag("json", "Print the result as JSON (values are strings)").UnNegatableBoolVar(&asJSON)
+	c.Flag("domains", "Also look for aggregates above in these JetStream domains (comma separated)").PlaceHolder("A,B").StringsVar(&domains)
 	c.Cheat("create", `# a counter stream for two regions
 counter create DE --subjects 'count.de.>'
 counter create PL --subjects 'count.pl.>'
 # an aggregate that sums both into count.eu.> (its own --subjects let it take
 # direct increments and resets)
-counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --source 'PL:count.pl.>:count.eu.>'`)
+counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --source 'PL:count.pl.>:count.eu.>'
+# add a region to the live aggregate: see the plan, then apply it
+counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --source 'PL:count.pl.>:count.eu.>' --source 'FR:count.fr.>:count.eu.>' --update --dry-run
+counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --source 'PL:count.pl.>:count.eu.>' --source 'FR:count.fr.>:count.eu.>' --update
+# a read replica of DE from the leaf domain, summed by an aggregate here
+counter create DE_COPY --mirror DE@leaf
+counter create EU --source 'DE_COPY:count.de.>:count.eu.>'`)
 
 	a.verbs["create"] = func(ctx context.Context) error {
 		spec.Sources = spec.Sources[:0]
@@ -44,6 +58,14 @@ counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --
 			}
 			spec.Sources = append(spec.Sources, src)
 		}
+		spec.Mirror = nil
+		if mirror != "" {
+			m, err := counters.ParseMirrorSpec(mirror)
+			if err != nil {
+				return err
+			}
+			spec.Mirror = &m
+		}
 		if _, err := spec.Config(); err != nil {
 			return err
 		}
@@ -52,7 +74,18 @@ counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --
 			return err
 		}
 		defer client.Conn().Close()
-		res, err := client.Create(ctx, spec, counters.CreateOptions{DryRun: dryRun, Force: force})
+		opts := counters.CreateOptions{DryRun: dryRun, Force: force, Domains: splitList(domains)}
+		if update {
+			plan, err := client.PlanUpdate(ctx, spec, opts)
+			if err != nil {
+				return err
+			}
+			if plan.Exists {
+				return a.update(ctx, client, plan, dryRun, force, asJSON)
+			}
+			// No such stream yet: the same command creates it, so CI converges.
+		}
+		res, err := client.Create(ctx, spec, opts)
 		if err != nil {
 			return err
 		}
@@ -61,4 +94,62 @@ counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --
 		}
 		return a.printer(asJSON).Create(res, dryRun)
 	}
+}
+
+// shownCounters is how many changed counters a plan shows before counting
+// the rest (a person reads the first ones; --dry-run shows all).
+const shownCounters = 20
+
+// update shows the plan, asks at a terminal when values change (elsewhere
+// that needs --force), and applies it.
+func (a *app) update(ctx context.Context, client *counters.Client, plan *counters.UpdatePlan, dryRun, force, asJSON bool) error {
+	out := a.printer(asJSON)
+	refused := func() error {
+		return counters.Invalidf("update of stream %s refused: %s; or pass --force to update anyway; nothing changed", plan.Stream, strings.Join(plan.Refusals, "; "))
+	}
+	switch {
+	case plan.Unchanged():
+		if asJSON {
+			return out.UpdatePlan(plan, "unchanged", 0)
+		}
+		return out.Line("stream " + plan.Stream + " unchanged")
+	case dryRun:
+		if err := out.UpdatePlan(plan, "would update", 0); err != nil {
+			return err
+		}
+		if len(plan.Refusals) > 0 && !force {
+			return refused()
+		}
+		return nil
+	case len(plan.Refusals) > 0 && !force:
+		return refused()
+	}
+	for _, r := range plan.Refusals {
+		fmt.Fprintln(a.env.Stderr, "counter: warning: "+redact(r)+" (updated anyway: --force)")
+	}
+	asked := false
+	if plan.ValuesChange() && !force {
+		if !a.env.StdinTTY || !a.env.StderrTTY {
+			return counters.Refusedf("the update of stream %s changes counter values: pass --force (see the plan with --dry-run); nothing changed", plan.Stream)
+		}
+		if err := (render.Printer{W: a.env.Stderr, TTY: true}).UpdatePlan(plan, "", shownCounters); err != nil {
+			return err
+		}
+		if !a.askYes(ctx, fmt.Sprintf("Update stream %s? Counter values change as shown, at every tier above too.", plan.Stream)) {
+			return counters.Refusedf("update cancelled: nothing changed")
+		}
+		asked = true
+	}
+	if err := client.ApplyUpdate(ctx, plan); err != nil {
+		return err
+	}
+	if asJSON {
+		return out.UpdatePlan(plan, "updated", 0)
+	}
+	if !asked {
+		if err := out.UpdatePlan(plan, "updated", shownCounters); err != nil {
+			return err
+		}
+	}
+	return out.Line("stream " + plan.Stream + " updated")
 }

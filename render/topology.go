@@ -41,6 +41,9 @@ type StreamJSON struct {
 	Counters    uint64       `json:"counters"` // subjects holding a value
 	Sources     []SourceJSON `json:"sources"`
 	Mirror      *SourceJSON  `json:"mirror"`
+	// CounterValues: its messages carry counter values (a counter stream,
+	// or a mirror of one, which an aggregate may source).
+	CounterValues bool `json:"counter_values"`
 }
 
 // SourceJSON is one source or mirror edge.
@@ -78,7 +81,7 @@ func topologyJSON(g *topology.Graph, problems []topology.Problem) TopologyJSON {
 	for _, n := range g.Nodes() {
 		s := StreamJSON{
 			Name: n.Name, Domain: n.Domain, ID: n.ID, Found: n.Config != nil,
-			Counter: n.Counter, AllowDirect: n.AllowDirect,
+			Counter: n.Counter, CounterValues: g.CarriesCounterValues(n.ID), AllowDirect: n.AllowDirect,
 			Subjects: nonNil(n.Subjects), Sources: []SourceJSON{},
 		}
 		if n.Config != nil {
@@ -201,13 +204,22 @@ func Mapping(e topology.Edge) string {
 	}
 }
 
-func describeNode(n *topology.Node) string {
+// plainKind names a stream that is not a counter stream.
+func plainKind(g *topology.Graph, n *topology.Node) string {
+	if g.CarriesCounterValues(n.ID) {
+		return "mirror of counters"
+	}
+	return "plain stream"
+}
+
+func describeNode(g *topology.Graph, n *topology.Node) string {
 	if n.Config == nil {
 		return "not found"
 	}
-	kind := "plain stream"
-	if n.Counter {
-		kind = "counter"
+	kind, values := "counter", true
+	if !n.Counter {
+		kind = plainKind(g, n)
+		values = g.CarriesCounterValues(n.ID)
 	}
 	parts := []string{kind}
 	if len(n.Subjects) > 0 {
@@ -215,7 +227,7 @@ func describeNode(n *topology.Node) string {
 	}
 	parts = append(parts, fmt.Sprintf("R%d %s", max(n.Config.Replicas, 1), strings.ToLower(n.Config.Storage.String())))
 	if n.State != nil {
-		parts = append(parts, Count(int(n.State.NumSubjects), map[bool]string{true: "counter", false: "subject"}[n.Counter]))
+		parts = append(parts, Count(int(n.State.NumSubjects), map[bool]string{true: "counter", false: "subject"}[values]))
 	}
 	if n.Counter && !n.AllowDirect {
 		parts = append(parts, "allow_direct off")
@@ -264,7 +276,7 @@ func Tree(g *topology.Graph) string {
 			if i == len(n.Sources)-1 {
 				branch, cont = "└─ ", "   "
 			}
-			fmt.Fprintf(&b, "%s%s%s  %s\n", prefix, branch, up.ID, describeNode(up))
+			fmt.Fprintf(&b, "%s%s%s  %s\n", prefix, branch, up.ID, describeNode(g, up))
 			fmt.Fprintf(&b, "%s%s   %s\n", prefix, cont, describeEdge(e))
 			if path[up.ID] {
 				fmt.Fprintf(&b, "%s%s   ↺ cycle: %s is already above\n", prefix, cont, up.ID)
@@ -274,7 +286,7 @@ func Tree(g *topology.Graph) string {
 		}
 	}
 	root := func(n *topology.Node) {
-		fmt.Fprintf(&b, "%s  %s\n", n.ID, describeNode(n))
+		fmt.Fprintf(&b, "%s  %s\n", n.ID, describeNode(g, n))
 		walk(n, "", map[string]bool{})
 	}
 	for _, r := range g.Roots() {
@@ -338,7 +350,7 @@ func Dot(g *topology.Graph) string {
 			label += "\nnot found"
 			attrs = append(attrs, "style=dotted")
 		case !n.Counter:
-			label += "\nplain stream"
+			label += "\n" + plainKind(g, n)
 			attrs = append(attrs, "style=dashed")
 		}
 		attrs = append([]string{"label=" + dotQuote(label)}, attrs...)
@@ -387,7 +399,7 @@ func Mermaid(g *topology.Graph) string {
 			label += "<br/>not found"
 			missing = append(missing, id)
 		case !n.Counter:
-			label += "<br/>plain stream"
+			label += "<br/>" + plainKind(g, n)
 			plain = append(plain, id)
 		}
 		fmt.Fprintf(&b, "  %s[%s]\n", id, mermaidQuote(label))

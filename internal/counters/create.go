@@ -26,6 +26,10 @@ type StreamSpec struct {
 	Description string
 	// History is the number of messages kept per subject; 0 = unlimited.
 	History int64
+	// Mirror makes a read replica of a counter stream (ADR-49's mirror then
+	// source) instead of a counter stream: the server refuses counters on a
+	// mirror, so it is a plain stream holding verbatim copies.
+	Mirror *SourceSpec
 }
 
 // Config builds the stream configuration, validating the spec.
@@ -33,8 +37,15 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 	if err := validName("stream name", s.Name); err != nil {
 		return jetstream.StreamConfig{}, err
 	}
-	if len(s.Subjects) == 0 && len(s.Sources) == 0 {
-		return jetstream.StreamConfig{}, Invalidf("stream %s needs --subjects or --source", s.Name)
+	if s.Mirror != nil {
+		if len(s.Subjects) > 0 || len(s.Sources) > 0 {
+			return jetstream.StreamConfig{}, Invalidf("stream %s: --mirror cannot be combined with --subjects or --source (a mirror copies one stream as it is)", s.Name)
+		}
+		if s.Mirror.From != "" {
+			return jetstream.StreamConfig{}, Invalidf("--mirror %s: a mirror copies a whole stream; give STREAM[@DOMAIN] only", s.Mirror)
+		}
+	} else if len(s.Subjects) == 0 && len(s.Sources) == 0 {
+		return jetstream.StreamConfig{}, Invalidf("stream %s needs --subjects, --source or --mirror", s.Name)
 	}
 	for _, subj := range s.Subjects {
 		if err := ValidSubject(subj, true); err != nil {
@@ -69,7 +80,12 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 		MaxConsumers:      -1,
 		MaxMsgsPerSubject: -1,
 		AllowDirect:       true,
-		AllowMsgCounter:   true,
+		AllowMsgCounter:   s.Mirror == nil,
+	}
+	if s.Mirror != nil {
+		// Not MirrorDirect: a replica elsewhere must not answer reads
+		// addressed to the origin with values that may lag behind.
+		cfg.Mirror = s.Mirror.StreamSource()
 	}
 	if s.History > 0 {
 		cfg.MaxMsgsPerSubject = s.History
@@ -95,6 +111,9 @@ type CreateOptions struct {
 	DryRun bool
 	// Force skips the refusal of sources that are missing or not counters.
 	Force bool
+	// Domains are extra JetStream domains the topology walk looks into
+	// (for diamonds and cycles, and for an update's tiers above).
+	Domains []string
 }
 
 // CreateResult reports what Create did.
@@ -119,25 +138,13 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 		return nil, err
 	}
 	res := &CreateResult{Stream: cfg.Name, Config: cfg}
-	var refusals []refusal
-	for _, src := range spec.Sources {
-		r, err := c.checkSource(ctx, src)
-		if err != nil {
-			return nil, err
-		}
-		if r != nil {
-			refusals = append(refusals, *r)
-		}
+	d, err := c.discoverFor(ctx, spec, opts.Domains)
+	if err != nil {
+		return nil, err
 	}
-	if len(cfg.Sources) > 0 {
-		// A diamond double counts and a cycle counts forever: both silently.
-		hazards, err := c.sourceHazards(ctx, cfg, spec.Sources)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hazards {
-			refusals = append(refusals, refusal{kind: ErrInvalid, msg: h.Message + "; " + h.Fix})
-		}
+	refusals, err := c.refusals(ctx, d, cfg, spec)
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range refusals {
 		if !opts.Force {
@@ -152,7 +159,7 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 		return nil, err
 	default:
 		if diffs := ConfigDiff(existing.Config, cfg); len(diffs) > 0 {
-			return nil, errorf(ErrConflict, "stream %s exists with a different configuration (%s): nothing changed", cfg.Name, strings.Join(diffs, "; "))
+			return nil, errorf(ErrConflict, "stream %s exists with a different configuration (%s): nothing changed; add --update to see what would change and apply it", cfg.Name, strings.Join(diffs, "; "))
 		}
 		res.Action = "unchanged"
 		return res, nil
@@ -187,23 +194,89 @@ type refusal struct {
 	msg  string
 }
 
+// discoverFor walks the topology a stream with spec's sources or mirror
+// joins (nil when it has none: there is nothing to check).
+func (c *Client) discoverFor(ctx context.Context, spec StreamSpec, domains []string) (*discovery, error) {
+	ups := slices.Clone(spec.Sources)
+	if spec.Mirror != nil {
+		ups = append(ups, *spec.Mirror)
+	}
+	if len(ups) == 0 && len(domains) == 0 {
+		return nil, nil
+	}
+	domains = slices.Clone(domains)
+	for _, s := range ups {
+		if s.Domain != "" && !slices.Contains(domains, s.Domain) {
+			domains = append(domains, s.Domain)
+		}
+	}
+	return c.discover(ctx, domains)
+}
+
+// refusals are the create-time hazards of cfg, for a new stream and for
+// the result of an update alike: sources (and a mirror's origin) that are
+// missing or do not carry counter values, and the diamonds and cycles cfg
+// would add to the topology d walked (nil: no sources, nothing to walk).
+func (c *Client) refusals(ctx context.Context, d *discovery, cfg jetstream.StreamConfig, spec StreamSpec) ([]refusal, error) {
+	var out []refusal
+	for _, src := range spec.Sources {
+		r, err := c.checkSource(ctx, src, false)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	if spec.Mirror != nil {
+		r, err := c.checkSource(ctx, *spec.Mirror, true)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	if d != nil && (len(cfg.Sources) > 0 || cfg.Mirror != nil) {
+		// A diamond double counts and a cycle counts forever: both silently.
+		n := d.node(&jetstream.StreamInfo{Config: cfg}, "")
+		for _, h := range d.graph().NewHazards(*n) {
+			out = append(out, refusal{kind: ErrInvalid, msg: h.Message + "; " + h.Fix})
+		}
+	}
+	return out, nil
+}
+
 // checkSource returns a refusal when src would make an aggregate that
-// silently receives nothing: a missing stream, a plain one (sourcing it
-// stalls), or a filter that matches none of its subjects.
-func (c *Client) checkSource(ctx context.Context, src SourceSpec) (*refusal, error) {
+// silently receives nothing: a missing stream, one whose messages are not
+// counter values (sourcing it stalls), or a filter that matches none of its
+// subjects. For a mirror, src is its origin: a mirror of anything but
+// counters is no counter tier.
+func (c *Client) checkSource(ctx context.Context, src SourceSpec, mirror bool) (*refusal, error) {
+	what := "source"
+	if mirror {
+		what = "mirrored"
+	}
 	dc, err := c.inDomain(src.Domain)
 	if err != nil {
 		return nil, err
 	}
 	info, err := dc.StreamInfo(ctx, src.Stream)
 	if errors.Is(err, ErrNotFound) {
-		return &refusal{ErrNotFound, fmt.Sprintf("source stream %s not found%s: create it first", src.Stream, dc.where())}, nil
+		return &refusal{ErrNotFound, fmt.Sprintf("%s stream %s not found%s: create it first", what, src.Stream, dc.where())}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !info.Config.AllowMsgCounter {
-		return &refusal{ErrInvalid, fmt.Sprintf("source stream %s is not a counter stream: a counter aggregate sourcing it would stall silently", src.Stream)}, nil
+	carries, err := dc.carriesCounterValues(ctx, info)
+	switch {
+	case err != nil:
+		// A mirror whose origin cannot be read now (a leaf offline).
+		return &refusal{ErrUnavailable, fmt.Sprintf("could not check that %s stream %s holds counter values: %v", what, src.Stream, err)}, nil
+	case !carries && mirror:
+		return &refusal{ErrInvalid, fmt.Sprintf("mirrored stream %s is not a counter stream (nor a mirror of one): its copies would hold no counter values", src.Stream)}, nil
+	case !carries:
+		return &refusal{ErrInvalid, fmt.Sprintf("source stream %s is not a counter stream (nor a mirror of one): a counter aggregate sourcing it would stall silently", src.Stream)}, nil
 	}
 	// A stream with sources of its own may store subjects outside its
 	// configured ones, so only a plain leaf's subjects bound what it holds.
@@ -226,6 +299,9 @@ func ConfigDiff(have, want jetstream.StreamConfig) []string {
 	}
 	if hs, ws := sourcesKey(have.Sources), sourcesKey(want.Sources); hs != ws {
 		add("sources", hs, ws)
+	}
+	if hm, wm := mirrorKey(have.Mirror), mirrorKey(want.Mirror); hm != wm {
+		add("mirror", hm, wm)
 	}
 	if max(have.Replicas, 1) != max(want.Replicas, 1) {
 		add("replicas", have.Replicas, want.Replicas)
@@ -287,6 +363,13 @@ func placementKey(p *jetstream.Placement) string {
 		return "none"
 	}
 	return fmt.Sprintf("cluster=%q tags=%v", p.Cluster, sortedCopy(p.Tags))
+}
+
+func mirrorKey(m *jetstream.StreamSource) string {
+	if m == nil {
+		return "none"
+	}
+	return sourcesKey([]*jetstream.StreamSource{m})
 }
 
 func sourcesKey(srcs []*jetstream.StreamSource) string {

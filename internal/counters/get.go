@@ -168,7 +168,10 @@ func (c *Client) resolvePartial(ctx context.Context, patterns []string, stream s
 		if err != nil {
 			return nil, nil, err
 		}
-		if !info.Config.AllowMsgCounter {
+		// A mirror of a counter stream is a read replica: read it as one,
+		// also while its origin cannot be reached (what replicas are for;
+		// a message that is no counter value fails the read anyway).
+		if carries, err := c.carriesCounterValues(ctx, info); !carries && (err == nil || info.Config.Mirror == nil) {
 			return nil, nil, notCounter(stream)
 		}
 		return []streamPlan{{info: info, patterns: patterns}}, nil, nil

@@ -294,6 +294,9 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 // It also needs direct reads (allow_direct), as every counter client does.
 func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
 	name := cfg.Name
+	if cfg.Mirror != nil {
+		return Invalidf("stream %s is a mirror of %s and takes no increments: reset at %s (the mirror and every aggregate above it follow)", name, cfg.Mirror.Name, cfg.Mirror.Name)
+	}
 	if !cfg.AllowDirect {
 		return Invalidf("stream %s has allow_direct off: counters need direct reads; turn it on before resetting", name)
 	}
@@ -303,7 +306,7 @@ func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
 		}
 	}
 	if len(cfg.Subjects) == 0 {
-		return Invalidf("stream %s has no subjects of its own, so it cannot take the negative increment a reset publishes: add subject %s to it (subjects of an aggregate may be its sourced ones), or reset upstream", name, subject)
+		return Invalidf("stream %s has no subjects of its own, so it cannot take the negative increment a reset publishes: add subject %s to it (subjects of an aggregate may be its sourced ones: counter create %s … --subjects %s --update), or reset upstream", name, subject, name, subject)
 	}
 	return Invalidf("stream %s does not capture subject %s (its subjects: %s): a reset there would land in another stream; reset the subject at the stream that captures it", name, subject, strings.Join(cfg.Subjects, ", "))
 }

@@ -68,23 +68,6 @@ func (d *discovery) graph() *topology.Graph {
 	return topology.New(nodes)
 }
 
-// sourceHazards returns the diamonds and cycles that creating a stream with
-// cfg in the client's domain would add to the deployment.
-func (c *Client) sourceHazards(ctx context.Context, cfg jetstream.StreamConfig, sources []SourceSpec) ([]topology.Problem, error) {
-	var domains []string
-	for _, s := range sources {
-		if s.Domain != "" && !slices.Contains(domains, s.Domain) {
-			domains = append(domains, s.Domain)
-		}
-	}
-	d, err := c.discover(ctx, domains)
-	if err != nil {
-		return nil, err
-	}
-	n := d.node(&jetstream.StreamInfo{Config: cfg}, "")
-	return d.graph().NewHazards(*n), nil
-}
-
 // localDomain is the JetStream domain the client talks to ("" if none), so
 // a source that names it through an API prefix is recognised as local.
 func (c *Client) localDomain(ctx context.Context) (string, error) {
@@ -377,9 +360,9 @@ func (c *Client) Tiers(ctx context.Context, g *topology.Graph, subject string) (
 				t.Updated = ctr.Updated
 			}
 		}
-		if len(ctrs) == 1 && ctrs[0].SourcesError != nil {
+		if n := g.Node(t.Stream); len(ctrs) == 1 && ctrs[0].SourcesError != nil {
 			t.Warning = ctrs[0].SourcesError.Error()
-		} else if len(ctrs) == 1 && len(g.Node(t.Stream).Sources) > 0 {
+		} else if len(ctrs) == 1 && n.Counter && len(n.Sources) > 0 {
 			t.Direct = new(big.Int).Sub(ctrs[0].Value, ctrs[0].Sources.Total())
 			t.Sources = tierSources(g.Node(t.Stream), ctrs[0].Sources)
 		}
@@ -413,7 +396,7 @@ func holds(g *topology.Graph, n *topology.Node, subject string) bool {
 }
 
 func holdsVia(g *topology.Graph, n *topology.Node, subject string, visiting map[string]bool) bool {
-	if n == nil || n.Config == nil || !n.Counter || visiting[n.ID] {
+	if n == nil || n.Config == nil || !g.CarriesCounterValues(n.ID) || visiting[n.ID] {
 		return false
 	}
 	visiting[n.ID] = true
@@ -425,7 +408,7 @@ func holdsVia(g *topology.Graph, n *topology.Node, subject string, visiting map[
 	}
 	for i := range n.Sources {
 		e := &n.Sources[i]
-		if !g.IsAggregation(n, e) {
+		if !g.FlowsUp(n, e) {
 			continue
 		}
 		for _, down := range e.MapDown(subject) {

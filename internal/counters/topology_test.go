@@ -202,7 +202,6 @@ func TestTopologyCheckFindsHazardsMadeForReal(t *testing.T) {
 		"warning source-inactive CB",
 		"warning source-inactive FAR",
 		"warning source-missing FAR",
-		"warning raw-copy MIR",
 		"warning source-missing ORPHAN",
 		"warning raw-copy RAW",
 		"warning no-allow-direct SLOW",

@@ -88,16 +88,16 @@ func (g *Graph) Check() []Problem {
 				add(SeverityWarning, CodeSourceMissing, n.ID, fmt.Sprintf("%s %s of %s was not found", kind, e.Upstream, n.ID),
 					fmt.Sprintf("create stream %s, walk its domain with --domains, or remove the %s", e.Upstream, kind))
 			}
-			if n.Counter && !e.Mirror && up.Config != nil && !up.Counter {
+			// A mirror whose origin is missing or unreadable is reported
+			// as such (source-missing at the mirror), not as a plain stream.
+			if carries, known := g.counterValues(up.ID); n.Counter && !e.Mirror && up.Config != nil && !carries && known {
 				add(SeverityError, CodeNonCounterSource, n.ID, fmt.Sprintf("counter stream %s sources non-counter stream %s: the aggregate stalls silently", n.ID, e.Upstream),
 					fmt.Sprintf("remove source %s from %s, or source a counter stream instead", e.Upstream, n.ID))
 			}
-			if up.Counter && (e.Mirror || (n.Config != nil && !n.Counter)) {
-				what := "non-counter stream " + n.ID + " sources"
-				if e.Mirror {
-					what = "stream " + n.ID + " mirrors"
-				}
-				add(SeverityWarning, CodeRawCopy, n.ID, fmt.Sprintf("%s counter stream %s: it holds raw copies, not an aggregate", what, e.Upstream),
+			// A mirror of counters is a read replica (and what an aggregate
+			// in another place sources: mirror then source), not a mistake.
+			if up.Counter && !e.Mirror && n.Config != nil && !n.Counter {
+				add(SeverityWarning, CodeRawCopy, n.ID, fmt.Sprintf("non-counter stream %s sources counter stream %s: it holds raw copies, not an aggregate", n.ID, e.Upstream),
 					fmt.Sprintf("to aggregate, source %s from a counter stream (allow_msg_counter) instead", e.Upstream))
 			}
 			if e.Lag > 0 {
@@ -335,7 +335,7 @@ func (g *Graph) carriedTo(u string, start []string, to string) []carriedPattern 
 	var queue []state
 	for _, r := range g.consumers[u] {
 		e := g.EdgeOf(r)
-		if !g.IsAggregation(g.nodes[r.Stream], e) {
+		if !g.FlowsUp(g.nodes[r.Stream], e) {
 			continue
 		}
 		for _, s := range start {
@@ -361,7 +361,7 @@ func (g *Graph) carriedTo(u string, start []string, to string) []carriedPattern 
 		}
 		for _, r := range g.consumers[cur.stream] {
 			e := g.EdgeOf(r)
-			if !g.IsAggregation(g.nodes[r.Stream], e) {
+			if !g.FlowsUp(g.nodes[r.Stream], e) {
 				continue
 			}
 			for _, q := range e.mapPattern(cur.pattern) {

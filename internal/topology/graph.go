@@ -167,6 +167,61 @@ func (g *Graph) IsAggregation(to *Node, e *Edge) bool {
 	return !e.Mirror && to != nil && to.Counter
 }
 
+// CarriesCounterValues is the one rule for "a stream whose messages carry
+// counter values": a counter stream, or a mirror of one (of a mirror of
+// one, ...). The server refuses allow_msg_counter on a mirror, so a mirror
+// is never a counter stream itself; it holds verbatim copies, and a counter
+// aggregate may source it (ADR-49's mirror then source). upstream returns
+// the node a mirror edge reads, nil when unknown; an unknown origin does
+// not carry counter values.
+func CarriesCounterValues(n *Node, upstream func(Edge) *Node) bool {
+	carries, _ := counterValues(n, upstream)
+	return carries
+}
+
+// counterValues is CarriesCounterValues, and whether the answer is known:
+// a mirror whose origin was not found or could not be read may well hold
+// counter values.
+func counterValues(n *Node, upstream func(Edge) *Node) (carries, known bool) {
+	seen := map[*Node]bool{}
+	for n != nil && n.Config != nil && !seen[n] {
+		if n.Counter {
+			return true, true
+		}
+		seen[n] = true
+		mirror := slices.IndexFunc(n.Sources, func(e Edge) bool { return e.Mirror })
+		if mirror < 0 {
+			return false, true
+		}
+		n = upstream(n.Sources[mirror])
+	}
+	return false, n != nil && n.Config != nil // a loop of mirrors carries nothing
+}
+
+// CarriesCounterValues applies the rule of the same name to stream id.
+func (g *Graph) CarriesCounterValues(id string) bool {
+	carries, _ := g.counterValues(id)
+	return carries
+}
+
+func (g *Graph) counterValues(id string) (carries, known bool) {
+	return counterValues(g.nodes[id], func(e Edge) *Node { return g.nodes[e.Upstream] })
+}
+
+// FlowsUp reports whether counter values travel along e into stream to:
+// a counter stream sourcing them (an aggregation), or a mirror copying a
+// stream that carries counter values (a tier holding the same values).
+// Up and Down follow exactly these edges.
+func (g *Graph) FlowsUp(to *Node, e *Edge) bool {
+	if to == nil {
+		return false
+	}
+	if e.Mirror {
+		return g.CarriesCounterValues(e.Upstream)
+	}
+	return to.Counter
+}
+
 // SourceKey is the key the server uses for this edge in a counter's
 // Nats-Counter-Sources header: the stream name, plus ":<hash>" of the API
 // prefix for an external source (nats-server StreamSource.composeIName).

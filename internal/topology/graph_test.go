@@ -50,10 +50,16 @@ func regions() *Graph {
 	})
 }
 
-func TestUpFollowsTransformsAndSkipsRawCopies(t *testing.T) {
+func TestUpFollowsTransformsAndMirrorsAndSkipsRawCopies(t *testing.T) {
 	g := regions()
 	got := g.Up("PL", "count.pl.hits")
-	want := []Hop{{Stream: "EU", Subject: "count.eu.hits", Depth: 1}, {Stream: "GLOBAL", Subject: "count.all.hits", Depth: 2}}
+	// AUDIT (a plain stream sourcing EU) holds raw copies: no tier. EUCOPY,
+	// a mirror of EU, holds EU's values: a tier.
+	want := []Hop{
+		{Stream: "EU", Subject: "count.eu.hits", Depth: 1},
+		{Stream: "EUCOPY", Subject: "count.eu.hits", Depth: 2},
+		{Stream: "GLOBAL", Subject: "count.all.hits", Depth: 2},
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Up = %+v, want %+v", got, want)
 	}
@@ -83,8 +89,11 @@ func TestDownIsTheInverseOfUp(t *testing.T) {
 			t.Errorf("Up(%s, %s) does not reach GLOBAL count.all.hits", h.Stream, h.Subject)
 		}
 	}
-	if got := g.Down("EUCOPY", "count.eu.hits"); len(got) != 0 {
-		t.Fatalf("a mirror is not an aggregation tier: %+v", got)
+	if got := g.Down("EUCOPY", "count.eu.hits"); len(got) != 3 || got[0] != (Hop{Stream: "EU", Subject: "count.eu.hits", Depth: 1}) {
+		t.Fatalf("below a mirror: its origin, then what the origin sums: %+v", got)
+	}
+	if got := g.Down("AUDIT", "count.eu.hits"); len(got) != 0 {
+		t.Fatalf("a plain stream sourcing counters is no tier: %+v", got)
 	}
 }
 
@@ -194,7 +203,6 @@ func TestCheckFindsEachHazard(t *testing.T) {
 		"error non-counter-source STALL",
 		"warning source-inactive ERR",
 		"warning source-lagging ERR",
-		"warning raw-copy MIR",
 		"warning source-missing ORPHAN",
 		"warning raw-copy RAW",
 		"warning no-allow-direct SLOW",

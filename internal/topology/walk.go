@@ -9,16 +9,17 @@ type Hop struct {
 
 // Up returns every stream above stream that receives subject (through
 // filters and transforms, recursively), with the subject as named there,
-// nearest first (BFS), each (stream, subject) once. Mirrors and non-counter
-// consumers hold raw copies, not aggregates, so they are not tiers and are
-// not followed. A cycle ends where a (stream, subject) repeats, or where
+// nearest first (BFS), each (stream, subject) once. A mirror of a stream
+// that carries counter values is a tier (it holds the same values, and an
+// aggregate may source it); a non-counter stream sourcing one holds raw
+// copies and is not followed (see FlowsUp). A cycle ends where a (stream, subject) repeats, or where
 // the path is longer than the graph.
 func (g *Graph) Up(stream, subject string) []Hop {
 	return g.walk(stream, subject, func(h Hop, visit func(string, string)) {
 		for _, r := range g.consumers[h.Stream] {
 			to := g.nodes[r.Stream]
 			e := &to.Sources[r.Edge]
-			if !g.IsAggregation(to, e) {
+			if !g.FlowsUp(to, e) {
 				continue
 			}
 			if s, ok := e.MapUp(h.Subject); ok {
@@ -40,7 +41,7 @@ func (g *Graph) Down(stream, subject string) []Hop {
 		}
 		for i := range n.Sources {
 			e := &n.Sources[i]
-			if !g.IsAggregation(n, e) {
+			if !g.FlowsUp(n, e) {
 				continue
 			}
 			for _, s := range e.MapDown(h.Subject) {

@@ -1,0 +1,113 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/testserver"
+)
+
+// TestUpdatePromptTerminal runs `create … --update` on a pseudo-terminal
+// where the plan changes values: it shows the plan and asks [y/N]; y
+// applies it, n or Ctrl-C ends it with exit 6 and nothing changed, Ctrl-C
+// at once.
+func TestUpdatePromptTerminal(t *testing.T) {
+	bin, err := exec.LookPath("counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testserver.Single(t)
+	c := watchTestClient(t, s.ClientURL())
+	ctx := context.Background()
+	for _, spec := range []counters.StreamSpec{
+		{Name: "DE", Subjects: []string{"count.de.>"}},
+		{Name: "FR", Subjects: []string{"count.fr.>"}},
+	} {
+		if _, err := c.Create(ctx, spec, counters.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	incr(t, c, "count.fr.hits", "4")
+
+	for _, answer := range []struct {
+		name, keys string
+		code       int
+	}{{"yes", "y\r", 0}, {"no", "n\r", 6}, {"ctrl-c", "\x03", 6}} {
+		t.Run(answer.name, func(t *testing.T) {
+			agg := "EU_" + strings.ReplaceAll(answer.name, "-", "_")
+			sub := "count." + strings.ToLower(agg) + ".>"
+			if _, err := c.Create(ctx, counters.StreamSpec{Name: agg, Sources: []counters.SourceSpec{{Stream: "DE", From: "count.de.>", To: sub}}}, counters.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			ptmx, tty, err := pty.Open()
+			if err != nil {
+				t.Skipf("no pseudo-terminal: %v", err)
+			}
+			defer ptmx.Close()
+			defer tty.Close()
+			cmd := exec.Command(bin, "create", agg, "--source", "DE:count.de.>:"+sub, "--source", "FR:count.fr.>:"+sub, "--update")
+			cmd.Env = append(os.Environ(), "NATS_URL="+s.ClientURL(), "NO_COLOR=1", "TERM=xterm",
+				"XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var out screen
+			go io.Copy(&out, ptmx)
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+
+			out.waitFor(t, "the plan and the question", func(s string) bool {
+				return strings.Contains(s, "+ source FR:count.fr.>:"+sub+": adds +4 over 1 counter") &&
+					strings.Contains(s, "[y/N] ")
+			})
+			if _, err := ptmx.Write([]byte(answer.keys)); err != nil {
+				t.Fatal(err)
+			}
+			sent := time.Now()
+			select {
+			case err := <-exited:
+				code := 0
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					code = ee.ExitCode()
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				if code != answer.code {
+					t.Fatalf("exit %d, want %d\n%q", code, answer.code, out.String())
+				}
+				if answer.name == "ctrl-c" && time.Since(sent) > 2*time.Second {
+					t.Fatalf("Ctrl-C took %s to end the prompt", time.Since(sent))
+				}
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("no exit after %q\n%q", answer.keys, out.String())
+			}
+			info, err := c.StreamInfo(ctx, agg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := len(info.Config.Sources), map[bool]int{true: 2, false: 1}[answer.code == 0]; got != want {
+				t.Fatalf("%s has %d sources, want %d", agg, got, want)
+			}
+			if answer.code == 0 {
+				out.waitFor(t, "updated", func(s string) bool { return strings.Contains(s, "stream "+agg+" updated") })
+			} else {
+				out.waitFor(t, "nothing changed", func(s string) bool { return strings.Contains(s, "update cancelled: nothing changed") })
+			}
+		})
+	}
+}

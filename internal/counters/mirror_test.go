@@ -1,0 +1,43 @@
+package counters_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/jetcounter/counter/internal/counters"
+)
+
+func TestParseMirrorSpec(t *testing.T) {
+	for spec, want := range map[string]string{"DE": "DE", "DE@leaf": "DE@leaf"} {
+		s, err := counters.ParseMirrorSpec(spec)
+		if err != nil || s.String() != want {
+			t.Errorf("%s: %v %v", spec, s, err)
+		}
+	}
+	for _, bad := range []string{"", "DE:count.de.>", "DE:a:b", "DE@", "D E", "@leaf"} {
+		if _, err := counters.ParseMirrorSpec(bad); !errors.Is(err, counters.ErrInvalid) {
+			t.Errorf("%q: %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+// FuzzParseMirrorSpec: whatever parses is a whole stream (no FROM or TO),
+// renders back to itself, and makes a valid mirror configuration.
+func FuzzParseMirrorSpec(f *testing.F) {
+	for _, s := range []string{"DE", "DE@leaf", "DE:x", "DE@leaf:x.>:y.>", "@", "DE@le af"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		s, err := counters.ParseMirrorSpec(spec)
+		if err != nil {
+			return
+		}
+		if s.From != "" || s.To != "" || s.String() != spec {
+			t.Fatalf("%q parsed as %+v", spec, s)
+		}
+		cfg, err := counters.StreamSpec{Name: "M", Mirror: &s}.Config()
+		if err != nil || cfg.Mirror == nil || cfg.AllowMsgCounter || len(cfg.Subjects) > 0 {
+			t.Fatalf("%q: config %+v, %v", spec, cfg, err)
+		}
+	})
+}
