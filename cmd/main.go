@@ -132,6 +132,8 @@ func newApp(env Env) *app {
 	addServer(a)
 	addReset(a)
 	addTopology(a)
+	addHistory(a)
+	addAudit(a)
 	addCompletion(a)
 	return a
 }

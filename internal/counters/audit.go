@@ -64,6 +64,7 @@ func (o Origin) Direct() bool { return o.Key == "" }
 
 // HistoryMsg is one stored message of a counter.
 type HistoryMsg struct {
+	Stream  string
 	Seq     uint64
 	Time    time.Time
 	Subject string
@@ -82,7 +83,14 @@ type HistoryMsg struct {
 	ResetReason, ResetBy string
 	// Err: the message could not be read as a counter message.
 	Err error
+	// FirstRetained: History sets it on the counter's first retained
+	// message (when known); StartsCounter says whether older ones were
+	// purged.
+	FirstRetained bool
 }
+
+// StartsCounter reports whether m can be its counter's very first message.
+func (m HistoryMsg) StartsCounter() bool { return looksFirst(m) }
 
 // AuditProblem is one thing that does not hold, at the message where it
 // first appears.
@@ -503,11 +511,11 @@ type upstream struct {
 // warnings: a busy source is normally a little ahead.
 func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo, origins map[string]string, results []CounterAudit) {
 	type job struct {
-		counter     int
-		key, subj   string
-		up          *upstream
-		lastSeen    *big.Int
-		warn        *AuditProblem
+		counter   int
+		key, subj string
+		up        *upstream
+		lastSeen  *big.Int
+		warn      *AuditProblem
 	}
 	ups := map[string]*upstream{}
 	for _, s := range info.Config.Sources {
@@ -586,6 +594,9 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 		if err != nil {
 			return warn("source %s %s could not be read: %v", u.id, subj, err)
 		}
+	}
+	if cur == nil && lastSeen.Sign() == 0 {
+		return nil // reset, then purged with its reset message: both 0
 	}
 	if cur == nil {
 		return warn("source %s has no value for %s any more (purged): the %s last seen stays counted until it is next incremented", u.id, subj, lastSeen)

@@ -93,7 +93,7 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 		}
 		hi.Total = n
 		fm := parseHistoryMsg(first.Header.Get(headerSubject), seqHeader(first), timeHeader(first), first.Header, first.Data)
-		fm.Origin.Stream = originName(origins, fm.Origin.Key)
+		fm.Stream, fm.Origin.Stream = stream, originName(origins, fm.Origin.Key)
 		hi.First = &fm
 		if opts.Last > 0 && uint64(opts.Last) < n {
 			start, err := c.nthLast(ctx, stream, subject, uint64(opts.Last), fm.Seq, info.State.LastSeq)
@@ -120,6 +120,7 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 			first := m
 			hi.First = &first
 		}
+		m.FirstRetained = hi.First != nil && hi.First.Seq == m.Seq
 		if opts.Last == 0 {
 			hi.Shown++
 			return fn(m)
@@ -215,7 +216,9 @@ func (c *Client) readHistory(ctx context.Context, stream string, cfg jetstream.O
 			return got, fmt.Errorf("%s: %w", what, err)
 		}
 		got++
-		if err := fn(parseHistoryMsg(msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data())); err != nil {
+		m := parseHistoryMsg(msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data())
+		m.Stream = stream
+		if err := fn(m); err != nil {
 			return got, err
 		}
 		if meta.NumPending == 0 {
