@@ -76,7 +76,7 @@ func (p Printer) Audit(list []counters.CounterAudit) error {
 			row("error", pr.Check, pr.Seq, problemDetail(pr))
 		}
 		if a.MoreProblems > 0 {
-			row("error", "", 0, fmt.Sprintf("and %s more", Count(a.MoreProblems, "problem")))
+			row("error", "", 0, "and "+Count(a.MoreProblems, "more problem"))
 		}
 		for _, w := range a.Warnings {
 			row("warning", w.Check, w.Seq, problemDetail(w))
