@@ -75,7 +75,7 @@ func TestHistoryTSVAndJSON(t *testing.T) {
 func TestAuditOutput(t *testing.T) {
 	list := []counters.CounterAudit{
 		{Subject: "count.eu.hits", Stream: "EU", Messages: 3, FirstSeq: 8, LastSeq: 10, Value: big.NewInt(5), Direct: big.NewInt(-12),
-			Sources: counters.Sources{"DE": {"count.de.hits": big.NewInt(17)}},
+			Sources:  counters.Sources{"DE": {"count.de.hits": big.NewInt(17)}},
 			Warnings: []counters.AuditProblem{{Check: counters.CheckUpstream, Message: "behind: source DE count.de.hits is 18, last seen 17", Expected: "18", Found: "17"}}},
 		{Subject: "x\x1b", Stream: "C", Messages: 2, FirstSeq: 1, LastSeq: 2, Complete: true, Value: big.NewInt(9), Direct: big.NewInt(9),
 			Problems: []counters.AuditProblem{{Seq: 2, Check: counters.CheckChain, Message: "value 9 is not ...", Expected: "3", Found: "9"}}, MoreProblems: 4},
