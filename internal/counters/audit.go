@@ -142,6 +142,7 @@ func (a *CounterAudit) ProblemCount() int { return len(a.Problems) + a.MoreProbl
 // depends on the number of sources, never on the number of messages.
 type counterState struct {
 	audit   CounterAudit
+	scratch *big.Int // shared by every counter of an Auditor
 	value   *big.Int // nil: no usable previous message (start or resync)
 	prevSeq uint64
 	sources Sources
@@ -153,6 +154,7 @@ type counterState struct {
 type Auditor struct {
 	stream   string
 	counters map[string]*counterState
+	scratch  big.Int
 }
 
 // NewAuditor starts an audit of counters in stream.
@@ -199,7 +201,7 @@ func (a *Auditor) Results() []CounterAudit {
 func (a *Auditor) Add(m HistoryMsg) {
 	st := a.counters[m.Subject]
 	if st == nil {
-		st = &counterState{audit: CounterAudit{Subject: m.Subject, Stream: a.stream, FirstSeq: m.Seq, FirstTime: m.Time}}
+		st = &counterState{audit: CounterAudit{Subject: m.Subject, Stream: a.stream, FirstSeq: m.Seq, FirstTime: m.Time}, scratch: &a.scratch}
 		a.counters[m.Subject] = st
 		// The first retained message starts the chain. When it looks
 		// like the counter's first message, it is itself checked against
@@ -264,7 +266,7 @@ func (st *counterState) check(m HistoryMsg) {
 		st.restart(m)
 		return
 	}
-	want := new(big.Int).Add(st.value, m.Delta)
+	want := st.scratch.Add(st.value, m.Delta)
 	if m.Value.Cmp(want) != 0 {
 		st.problem(AuditProblem{
 			Seq: m.Seq, Check: CheckChain,

@@ -188,26 +188,40 @@ func (c *Client) readHistory(ctx context.Context, stream string, cfg jetstream.O
 	if want == 0 {
 		return 0, nil
 	}
-	// One watchdog timer instead of a timeout context per message; it
-	// acts only while waiting, so a slow fn is no stall.
-	wctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	var waiting atomic.Bool
-	watchdog := time.AfterFunc(c.timeout, func() {
-		if waiting.Load() {
-			stop(errStalled)
+	// A stall is a wait with no message for a whole client timeout. One
+	// self-rearming timer watches a progress counter and stops the
+	// iterator: per message only an atomic add, instead of a timer reset
+	// or a context per wait (those were a large share of the client CPU
+	// of a 100,000-message read). Cancelling ctx stops it too.
+	var (
+		waiting, stalled atomic.Bool
+		progress         atomic.Uint64
+		seen             uint64
+		watchdog         *time.Timer
+	)
+	watchdog = time.AfterFunc(c.timeout, func() {
+		if p := progress.Load(); p != seen || !waiting.Load() {
+			seen = p
+			watchdog.Reset(c.timeout)
+			return
 		}
+		stalled.Store(true)
+		it.Stop()
 	})
 	defer watchdog.Stop()
+	defer context.AfterFunc(ctx, it.Stop)()
 	var got uint64
 	for {
 		waiting.Store(true)
-		watchdog.Reset(c.timeout)
-		msg, err := it.Next(jetstream.NextContext(wctx))
+		msg, err := it.Next()
 		waiting.Store(false)
+		progress.Add(1)
 		if err != nil {
-			if errors.Is(context.Cause(wctx), errStalled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			switch {
+			case stalled.Load() || errors.Is(err, nats.ErrTimeout):
 				return got, fmt.Errorf("%s stalled after %d of %d messages: the result would be incomplete; retry or raise --timeout", what, got, want)
+			case ctx.Err() != nil:
+				return got, ctx.Err()
 			}
 			return got, c.wrap(err, fmt.Sprintf("%s (after %d of %d messages)", what, got, want))
 		}
