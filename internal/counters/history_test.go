@@ -326,3 +326,59 @@ func TestHistoryAndAuditAcrossDomains(t *testing.T) {
 	}
 	mustHold(t, hubClient, auditAt(t, hubClient, "AGG", "edge.>"))
 }
+
+// A slow reader is no stall; an error from fn ends the read as is; a
+// stream deleted mid-read is an error, never a shorter history.
+func TestHistoryReadErrors(t *testing.T) {
+	s := testserver.Single(t)
+	nc := testserver.Connect(t, s)
+	c, err := counters.New(nc, counters.Options{Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, c, counters.StreamSpec{Name: "H", Subjects: []string{"h.>"}})
+	const n = 6000 // more than one pull batch
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		msg := nats.NewMsg("h.x")
+		msg.Header.Set(counters.HeaderIncr, "+1")
+		if _, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+	waitValue(t, c, "", "h.x", fmt.Sprint(n))
+
+	got := 0
+	_, err = c.History(ctx, "h.x", counters.HistoryOptions{}, func(counters.HistoryMsg) error {
+		if got == 0 {
+			time.Sleep(700 * time.Millisecond) // over twice the timeout
+		}
+		got++
+		return nil
+	})
+	if err != nil || got != n {
+		t.Fatalf("history with a slow reader: %d of %d, %v", got, n, err)
+	}
+	stop := errors.New("stop here")
+	if _, err := c.History(ctx, "h.x", counters.HistoryOptions{}, func(counters.HistoryMsg) error { return stop }); err != stop {
+		t.Fatalf("history with a failing fn: %v", err)
+	}
+	got = 0
+	_, err = c.History(ctx, "h.x", counters.HistoryOptions{}, func(counters.HistoryMsg) error {
+		got++
+		if got == 1 {
+			if err := c.JetStream().DeleteStream(ctx, "H"); err != nil {
+				t.Errorf("delete stream: %v", err)
+			}
+		}
+		return nil
+	})
+	if err == nil || got >= n {
+		t.Fatalf("history of a stream deleted mid-read: %d of %d, %v", got, n, err)
+	}
+	t.Logf("deleted mid-read: %v (after %d of %d)", err, got, n)
+}
