@@ -451,29 +451,37 @@ func (c *Client) Audit(ctx context.Context, patterns []string, opts AuditOptions
 	report := &AuditReport{}
 	matched := map[string]bool{}
 	for _, sp := range plan {
-		filters, err := watchFilters(sp.patterns)
-		if err != nil {
-			return nil, err
-		}
 		stream := sp.info.Config.Name
 		origins, err := c.originNames(ctx, sp.info)
 		if err != nil {
 			return nil, err
 		}
-		auditor := NewAuditor(stream)
-		n, err := c.readHistory(ctx, stream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: time.Minute,
-		}, func(m HistoryMsg) error {
-			m.Origin.Stream = originName(origins, m.Origin.Key)
-			auditor.Add(m)
-			return nil
-		})
-		if err != nil {
-			return nil, err
+		// One consumer per stream, unless patterns overlap in part (the
+		// server refuses such filters together): then one per filter
+		// set, and a counter two sets share is kept once.
+		var results []CounterAudit
+		seen := map[string]bool{}
+		for _, filters := range consumerFilters(sp.patterns) {
+			auditor := NewAuditor(stream)
+			n, err := c.readHistory(ctx, stream, jetstream.OrderedConsumerConfig{
+				FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: time.Minute,
+			}, func(m HistoryMsg) error {
+				m.Origin.Stream = originName(origins, m.Origin.Key)
+				auditor.Add(m)
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			report.Messages += n
+			for _, r := range auditor.Results() {
+				if !seen[r.Subject] {
+					seen[r.Subject] = true
+					results = append(results, r)
+				}
+			}
 		}
 		report.Streams++
-		report.Messages += n
-		results := auditor.Results()
 		c.checkUpstreams(ctx, sp.info, origins, results)
 		for _, r := range results {
 			for _, p := range sp.patterns {

@@ -300,6 +300,14 @@ func TestAuditFindsDamage(t *testing.T) {
 	if fine := byCounter["c.fine"]; !fine.OK() || fine.Value.String() != "3" {
 		t.Fatalf("c.fine: %+v", fine)
 	}
+	// Patterns that overlap in part need two consumers; the counter both
+	// match is audited once.
+	resetIncr(t, c, "c.p.q", 1)
+	resetIncr(t, c, "c.p.r", 2)
+	r = auditAt(t, c, "C", "c.p.*", "c.*.q")
+	if len(r.Counters) != 2 || r.Problems() != 0 || r.Counters[0].Subject != "c.p.q" || r.Counters[1].Value.String() != "2" {
+		t.Fatalf("overlapping patterns: %+v", r.Counters)
+	}
 	if _, err := c.Audit(ctx, []string{"nothing.>"}, counters.AuditOptions{Stream: "C"}); !errors.Is(err, counters.ErrNotFound) {
 		t.Fatalf("audit of nothing: %v, want ErrNotFound", err)
 	}
