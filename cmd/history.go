@@ -80,8 +80,8 @@ func historyNote(info *counters.HistoryInfo, opts counters.HistoryOptions) strin
 	if info.Shown == 0 {
 		return fmt.Sprintf("no change of %s in stream %s since %s", info.Subject, info.Stream, opts.Since.UTC().Format(time.RFC3339))
 	}
-	if info.First == nil || uint64(info.Shown) >= info.Total && info.Total > 0 {
-		return ""
+	if info.First == nil || info.Total == 0 || uint64(info.Shown) >= info.Total {
+		return "" // everything shown, or unknown
 	}
 	note := fmt.Sprintf("showing %d of %d retained changes of %s in stream %s; retained history starts at seq %d (%s)",
 		info.Shown, info.Total, info.Subject, info.Stream, info.First.Seq, info.First.Time.UTC().Format(time.RFC3339))

@@ -140,8 +140,8 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 	if seen == 0 && !direct && opts.Since.IsZero() {
 		return nil, NotFoundf("counter %s has no history in stream %s", subject, stream)
 	}
-	if !direct && (opts.Since.IsZero() && opts.Last == 0) {
-		hi.Total = seen
+	if !direct && opts.Since.IsZero() {
+		hi.Total = seen // read from the start
 	}
 	for i := range ring {
 		hi.Shown++
