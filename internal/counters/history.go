@@ -221,7 +221,7 @@ func (c *Client) readHistory(ctx context.Context, stream string, cfg jetstream.O
 			case stalled.Load() || errors.Is(err, nats.ErrTimeout):
 				return got, fmt.Errorf("%s stalled after %d of %d messages: the result would be incomplete; retry or raise --timeout", what, got, want)
 			case ctx.Err() != nil:
-				return got, ctx.Err()
+				return got, fmt.Errorf("%s interrupted after %d of %d messages: %w", what, got, want, ctx.Err())
 			}
 			return got, c.wrap(err, fmt.Sprintf("%s (after %d of %d messages)", what, got, want))
 		}
