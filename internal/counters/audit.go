@@ -511,9 +511,17 @@ type upstream struct {
 	name, label string // stream name, domain label
 	id          string // node ID
 	lag         uint64
+	src         *jetstream.StreamSource
 	info        *jetstream.StreamInfo
-	err         error // looking the stream up failed
+	err         error // looking the stream up (or reading it) failed
+	// values holds the last value of every counter the source carries,
+	// when many counters are checked against it (read at once).
+	values map[string]*big.Int
 }
+
+// bulkUpstreamAfter is how many counters of one source are checked with a
+// request each; beyond it the source's counters are read in one pass.
+const bulkUpstreamAfter = 256
 
 // checkUpstreams compares each entry of each counter's sources record with
 // the source's current value (ADR-49: an aggregate that lags shows an
@@ -532,7 +540,7 @@ func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo,
 		key := topology.SourceKey(topology.Edge{APIPrefix: apiPrefix(s.External)}, s.Name)
 		id := origins[key]
 		_, label, _ := strings.Cut(id, "@")
-		u := &upstream{name: s.Name, label: label, id: id}
+		u := &upstream{name: s.Name, label: label, id: id, src: s}
 		for _, live := range info.Sources {
 			if live != nil && live.Name == s.Name && apiPrefix(live.External) == apiPrefix(s.External) {
 				u.lag = live.Lag
@@ -552,11 +560,31 @@ func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo,
 	if len(jobs) == 0 {
 		return
 	}
-	// Each source stream is looked up once.
-	for _, u := range ups {
+	perKey := map[string]int{}
+	for _, j := range jobs {
+		perKey[j.key]++
+	}
+	// Each source stream is looked up once; one checked for many counters
+	// is read in one pass instead of a request per counter.
+	for key, u := range ups {
+		if perKey[key] == 0 {
+			continue
+		}
 		dc, err := c.inDomain(u.label)
 		if err == nil {
 			u.info, err = dc.StreamInfo(ctx, u.name)
+		}
+		if err == nil && perKey[key] > bulkUpstreamAfter {
+			u.values = map[string]*big.Int{}
+			for _, filters := range consumerFilters(sourceFilters(u.src)) {
+				err = dc.ReadLast(ctx, u.name, filters, func(ctr Counter) error {
+					u.values[ctr.Subject] = ctr.Value
+					return nil
+				})
+				if err != nil {
+					break
+				}
+			}
 		}
 		u.err = err
 	}
@@ -588,7 +616,9 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 		return warn("source %s could not be read: %v", u.id, err)
 	}
 	var cur *big.Int
-	if u.info.Config.AllowDirect || u.info.Config.MirrorDirect {
+	if u.values != nil {
+		cur = u.values[subj]
+	} else if u.info.Config.AllowDirect || u.info.Config.MirrorDirect {
 		ctr, err := dc.readOne(ctx, u.name, subj)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return warn("source %s %s could not be read: %v", u.id, subj, err)
@@ -618,6 +648,21 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 		u.id, subj, cur, lastSeen, Signed(new(big.Int).Sub(cur, lastSeen)), u.lag)
 	p.Expected, p.Found = cur.String(), lastSeen.String()
 	return p
+}
+
+// sourceFilters are the upstream subjects a source carries.
+func sourceFilters(s *jetstream.StreamSource) []string {
+	if s.FilterSubject != "" {
+		return []string{s.FilterSubject}
+	}
+	var out []string
+	for _, t := range s.SubjectTransforms {
+		out = append(out, cmp.Or(t.Source, ">"))
+	}
+	if len(out) == 0 {
+		return []string{">"}
+	}
+	return out
 }
 
 func apiPrefix(e *jetstream.ExternalStream) string {

@@ -390,3 +390,48 @@ func TestHistoryReadErrors(t *testing.T) {
 	}
 	t.Logf("deleted mid-read: %v (after %d of %d)", err, got, n)
 }
+
+// Past a few hundred counters per source, the sources' values are read in
+// one pass; the result is the same as a request per counter.
+func TestAuditManyCountersOfOneSource(t *testing.T) {
+	s := testserver.Single(t)
+	c := newClient(t, s)
+	euTiers(t, c, 1)
+	const n = 300
+	seed(t, testserver.Connect(t, s), "count.de", n)
+	waitValue(t, c, "EU", "count.eu."+fmt.Sprint(n), fmt.Sprint(n))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := auditAt(t, c, "EU", "count.eu.>")
+		if len(r.Counters) == n && r.Warnings() == 0 {
+			mustHold(t, c, r)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d counters, %d warnings", len(r.Counters), r.Warnings())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A counter purged away at the source leaves its last value counted
+	// above: a warning for that counter only.
+	js, err := jetstream.New(c.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, "DE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject("count.de.7")); err != nil {
+		t.Fatal(err)
+	}
+	r := auditAt(t, c, "EU", "count.eu.>")
+	if r.Problems() != 0 || r.Warnings() != 1 {
+		t.Fatalf("%d problems, %d warnings", r.Problems(), r.Warnings())
+	}
+	for _, a := range r.Counters {
+		if len(a.Warnings) > 0 && (a.Subject != "count.eu.7" || !strings.Contains(a.Warnings[0].Message, "source DE has no value for count.de.7 any more")) {
+			t.Fatalf("%s: %+v", a.Subject, a.Warnings)
+		}
+	}
+}
