@@ -435,3 +435,16 @@ func TestAuditManyCountersOfOneSource(t *testing.T) {
 		}
 	}
 }
+
+// Resets at a leaf and at the aggregate while writers write (the books of
+// concurrentResets), proven from history: every tier audits clean.
+func TestAuditAfterResetsDuringWrites(t *testing.T) {
+	c := newClient(t, testserver.Single(t))
+	euTiers(t, c, 1)
+	concurrentResets(t, c, 4, 6)
+	waitSources(t, c, "EU", "count.eu.hits", "DE", "PL")
+	waitSources(t, c, "WORLD", "count.world.hits", "EU")
+	for _, tier := range []string{"DE", "PL", "EU", "WORLD"} {
+		mustHold(t, c, auditAt(t, c, tier, "count.>"))
+	}
+}
