@@ -42,6 +42,10 @@ type AuditProblemJSON struct {
 	Found    string `json:"found,omitempty"`
 }
 
+// auditTTYMaxOK is how many counters that hold a terminal table lists one
+// by one.
+const auditTTYMaxOK = 50
+
 // AuditHeader is the table's header (and the TSV's column order).
 var AuditHeader = []string{"SUBJECT", "STREAM", "RESULT", "CHECK", "SEQ", "DETAIL"}
 
@@ -60,6 +64,15 @@ func (p Printer) Audit(list []counters.CounterAudit) error {
 		}
 		return bw.Flush()
 	}
+	holding := 0
+	for i := range list {
+		if list[i].OK() {
+			holding++
+		}
+	}
+	// A person at a terminal wants the problems: past a screenful, the
+	// counters that hold are one line (a pipe and --json list each).
+	collapse := p.TTY && holding > auditTTYMaxOK
 	var rows [][]string
 	for _, a := range list {
 		row := func(result, check string, seq uint64, detail string) {
@@ -69,7 +82,7 @@ func (p Printer) Audit(list []counters.CounterAudit) error {
 			}
 			rows = append(rows, []string{a.Subject, a.Stream, result, check, s, detail})
 		}
-		if a.OK() {
+		if a.OK() && !collapse {
 			row("ok", "", 0, auditSummary(a))
 		}
 		for _, pr := range a.Problems {
@@ -81,6 +94,9 @@ func (p Printer) Audit(list []counters.CounterAudit) error {
 		for _, w := range a.Warnings {
 			row("warning", w.Check, w.Seq, problemDetail(w))
 		}
+	}
+	if collapse {
+		rows = append(rows, []string{"", "", "ok", "", "", fmt.Sprintf("%s hold (a pipe or --json lists each)", Count(holding, "counter"))})
 	}
 	for _, r := range rows {
 		for i := range r {

@@ -105,3 +105,26 @@ func TestAuditOutput(t *testing.T) {
 		t.Fatalf("JSON:\n%s", buf.String())
 	}
 }
+
+func TestAuditTableCollapsesWhatHolds(t *testing.T) {
+	var list []counters.CounterAudit
+	for i := range 60 {
+		list = append(list, counters.CounterAudit{Subject: "c." + strings.Repeat("x", i%3+1), Stream: "C", Messages: 1, FirstSeq: 1, Complete: true, Value: big.NewInt(1), Direct: big.NewInt(1)})
+	}
+	list[7].Problems = []counters.AuditProblem{{Seq: 3, Check: counters.CheckChain, Message: "broken"}}
+	var buf bytes.Buffer
+	if err := (Printer{W: &buf, TTY: true}).Audit(list); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Count(out, "\n") != 6 || !strings.Contains(out, "broken") || !strings.Contains(out, "59 counters hold (a pipe or --json lists each)") {
+		t.Fatalf("terminal table:\n%s", out)
+	}
+	buf.Reset()
+	if err := (Printer{W: &buf}).Audit(list); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), "\tok\t"); n != 59 {
+		t.Fatalf("pipe lists %d counters that hold, want 59", n)
+	}
+}
