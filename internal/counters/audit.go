@@ -556,6 +556,16 @@ func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo,
 				jobs = append(jobs, &job{counter: i, key: key, subj: subj, up: ups[key], lastSeen: r.Sources[key][subj]})
 			}
 		}
+		// A source whose counter never arrived here has no entry at all:
+		// look for it where the source's mapping says it lives (a
+		// source can skip its backlog and only deliver its next change).
+		for _, key := range slices.Sorted(maps.Keys(ups)) {
+			for _, down := range sourceEdge(ups[key].src).MapDown(r.Subject) {
+				if IsLiteral(down) && r.Sources.entry(key, down) == nil {
+					jobs = append(jobs, &job{counter: i, key: key, subj: down, up: ups[key]})
+				}
+			}
+		}
 	}
 	if len(jobs) == 0 {
 		return
@@ -603,7 +613,10 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 	warn := func(format string, args ...any) *AuditProblem {
 		return &AuditProblem{Check: CheckUpstream, Message: fmt.Sprintf(format, args...)}
 	}
+	unseen := lastSeen == nil
 	switch {
+	case unseen && (u == nil || u.err != nil):
+		return nil // what is wrong with the source is said for what it sent
 	case u == nil:
 		return warn("%s is no longer a source of %s: the %s it last sent for %s stays counted", key, stream, lastSeen, subj)
 	case errors.Is(u.err, ErrNotFound):
@@ -635,6 +648,14 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 			return warn("source %s %s could not be read: %v", u.id, subj, err)
 		}
 	}
+	if unseen {
+		if cur == nil || cur.Sign() == 0 {
+			return nil
+		}
+		p := warn("behind: source %s %s is %s and never arrived here: the total lacks it until the source's next change of it (the source reports a lag of %d messages)", u.id, subj, cur, u.lag)
+		p.Expected, p.Found = cur.String(), "none"
+		return p
+	}
 	if cur == nil && lastSeen.Sign() == 0 {
 		return nil // reset, then purged with its reset message: both 0
 	}
@@ -648,6 +669,16 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 		u.id, subj, cur, lastSeen, Signed(new(big.Int).Sub(cur, lastSeen)), u.lag)
 	p.Expected, p.Found = cur.String(), lastSeen.String()
 	return p
+}
+
+// sourceEdge is the topology edge of a configured source (its subject
+// mapping).
+func sourceEdge(s *jetstream.StreamSource) topology.Edge {
+	e := topology.Edge{Filter: s.FilterSubject, APIPrefix: apiPrefix(s.External)}
+	for _, t := range s.SubjectTransforms {
+		e.Transforms = append(e.Transforms, topology.Transform{From: t.Source, To: t.Destination})
+	}
+	return e
 }
 
 // sourceFilters are the upstream subjects a source carries.
