@@ -45,11 +45,14 @@ counter audit 'count.>' --json > audit.jsonl || echo "audit failed: $?"`)
 			return err
 		}
 		summary := auditSummary(report)
-		if report.Problems() > 0 {
-			return fmt.Errorf("%w: %s", errProblems, summary)
-		}
 		if len(report.Unmatched) > 0 {
-			return counters.NotFoundf("%s; no counter matches %s", summary, strings.Join(report.Unmatched, ", "))
+			summary += "; no counter matches " + strings.Join(report.Unmatched, ", ")
+		}
+		switch {
+		case report.Problems() > 0:
+			return fmt.Errorf("%w: %s", errProblems, summary)
+		case len(report.Unmatched) > 0:
+			return counters.NotFoundf("%s", summary)
 		}
 		fmt.Fprintln(a.env.Stderr, "counter: "+summary)
 		return nil
