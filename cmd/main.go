@@ -143,6 +143,8 @@ func newApp(env Env) *app {
 	addServer(a)
 	addReset(a)
 	addTopology(a)
+	addHistory(a)
+	addAudit(a)
 	addCompletion(a)
 	return a
 }

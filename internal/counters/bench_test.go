@@ -2,7 +2,12 @@ package counters_test
 
 import (
 	"math/big"
+	"strconv"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/testserver"
@@ -64,6 +69,93 @@ func BenchmarkGetOne(b *testing.B) {
 		}
 		if len(got) != 1 || got[0].Value.Int64() != 500 {
 			b.Fatalf("got %v", subjects(got))
+		}
+	}
+}
+
+// BenchmarkAudit100k audits 100,000 history messages (1,000 counters, 100
+// changes each) next to the bare nats.go program that only reads the same
+// messages through one ordered consumer: the target is audit/bare <= 1.5.
+func BenchmarkAudit100k(b *testing.B) {
+	const counterCount, changes = 1000, 100
+	s := testserver.Single(b)
+	c := newClient(b, s)
+	mustCreate(b, c, counters.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
+	nc := testserver.Connect(b, s)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range counterCount * changes {
+		msg := nats.NewMsg("bench." + strconv.Itoa(i%counterCount))
+		msg.Header.Set(counters.HeaderIncr, "+"+strconv.Itoa(i%7))
+		if _, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(30*time.Second)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(60 * time.Second):
+		b.Fatal("seeding did not finish")
+	}
+	audit := func() {
+		r, err := c.Audit(ctx, []string{"bench.>"}, counters.AuditOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.Messages != counterCount*changes || len(r.Counters) != counterCount || r.Problems() != 0 {
+			b.Fatalf("%d messages, %d counters, %d problems", r.Messages, len(r.Counters), r.Problems())
+		}
+	}
+	bare := func() {
+		if n := bareRead(b, js, "BENCH", "bench.>"); n != counterCount*changes {
+			b.Fatalf("read %d messages", n)
+		}
+	}
+	// Side by side in each round, so that a machine whose load changes
+	// during the run slows both alike; one warm-up round each.
+	audit()
+	bare()
+	var auditTime, bareTime time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		audit()
+		auditTime += time.Since(start)
+		start = time.Now()
+		bare()
+		bareTime += time.Since(start)
+	}
+	b.ReportMetric(auditTime.Seconds()/float64(b.N), "audit-s/op")
+	b.ReportMetric(bareTime.Seconds()/float64(b.N), "bare-s/op")
+	b.ReportMetric(float64(auditTime)/float64(bareTime), "audit/bare")
+}
+
+// bareRead is the smallest nats.go program that reads every message of a
+// stream once: one ordered consumer, stop when caught up.
+func bareRead(b *testing.B, js jetstream.JetStream, stream, filter string) int {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer it.Stop()
+	n := 0
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+		if meta.NumPending == 0 {
+			return n
 		}
 	}
 }

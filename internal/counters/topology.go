@@ -154,18 +154,9 @@ func (d *discovery) node(info *jetstream.StreamInfo, domain string) *topology.No
 	}
 	used := make([]bool, len(info.Sources))
 	edge := func(s *jetstream.StreamSource, mirror bool, live []*jetstream.StreamSourceInfo, usedLive []bool) topology.Edge {
-		e := topology.Edge{
-			Upstream: topology.NodeID(s.Name, d.upstreamDomain(domain, s.External)),
-			Filter:   s.FilterSubject,
-			Mirror:   mirror,
-			Active:   -1,
-		}
-		for _, t := range s.SubjectTransforms {
-			e.Transforms = append(e.Transforms, topology.Transform{From: t.Source, To: t.Destination})
-		}
-		if s.External != nil {
-			e.APIPrefix = s.External.APIPrefix
-		}
+		e := configEdge(s)
+		e.Upstream = topology.NodeID(s.Name, d.upstreamDomain(domain, s.External))
+		e.Mirror, e.Active = mirror, -1
 		if si := matchSourceInfo(s, live, usedLive); si != nil {
 			e.Lag, e.Active = si.Lag, si.Active
 			if si.Error != nil {
@@ -472,4 +463,23 @@ func tierSources(n *topology.Node, srcs Sources) []TierSource {
 		return out[i].Subject < out[j].Subject
 	})
 	return out
+}
+
+// configEdge is the topology edge of a configured source or mirror: its
+// upstream stream name, filter, transforms and API prefix (the parts the
+// server's source key and subject mapping depend on).
+func configEdge(s *jetstream.StreamSource) topology.Edge {
+	e := topology.Edge{Upstream: s.Name, Filter: s.FilterSubject, APIPrefix: apiPrefix(s.External)}
+	for _, t := range s.SubjectTransforms {
+		e.Transforms = append(e.Transforms, topology.Transform{From: t.Source, To: t.Destination})
+	}
+	return e
+}
+
+// apiPrefix is an external source's API prefix, "" for a local source.
+func apiPrefix(e *jetstream.ExternalStream) string {
+	if e == nil {
+		return ""
+	}
+	return e.APIPrefix
 }

@@ -103,13 +103,7 @@ type sourceEdge struct {
 func sourceEdges(srcs []*jetstream.StreamSource) []sourceEdge {
 	out := make([]sourceEdge, 0, len(srcs))
 	for _, s := range srcs {
-		e := topology.Edge{Upstream: s.Name, Filter: s.FilterSubject}
-		for _, t := range s.SubjectTransforms {
-			e.Transforms = append(e.Transforms, topology.Transform{From: t.Source, To: t.Destination})
-		}
-		if s.External != nil {
-			e.APIPrefix = s.External.APIPrefix
-		}
+		e := configEdge(s)
 		out = append(out, sourceEdge{src: s, edge: e, key: topology.SourceKey(e, s.Name)})
 	}
 	return out
@@ -169,13 +163,6 @@ func sameMapping(a, b *jetstream.StreamSource) bool {
 	return sourcesKey([]*jetstream.StreamSource{a}) == sourcesKey([]*jetstream.StreamSource{b})
 }
 
-func apiPrefix(s *jetstream.StreamSource) string {
-	if s.External == nil {
-		return ""
-	}
-	return s.External.APIPrefix
-}
-
 // UpdateRefusal is the reason no update can turn have into want, even with
 // --force: what the server cannot change, and a source moved to another
 // domain or API prefix (its new source key adds its whole value again).
@@ -205,7 +192,7 @@ func UpdateRefusal(have, want jetstream.StreamConfig) error {
 				continue
 			}
 			return Invalidf("source %s of %s would move from %s to %s: that is a new source key, and %s would count %s's whole value again (even with --force, nothing changed). To move it safely, create a new aggregate that sources %s, or remove the source in one update, add it back with another (its plan shows the value counted again) and reset %s afterwards",
-				o.src.Name, name, where(apiPrefix(o.src)), where(apiPrefix(n.src)), name, o.src.Name, specOf(n.src), name)
+				o.src.Name, name, where(apiPrefix(o.src.External)), where(apiPrefix(n.src.External)), name, o.src.Name, specOf(n.src), name)
 		}
 	}
 	return nil

@@ -1,0 +1,156 @@
+package render
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jetcounter/counter/internal/counters"
+)
+
+// AuditJSON is one counter of `counter audit --json` (one per line).
+type AuditJSON struct {
+	Subject  string `json:"subject"`
+	Stream   string `json:"stream"`
+	OK       bool   `json:"ok"`
+	Messages uint64 `json:"messages"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+	// FirstTime is when the first retained message was stored; Complete
+	// says it is the counter's first message (else older ones were
+	// purged and the chain is checked from there).
+	FirstTime    string                       `json:"first_time"`
+	Complete     bool                         `json:"complete"`
+	Value        *string                      `json:"value"`
+	Direct       *string                      `json:"direct"`
+	Sources      map[string]map[string]string `json:"sources,omitempty"`
+	Problems     []AuditProblemJSON           `json:"problems"`
+	MoreProblems int                          `json:"more_problems,omitempty"`
+	Warnings     []AuditProblemJSON           `json:"warnings"`
+}
+
+// AuditProblemJSON is one problem or warning; seq 0 means the counter as
+// a whole.
+type AuditProblemJSON struct {
+	Seq      uint64 `json:"seq,omitempty"`
+	Check    string `json:"check"`
+	Message  string `json:"message"`
+	Expected string `json:"expected,omitempty"`
+	Found    string `json:"found,omitempty"`
+}
+
+// auditTTYMaxOK is how many counters that hold a terminal table lists one
+// by one.
+const auditTTYMaxOK = 50
+
+// AuditHeader is the table's header (and the TSV's column order).
+var AuditHeader = []string{"SUBJECT", "STREAM", "RESULT", "CHECK", "SEQ", "DETAIL"}
+
+// Audit prints the result of `counter audit`: per counter one row when it
+// holds, one per problem and warning otherwise.
+func (p Printer) Audit(list []counters.CounterAudit) error {
+	if p.JSON {
+		bw := bufio.NewWriterSize(p.W, 64<<10)
+		for _, a := range list {
+			b, err := json.Marshal(auditJSON(a))
+			if err != nil {
+				return err
+			}
+			bw.Write(b)
+			bw.WriteByte('\n')
+		}
+		return bw.Flush()
+	}
+	holding := 0
+	for i := range list {
+		if list[i].OK() {
+			holding++
+		}
+	}
+	// A person at a terminal wants the problems: past a screenful, the
+	// counters that hold are one line (a pipe and --json list each).
+	collapse := p.TTY && holding > auditTTYMaxOK
+	var rows [][]string
+	for _, a := range list {
+		row := func(result, check string, seq uint64, detail string) {
+			s := ""
+			if seq > 0 {
+				s = strconv.FormatUint(seq, 10)
+			}
+			rows = append(rows, []string{a.Subject, a.Stream, result, check, s, detail})
+		}
+		if a.OK() && !collapse {
+			row("ok", "", 0, auditSummary(a))
+		}
+		for _, pr := range a.Problems {
+			row("error", pr.Check, pr.Seq, problemDetail(pr))
+		}
+		if a.MoreProblems > 0 {
+			row("error", "", 0, "and "+Count(a.MoreProblems, "more problem"))
+		}
+		for _, w := range a.Warnings {
+			row("warning", w.Check, w.Seq, problemDetail(w))
+		}
+	}
+	if collapse {
+		rows = append(rows, []string{"", "", "ok", "", "", fmt.Sprintf("%s hold (a pipe or --json lists each)", Count(holding, "counter"))})
+	}
+	for _, r := range rows {
+		for i := range r {
+			if p.TTY {
+				r[i] = Visible(r[i])
+			} else {
+				r[i] = strings.Map(oneLine, r[i])
+			}
+		}
+	}
+	return p.Table(AuditHeader, rows, 4)
+}
+
+// auditSummary says what was proven for a counter that holds.
+func auditSummary(a counters.CounterAudit) string {
+	s := fmt.Sprintf("%s = direct %s", valueText(a.Value), valueText(a.Direct))
+	if len(a.Sources) > 0 {
+		s += " + sources " + a.Sources.Total().String()
+	}
+	s += fmt.Sprintf("; %s from seq %d", Count(int(a.Messages), "message"), a.FirstSeq)
+	if !a.Complete {
+		s += " (older history purged)"
+	}
+	return s
+}
+
+func problemDetail(p counters.AuditProblem) string {
+	if p.Expected == "" && p.Found == "" {
+		return p.Message
+	}
+	return fmt.Sprintf("%s (expected %s, found %s)", p.Message, p.Expected, p.Found)
+}
+
+func auditJSON(a counters.CounterAudit) AuditJSON {
+	out := AuditJSON{
+		Subject: a.Subject, Stream: a.Stream, OK: a.OK(), Messages: a.Messages,
+		FirstSeq: a.FirstSeq, LastSeq: a.LastSeq,
+		FirstTime: a.FirstTime.UTC().Format(time.RFC3339Nano),
+		Complete:  a.Complete,
+		Sources:   sourcesJSON(a.Sources),
+		Problems:  problemsOf(a.Problems), MoreProblems: a.MoreProblems,
+		Warnings: problemsOf(a.Warnings),
+	}
+	if a.Value != nil {
+		v, d := a.Value.String(), a.Direct.String()
+		out.Value, out.Direct = &v, &d
+	}
+	return out
+}
+
+func problemsOf(list []counters.AuditProblem) []AuditProblemJSON {
+	out := make([]AuditProblemJSON, len(list))
+	for i, p := range list {
+		out[i] = AuditProblemJSON{Seq: p.Seq, Check: p.Check, Message: p.Message, Expected: p.Expected, Found: p.Found}
+	}
+	return out
+}
