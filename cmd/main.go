@@ -58,6 +58,7 @@ type exitRequest int
 // Main runs the command line and returns the process exit code.
 func Main(args []string, env Env) (code int) {
 	app := newApp(env)
+	app.args = args
 	noCommand := len(args) == 0
 	defer func() {
 		if r := recover(); r != nil {
@@ -109,6 +110,7 @@ type app struct {
 	fisk  *fisk.Application
 	env   Env
 	conn  *connFlags
+	args  []string // as given: fisk reads a lone "-" (stdin) as ""
 	verbs map[string]func(context.Context) error
 }
 
