@@ -142,6 +142,12 @@ func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error 
 	switch {
 	case res.Stopped != nil:
 		return fmt.Errorf("%w%s", res.Stopped, next)
+	case res.Interrupted && f.follow && res.Unknown == 0 && res.NotSent == 0 && res.ResumeLine == 0:
+		// Ctrl-C is how a --follow run ends: everything read was applied.
+		if res.Failed > 0 || res.Skipped > 0 {
+			return fmt.Errorf("%d increments failed and %d bad lines were skipped", res.Failed, res.Skipped)
+		}
+		return nil
 	case res.Interrupted:
 		return fmt.Errorf("interrupted: %d applied, %d unknown, %d not sent%s", res.Applied, res.Unknown, res.NotSent, next)
 	case res.Unknown > 0:

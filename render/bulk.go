@@ -56,7 +56,7 @@ func (p Printer) BulkJSON(res *counters.BulkResult) error {
 		Lines: res.Lines, Increments: res.Sent, Counters: res.Counters,
 		Applied: res.Applied, Duplicates: res.Duplicates, Failed: res.Failed,
 		Unknown: res.Unknown, Skipped: res.Skipped, NotSent: res.NotSent, Retries: res.Retries,
-		Seconds:     math.Round(res.Elapsed.Seconds()*1000) / 1000,
+		Seconds:     math.Round(res.Elapsed.Seconds()*1e6) / 1e6,
 		PerSecond:   perSecond(res),
 		Interrupted: res.Interrupted, ResumeLine: res.ResumeLine,
 	}

@@ -144,6 +144,10 @@ func (c *Client) Bulk(ctx context.Context, r io.Reader, opts BulkOptions) (*Bulk
 		wake:    make(chan struct{}, 1),
 	}
 	run.reader = bufio.NewReaderSize(r, MaxBulkLineLen)
+	// A denied publish is dropped by the server, which only says so
+	// asynchronously: stop at once instead of waiting for timeouts.
+	ctx, cancel := context.WithCancel(ctx)
+	defer c.denials.track(cancel)()
 	if opts.Follow {
 		return run.follow(ctx)
 	}
@@ -586,6 +590,10 @@ func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken
 		open            = true
 	)
 	interrupted := func() {
+		if err := r.c.denials.err(); err != nil && r.res.Stopped == nil {
+			r.res.Interrupted = false
+			r.res.Stopped = errorf(ErrUnavailable, "publish: permission denied: %v", err)
+		}
 		if haveSlot {
 			<-r.slots
 		}

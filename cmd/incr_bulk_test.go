@@ -1,0 +1,137 @@
+//go:build unix
+
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jetcounter/counter/internal/counters"
+)
+
+// bulkCmd runs the counter binary against url with stdin.
+func bulkCmd(t *testing.T, bin, url string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "NATS_URL="+url, "XDG_CONFIG_HOME="+t.TempDir(), "NO_COLOR=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	return cmd, &stdout, &stderr
+}
+
+func counterValue(t *testing.T, c *counters.Client, subject string) int64 {
+	t.Helper()
+	got, err := c.Get(context.Background(), []string{subject}, counters.GetOptions{})
+	if errors.Is(err, counters.ErrNotFound) {
+		return 0
+	}
+	if err != nil || len(got) != 1 {
+		t.Fatalf("get %s: %v", subject, err)
+	}
+	return got[0].Value.Int64()
+}
+
+func waitCounterAbove(t *testing.T, c *counters.Client, subject string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for counterValue(t, c, subject) <= n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never went above %d", subject, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func exitCode(t *testing.T, err error) int {
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	if ee != nil {
+		return ee.ExitCode()
+	}
+	return 0
+}
+
+// TestBulkInterruptResume: Ctrl-C in the middle of a file stops sending,
+// waits for the outstanding acks and names the line to continue from;
+// everything before it was applied and nothing after it.
+func TestBulkInterruptResume(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	const n = 200_000
+	file := filepath.Join(t.TempDir(), "events.txt")
+	if err := os.WriteFile(file, []byte(strings.Repeat("w.hits\n", n)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _, stderr := bulkCmd(t, bin, s.ClientURL(), "incr", "--file", file)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitCounterAbove(t, c, "w.hits", 1000)
+	cmd.Process.Signal(syscall.SIGINT)
+	code := exitCode(t, cmd.Wait())
+	out := stderr.String()
+	m := regexp.MustCompile(`interrupted: (\d+) applied, 0 unknown, (\d+) not sent: every line before (\d+) was applied and none from it on; continue with: tail -n \+(\d+) `).FindStringSubmatch(out)
+	if code != 1 || m == nil {
+		t.Fatalf("exit %d, stderr:\n%s", code, out)
+	}
+	applied, _ := strconv.Atoi(m[1])
+	notSent, _ := strconv.Atoi(m[2])
+	resume, _ := strconv.Atoi(m[3])
+	if applied+notSent != n || resume != applied+1 {
+		t.Fatalf("applied %d + not sent %d != %d lines, or resume line %d != %d", applied, notSent, n, resume, applied+1)
+	}
+	if got := counterValue(t, c, "w.hits"); got != int64(applied) {
+		t.Fatalf("counter %d after %d applied", got, applied)
+	}
+	// Continuing from the named line completes the input exactly.
+	rest := bytes.Join(bytes.SplitAfter([]byte(strings.Repeat("w.hits\n", n)), []byte("\n"))[resume-1:], nil)
+	cmd, _, stderr = bulkCmd(t, bin, s.ClientURL(), "incr", "-")
+	cmd.Stdin = bytes.NewReader(rest)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, stderr)
+	}
+	if got := counterValue(t, c, "w.hits"); got != n {
+		t.Fatalf("counter %d after resuming, want %d", got, n)
+	}
+}
+
+// TestBulkFollowPipe: with --follow each line is applied as soon as it is
+// written into the pipe; Ctrl-C ends the run.
+func TestBulkFollowPipe(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	cmd, _, stderr := bulkCmd(t, bin, s.ClientURL(), "incr", "-", "--follow")
+	pw, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(pw, "w.follow %d\n", i)
+		want := int64(i * (i + 1) / 2)
+		waitCounterAbove(t, c, "w.follow", want-1)
+		if got := counterValue(t, c, "w.follow"); got != want {
+			t.Fatalf("after line %d: %d, want %d", i, got, want)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	code := exitCode(t, cmd.Wait())
+	pw.Close()
+	// Ctrl-C is how a --follow run ends: all read was applied, so exit 0.
+	if out := stderr.String(); code != 0 || !strings.Contains(out, "3 lines, 3 increments to 1 counter in") || !strings.HasSuffix(out, ": 3 applied\n") {
+		t.Fatalf("exit %d, stderr:\n%s", code, out)
+	}
+}
