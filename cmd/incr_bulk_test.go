@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/jetcounter/counter/internal/counters"
 )
@@ -133,5 +136,47 @@ func TestBulkFollowPipe(t *testing.T) {
 	// Ctrl-C is how a --follow run ends: all read was applied, so exit 0.
 	if out := stderr.String(); code != 0 || !strings.Contains(out, "3 lines, 3 increments to 1 counter in") || !strings.HasSuffix(out, ": 3 applied\n") {
 		t.Fatalf("exit %d, stderr:\n%s", code, out)
+	}
+}
+
+// TestBulkProgressTerminal: on a terminal stderr shows progress (lines/s),
+// cleared before the summary; stdout stays clean. (In a pipe there is no
+// progress at all: the scripts check that stderr holds only the summary.)
+func TestBulkProgressTerminal(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 20, Cols: 120}); err != nil {
+		t.Fatal(err)
+	}
+	cmd, stdout, _ := bulkCmd(t, bin, s.ClientURL(), "incr", "-", "--follow")
+	cmd.Stderr = tty
+	pw, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out screen
+	go io.Copy(&out, ptmx)
+	fmt.Fprintln(pw, "w.progress 5")
+	waitCounterAbove(t, c, "w.progress", 4)
+	out.waitFor(t, "progress with a rate", func(s string) bool {
+		return strings.Contains(s, "sending") && strings.Contains(s, "lines/")
+	})
+	pw.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%q", err, out.String())
+	}
+	out.waitFor(t, "the summary after the progress", func(s string) bool {
+		return regexp.MustCompile(`\r +\r1 line, 1 increment to 1 counter in [0-9.]+s \([0-9,]+ lines/s\): 1 applied\r?\n$`).MatchString(s)
+	})
+	if stdout.Len() != 0 {
+		t.Fatalf("stdout: %q", stdout)
 	}
 }

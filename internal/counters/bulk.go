@@ -259,6 +259,7 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 		bad   InputError
 	)
 	r.reading.Store(true)
+	r.progress()
 	err := r.readLines(ctx, func(line int, l bulkLine) {
 		t, err := r.check(l)
 		if err != nil {
@@ -455,8 +456,13 @@ func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad fun
 		if err != nil {
 			return fmt.Errorf("read input: %w", err)
 		}
-		if line&1023 == 0 && ctx.Err() != nil {
-			return nil
+		if line&1023 == 0 {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if line&(1<<16-1) == 0 && r.reading.Load() {
+				r.progress() // checking a large input takes a while too
+			}
 		}
 	}
 }
@@ -583,6 +589,7 @@ func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken
 
 	progress := time.NewTicker(r.opts.ProgressEvery)
 	defer progress.Stop()
+	r.progress() // a display starts from 0, so its first rate is right
 
 	var (
 		taken, lastLine int
