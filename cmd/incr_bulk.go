@@ -74,7 +74,9 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 	if a.env.StdinTTY && f.file == "" && !f.follow {
 		fmt.Fprintln(a.env.Stderr, "counter: reading increments from the terminal, one per line (SUBJECT [DELTA] [ID]); end with Ctrl-D")
 	}
-	client, err := a.conn.connect(ctx, true)
+	// No reconnecting: a lost connection ends the run at once (exit 4,
+	// with what is known) instead of timing out window after window.
+	client, err := a.conn.connect(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -162,7 +164,7 @@ func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error 
 
 // bulkProgress shows lines/s, done/total and the time left on a terminal.
 // schollz/progressbar is small, maintained, handles an unknown total (a
-// spinner for --follow) and throttles its own redraws.
+// spinner for --follow), predicts the time left and throttles its redraws.
 type bulkProgress struct {
 	mu  sync.Mutex // bad lines are reported from the reading goroutine
 	w   io.Writer
@@ -196,6 +198,9 @@ func (b *bulkProgress) update(p counters.BulkProgress) {
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionClearOnFinish(),
+			// No drawing goroutine of its own: the bar changes only when
+			// the run reports progress, so nothing is drawn after clear.
+			progressbar.OptionSetSpinnerChangeInterval(0),
 		)
 	}
 	b.bar.Set(now)

@@ -72,7 +72,7 @@ func exitCode(t *testing.T, err error) int {
 // everything before it was applied and nothing after it.
 func TestBulkInterruptResume(t *testing.T) {
 	bin, s, c := watchFixture(t)
-	const n = 200_000
+	const n = 20_000
 	file := filepath.Join(t.TempDir(), "events.txt")
 	if err := os.WriteFile(file, []byte(strings.Repeat("w.hits\n", n)), 0o644); err != nil {
 		t.Fatal(err)

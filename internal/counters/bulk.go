@@ -148,6 +148,7 @@ func (c *Client) Bulk(ctx context.Context, r io.Reader, opts BulkOptions) (*Bulk
 	// asynchronously: stop at once instead of waiting for timeouts.
 	ctx, cancel := context.WithCancel(ctx)
 	defer c.denials.track(cancel)()
+	run.cancel = cancel
 	if opts.Follow {
 		return run.follow(ctx)
 	}
@@ -241,6 +242,8 @@ type bulkRun struct {
 	retries  chan *bulkItem
 	wake     chan struct{}
 	stopping atomic.Bool
+	cancel   context.CancelFunc // ends sending when the connection closes
+	closed   atomic.Bool
 
 	sumMu sync.Mutex // Coalesce with Follow: sums and dirty list
 	dirty []*bulkTarget
@@ -601,6 +604,10 @@ func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken
 			r.res.Interrupted = false
 			r.res.Stopped = errorf(ErrUnavailable, "publish: permission denied: %v", err)
 		}
+		if r.closed.Load() && r.res.Stopped == nil {
+			r.res.Interrupted = false
+			r.res.Stopped = errorf(ErrUnavailable, "connection lost: %v", cmp.Or(r.c.nc.LastError(), nats.ErrConnectionClosed))
+		}
 		if haveSlot {
 			<-r.slots
 		}
@@ -848,6 +855,10 @@ func (r *bulkRun) sweep(every time.Duration, stop, done chan struct{}) {
 		case <-stop:
 			return
 		case now := <-t.C:
+			if r.c.nc.IsClosed() && !r.closed.Load() {
+				r.closed.Store(true)
+				r.cancel()
+			}
 			expired = expired[:0]
 			r.mu.Lock()
 			for tok, it := range r.pending {
@@ -877,7 +888,7 @@ func (r *bulkRun) drain() {
 	deadline := time.NewTimer(r.opts.Drain)
 	defer deadline.Stop()
 wait:
-	for len(r.slots) > 0 {
+	for len(r.slots) > 0 && !r.c.nc.IsClosed() {
 		select {
 		case it := <-r.retries:
 			r.giveUp(it)
@@ -926,8 +937,8 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 		}
 		r.res.ResumeLine = minLine(r.res.ResumeLine, it.line)
 	}
-	if why != nil && (o == outFailed || o == outUnknown) && len(r.res.Failures) < maxReportedLines {
-		r.res.Failures = append(r.res.Failures, LineError{Line: it.line, Err: why})
+	if why != nil && (o == outFailed || o == outUnknown) {
+		r.keepFailure(LineError{Line: it.line, Err: why})
 	}
 	r.done++
 	r.mu.Unlock()
@@ -935,6 +946,25 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 	select {
 	case r.wake <- struct{}{}:
 	default:
+	}
+}
+
+// keepFailure keeps the lowest-numbered few failures (under mu): acks
+// arrive out of order, and the first lines in doubt matter most.
+func (r *bulkRun) keepFailure(e LineError) {
+	f := r.res.Failures
+	if len(f) < maxReportedLines {
+		r.res.Failures = append(f, e)
+		return
+	}
+	worst := 0
+	for i := range f {
+		if f[i].Line > f[worst].Line {
+			worst = i
+		}
+	}
+	if e.Line < f[worst].Line {
+		f[worst] = e
 	}
 }
 

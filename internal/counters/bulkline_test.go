@@ -11,7 +11,7 @@ import (
 func TestParseBulkLine(t *testing.T) {
 	for _, tc := range []struct {
 		line, subject, delta, id, err string
-		skip                         bool
+		skip                          bool
 	}{
 		{line: "hits", subject: "hits", delta: "1"},
 		{line: "hits\n", subject: "hits", delta: "1"},
