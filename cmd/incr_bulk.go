@@ -132,6 +132,8 @@ func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error 
 	var next string
 	switch {
 	case res.Unknown == 0 && res.NotSent == 0:
+	case f.coalesce:
+		next = ": --coalesce sends sums, so a partial run cannot be resumed by line: check the counters (--values shows those touched) before sending again"
 	case f.idPrefix != "":
 		next = fmt.Sprintf(": run the same input again with --id-prefix %s; lines already applied are skipped as duplicates", f.idPrefix)
 	case res.Unknown == 0 && res.ResumeLine > 0 && name != "-":

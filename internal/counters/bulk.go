@@ -191,10 +191,11 @@ type bulkTarget struct {
 	err     error // why no line may name this subject
 
 	// Coalesce: the running sum (sumBig once it leaves int64).
-	sum       int64
-	sumBig    *big.Int
-	firstLine int
-	dirty     bool
+	sum          int64
+	sumBig       *big.Int
+	firstLine    int
+	dirty        bool
+	pendingLines int // Follow: lines summed since the last flush
 
 	// Set by the sending loop and ack handler (under bulkRun.mu).
 	touched bool
@@ -300,6 +301,15 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 	if r.opts.Coalesce {
 		items = r.coalesced()
 	}
+	if ctx.Err() != nil {
+		// Interrupted while reading: nothing is sent.
+		r.res.Interrupted = true
+		r.res.NotSent = int(r.lines.Load())
+		if len(items) > 0 {
+			r.res.ResumeLine = items[0].line
+		}
+		return r.result(), nil
+	}
 	r.total.Store(int64(len(items)))
 	in := make(chan *bulkItem, 256)
 	stopFeed := make(chan struct{})
@@ -328,7 +338,7 @@ func (r *bulkRun) follow(ctx context.Context) (*BulkResult, error) {
 	in := make(chan *bulkItem, 64)
 	stopRead := make(chan struct{})
 	readErr := make(chan error, 1)
-	var lastRead atomic.Int64
+	var lastRead, valid atomic.Int64 // last line read; valid lines read
 	emit := func(it *bulkItem) bool {
 		select {
 		case in <- it:
@@ -376,9 +386,11 @@ func (r *bulkRun) follow(ctx context.Context) (*BulkResult, error) {
 				r.skip(LineError{Line: line, Err: err})
 				return
 			}
+			valid.Add(1)
 			if r.opts.Coalesce {
 				r.sumMu.Lock()
 				r.add(t, l, line)
+				t.pendingLines++
 				if !t.dirty {
 					t.dirty = true
 					r.dirty = append(r.dirty, t)
@@ -395,10 +407,19 @@ func (r *bulkRun) follow(ctx context.Context) (*BulkResult, error) {
 	}()
 	res := r.send(ctx, in, func(taken int, lastLine int) (notSent, resume int) {
 		close(stopRead)
+		if r.opts.Coalesce {
+			// Sums not yet flushed: their lines were read, never sent.
+			r.sumMu.Lock()
+			defer r.sumMu.Unlock()
+			for _, t := range r.dirty {
+				notSent += t.pendingLines
+			}
+			return notSent, 0
+		}
 		// Lines read but not yet taken are few (a channel's worth); the
 		// line after the last one taken is where a re-run starts.
 		if n := int(lastRead.Load()); n > lastLine {
-			return 0, lastLine + 1
+			return max(int(valid.Load())-taken, 0), lastLine + 1
 		}
 		return 0, 0
 	})
@@ -562,7 +583,7 @@ func (r *bulkRun) takeDirty() []*bulkItem {
 	out := make([]*bulkItem, len(r.dirty))
 	for i, t := range r.dirty {
 		out[i] = &bulkItem{t: t, delta: t.sum, big: t.sumBig, line: t.firstLine}
-		t.sum, t.sumBig, t.firstLine, t.dirty = 0, nil, 0, false
+		t.sum, t.sumBig, t.firstLine, t.dirty, t.pendingLines = 0, nil, 0, false, 0
 	}
 	r.dirty = r.dirty[:0]
 	return out
@@ -994,6 +1015,9 @@ func (r *bulkRun) result() *BulkResult {
 	touched := slices.Clone(r.touched)
 	r.mu.Unlock()
 	slices.SortFunc(res.Failures, func(a, b LineError) int { return cmp.Compare(a.Line, b.Line) })
+	if r.opts.Coalesce {
+		res.ResumeLine = 0 // sums mix lines: no line to resume from
+	}
 	if r.opts.Values {
 		res.Values = r.values(touched)
 	}
