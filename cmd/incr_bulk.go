@@ -136,12 +136,12 @@ func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error 
 		next = ": --coalesce sends sums, so a partial run cannot be resumed by line: check the counters (--values shows those touched) before sending again"
 	case f.idPrefix != "":
 		next = fmt.Sprintf(": run the same input again with --id-prefix %s; lines already applied are skipped as duplicates", f.idPrefix)
-	case res.Unknown == 0 && res.ResumeLine > 0 && name != "-":
+	case res.ResumeExact && name != "-":
 		next = fmt.Sprintf(": every line before %d was applied and none from it on; continue with: tail -n +%d %s | counter incr -", res.ResumeLine, res.ResumeLine, name)
-	case res.Unknown == 0 && res.ResumeLine > 0:
+	case res.ResumeExact:
 		next = fmt.Sprintf(": every line before %d was applied and none from it on; continue from line %d", res.ResumeLine, res.ResumeLine)
 	default:
-		next = fmt.Sprintf(": re-running is not exact without ids (the first line in doubt is %d); --id-prefix makes re-running safe", res.ResumeLine)
+		next = fmt.Sprintf(": lines from %d on may be partly applied, so re-running them is not exact without ids; --id-prefix makes re-running safe", res.ResumeLine)
 	}
 	switch {
 	case res.Stopped != nil:

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/nats-io/nats.go"
 
 	"github.com/jetcounter/counter/internal/counters"
 )
@@ -178,5 +179,67 @@ func TestBulkProgressTerminal(t *testing.T) {
 	})
 	if stdout.Len() != 0 {
 		t.Fatalf("stdout: %q", stdout)
+	}
+}
+
+// TestBulkFailedLines: a line the server refuses (a broken counter) fails
+// alone, named by line; the others apply; exit 1; --json lists it.
+func TestBulkFailedLines(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	m := nats.NewMsg("w.broken")
+	m.Header.Set(counters.HeaderIncr, "+1")
+	m.Header.Set(counters.HeaderSources, "{not json")
+	if _, err := c.Conn().RequestMsg(m, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	input := "w.ok\nw.broken 5\nw.ok\n"
+	cmd, stdout, stderr := bulkCmd(t, bin, s.ClientURL(), "incr", "-")
+	cmd.Stdin = strings.NewReader(input)
+	code := exitCode(t, cmd.Run())
+	want := regexp.MustCompile(`(?s)^counter: line 2: counter w.broken in stream W is broken \(its stored value is not valid\): reset it with 'counter reset'\n` +
+		`3 lines, 3 increments to 2 counters in [0-9.]+s \([0-9,]+ lines/s\): 2 applied, 1 failed\n` +
+		`counter: 1 increments failed \(not applied\): see the lines above\n$`)
+	if code != 1 || stdout.Len() != 0 || !want.MatchString(stderr.String()) {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	if got := counterValue(t, c, "w.ok"); got != 2 {
+		t.Fatalf("w.ok = %d, want 2", got)
+	}
+	cmd, stdout, stderr = bulkCmd(t, bin, s.ClientURL(), "incr", "-", "--json")
+	cmd.Stdin = strings.NewReader(input)
+	code = exitCode(t, cmd.Run())
+	if code != 1 || !strings.Contains(stdout.String(), `"applied":2,"duplicates":0,"failed":1,"unknown":0`) ||
+		!strings.Contains(stdout.String(), `"failures":[{"line":2,"error":"counter w.broken in stream W is broken`) {
+		t.Fatalf("exit %d, stdout %s, stderr %s", code, stdout, stderr)
+	}
+}
+
+// TestBulkServerGone: the server stops mid-run: exit 4 at once, with
+// what was applied, what is unknown and what was not sent.
+func TestBulkServerGone(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	const n = 20_000
+	cmd, _, stderr := bulkCmd(t, bin, s.ClientURL(), "incr", "-")
+	cmd.Stdin = strings.NewReader(strings.Repeat("w.gone\n", n))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitCounterAbove(t, c, "w.gone", 500)
+	s.Shutdown()
+	start := time.Now()
+	code := exitCode(t, cmd.Wait())
+	out := stderr.String()
+	m := regexp.MustCompile(`lines/s\): (\d+) applied(, (\d+) unknown)?, (\d+) not sent\ncounter: .*connection (lost|closed).*(continue from line|--id-prefix makes re-running safe)`).FindStringSubmatch(out)
+	if code != 4 || m == nil {
+		t.Fatalf("exit %d, stderr:\n%s", code, out)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("took %s to stop", time.Since(start))
+	}
+	applied, _ := strconv.Atoi(m[1])
+	unknown, _ := strconv.Atoi(m[3])
+	notSent, _ := strconv.Atoi(m[4])
+	if applied+unknown+notSent != n {
+		t.Fatalf("%d applied + %d unknown + %d not sent != %d", applied, unknown, notSent, n)
 	}
 }

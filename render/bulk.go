@@ -25,6 +25,7 @@ type BulkJSON struct {
 	PerSecond   float64           `json:"per_second"`
 	Interrupted bool              `json:"interrupted,omitempty"`
 	ResumeLine  int               `json:"resume_line,omitempty"`
+	ResumeExact bool              `json:"resume_exact,omitempty"`
 	Failures    []BulkFailureJSON `json:"failures,omitempty"`
 	Values      []BulkValueJSON   `json:"values,omitempty"`
 }
@@ -47,7 +48,8 @@ func perSecond(res *counters.BulkResult) float64 {
 	if s <= 0 {
 		return 0
 	}
-	return math.Round(float64(res.Lines) / s)
+	// Lines dealt with: a run that stopped early did not send the rest.
+	return math.Round(float64(max(res.Lines-res.NotSent, 0)) / s)
 }
 
 // BulkJSON writes the summary as one JSON object.
@@ -58,7 +60,7 @@ func (p Printer) BulkJSON(res *counters.BulkResult) error {
 		Unknown: res.Unknown, Skipped: res.Skipped, NotSent: res.NotSent, Retries: res.Retries,
 		Seconds:     math.Round(res.Elapsed.Seconds()*1e6) / 1e6,
 		PerSecond:   perSecond(res),
-		Interrupted: res.Interrupted, ResumeLine: res.ResumeLine,
+		Interrupted: res.Interrupted, ResumeLine: res.ResumeLine, ResumeExact: res.ResumeExact,
 	}
 	for _, f := range res.Failures {
 		out.Failures = append(out.Failures, BulkFailureJSON{Line: f.Line, Error: f.Err.Error()})

@@ -92,6 +92,9 @@ type BulkResult struct {
 	// ResumeLine is the first line whose increment is not known to be
 	// applied (unknown, not sent); 0 when there is none.
 	ResumeLine int
+	// ResumeExact: every line before ResumeLine was applied and none from
+	// it on, so continuing from ResumeLine is exact even without ids.
+	ResumeExact bool
 	// Failures are the first few failed or unknown increments, by line.
 	Failures []LineError
 	// Values holds every counter touched, by subject (Options.Values).
@@ -249,11 +252,12 @@ type bulkRun struct {
 	sumMu sync.Mutex // Coalesce with Follow: sums and dirty list
 	dirty []*bulkTarget
 
-	mu      sync.Mutex // everything below, and targets' lastSeq/lastVal
-	pending map[uint64]*bulkItem
-	res     BulkResult
-	done    int
-	touched []*bulkTarget
+	mu          sync.Mutex // everything below, and targets' lastSeq/lastVal
+	pending     map[uint64]*bulkItem
+	res         BulkResult
+	done        int
+	touched     []*bulkTarget
+	lastApplied int // highest line applied (or a duplicate)
 }
 
 // whole reads and checks the entire input, then sends it.
@@ -944,8 +948,10 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 	switch o {
 	case outApplied:
 		r.res.Applied++
+		r.lastApplied = max(r.lastApplied, it.line)
 	case outDuplicate:
 		r.res.Duplicates++
+		r.lastApplied = max(r.lastApplied, it.line)
 	case outFailed:
 		r.res.Failed++
 	case outUnknown:
@@ -1015,8 +1021,9 @@ func (r *bulkRun) result() *BulkResult {
 	touched := slices.Clone(r.touched)
 	r.mu.Unlock()
 	slices.SortFunc(res.Failures, func(a, b LineError) int { return cmp.Compare(a.Line, b.Line) })
+	res.ResumeExact = res.ResumeLine > 0 && res.Unknown == 0 && r.lastApplied < res.ResumeLine
 	if r.opts.Coalesce {
-		res.ResumeLine = 0 // sums mix lines: no line to resume from
+		res.ResumeLine, res.ResumeExact = 0, false // sums mix lines
 	}
 	if r.opts.Values {
 		res.Values = r.values(touched)
