@@ -70,6 +70,9 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 		}
 		defer file.Close()
 		in, name = file, f.file
+		if f.follow {
+			in = &followFile{ctx: ctx, f: file}
+		}
 	}
 	if a.env.StdinTTY && f.file == "" && !f.follow {
 		fmt.Fprintln(a.env.Stderr, "counter: reading increments from the terminal, one per line (SUBJECT [DELTA] [ID]); end with Ctrl-D")
@@ -217,5 +220,27 @@ func (b *bulkProgress) clear() {
 	defer b.mu.Unlock()
 	if b.bar != nil {
 		b.bar.Clear()
+	}
+}
+
+// followFile reads a file like tail -f: at its end it waits for more
+// until the run is interrupted. (A log that is rotated is not followed to
+// its new file: use tail -F FILE | counter incr - --follow.)
+type followFile struct {
+	ctx context.Context
+	f   *os.File
+}
+
+func (r *followFile) Read(p []byte) (int, error) {
+	for {
+		n, err := r.f.Read(p)
+		if n > 0 || !errors.Is(err, io.EOF) {
+			return n, err
+		}
+		select {
+		case <-r.ctx.Done():
+			return 0, io.EOF
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }

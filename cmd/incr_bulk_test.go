@@ -243,3 +243,32 @@ func TestBulkServerGone(t *testing.T) {
 		t.Fatalf("%d applied + %d unknown + %d not sent != %d", applied, unknown, notSent, n)
 	}
 }
+
+// TestBulkFollowFile: --file with --follow reads on as the file grows,
+// like tail -f, until Ctrl-C (exit 0: everything read was applied).
+func TestBulkFollowFile(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	file := filepath.Join(t.TempDir(), "access.log")
+	if err := os.WriteFile(file, []byte("w.tail 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _, stderr := bulkCmd(t, bin, s.ClientURL(), "incr", "--file", file, "--follow")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitCounterAbove(t, c, "w.tail", 0)
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "w.tail 10")
+	f.Close()
+	waitCounterAbove(t, c, "w.tail", 1)
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := exitCode(t, cmd.Wait()); code != 0 || !strings.Contains(stderr.String(), "2 lines, 2 increments to 1 counter") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if got := counterValue(t, c, "w.tail"); got != 11 {
+		t.Fatalf("w.tail = %d, want 11", got)
+	}
+}
