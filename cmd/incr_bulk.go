@@ -77,9 +77,11 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 	if a.env.StdinTTY && f.file == "" && !f.follow {
 		fmt.Fprintln(a.env.Stderr, "counter: reading increments from the terminal, one per line (SUBJECT [DELTA] [ID]); end with Ctrl-D")
 	}
-	// No reconnecting: a lost connection ends the run at once (exit 4,
-	// with what is known) instead of timing out window after window.
-	client, err := a.conn.connect(ctx, false)
+	// A finite input does not reconnect: a lost connection ends the run at
+	// once (exit 4, with what is known) instead of timing out window after
+	// window. --follow runs for as long as its input, so it rides out a
+	// server restart: what is in flight then is resent (ids) or unknown.
+	client, err := a.conn.connect(ctx, f.follow)
 	if err != nil {
 		return err
 	}
