@@ -799,7 +799,7 @@ func (r *bulkRun) onAck(m *nats.Msg) {
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
 		// No responders: nobody received it (a stream leader election,
 		// or the stream went away). Never applied, so a resend is exact.
-		r.retryLater(it, time.Duration(it.attempts)*100*time.Millisecond, errorf(ErrUnavailable, "no stream answered (no responders)"))
+		r.retryLater(it, time.Duration(it.attempts)*250*time.Millisecond, errorf(ErrUnavailable, "no stream answered (no responders)"))
 		return
 	}
 	ack, err := parseAck(m.Data)

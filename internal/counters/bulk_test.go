@@ -390,7 +390,7 @@ func TestBulkR3LeaderKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := genBulk(8_000, 200, "r.k", 5)
-	opts := counters.BulkOptions{IDPrefix: "run", Window: 256, MaxAttempts: 8}
+	opts := counters.BulkOptions{IDPrefix: "run", Window: 256}
 	var once sync.Once
 	opts.ProgressEvery = 5 * time.Millisecond
 	opts.Progress = func(p counters.BulkProgress) {
