@@ -755,6 +755,10 @@ func (r *bulkRun) publish(it *bulkItem) bool {
 		delete(r.pending, tok)
 		if r.res.Stopped == nil {
 			r.res.Stopped = r.c.wrap(err, "publish "+it.t.subject)
+			if !errors.Is(r.res.Stopped, ErrUnavailable) {
+				// A write to a broken socket and the like: the connection is gone.
+				r.res.Stopped = errorf(ErrUnavailable, "publish %s: connection lost: %v", it.t.subject, err)
+			}
 		}
 		r.mu.Unlock()
 		r.stopping.Store(true)
