@@ -97,6 +97,13 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 		bar.clear()
 		fmt.Fprintln(a.env.Stderr, "counter: skipped "+e.Error())
 	}
+	if f.follow {
+		// A follower may run for days: say so when it happens.
+		opts.Failure = func(e counters.LineError) {
+			bar.clear()
+			fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
+		}
+	}
 	res, err := client.Bulk(ctx, in, opts)
 	bar.clear()
 	var inputErr *counters.InputError
@@ -120,7 +127,9 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 		}
 	} else {
 		for _, e := range res.Failures {
-			fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
+			if !f.follow { // already said as they happened
+				fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
+			}
 		}
 		fmt.Fprintln(a.env.Stderr, render.BulkSummary(res))
 		if f.values {

@@ -62,6 +62,9 @@ type BulkOptions struct {
 	ProgressEvery time.Duration
 	// BadLine is told about each bad line skipped in Follow mode.
 	BadLine func(LineError)
+	// Failure is told about each increment that failed or whose outcome
+	// is unknown, as it happens (a --follow run may last for days).
+	Failure func(LineError)
 }
 
 // BulkProgress is a snapshot for a progress display.
@@ -968,11 +971,19 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 		}
 		r.res.ResumeLine = minLine(r.res.ResumeLine, it.line)
 	}
+	var failure *LineError
 	if why != nil && (o == outFailed || o == outUnknown) {
-		r.keepFailure(LineError{Line: it.line, Err: why})
+		if o == outUnknown {
+			why = errorf(ErrUnavailable, "may or may not have been applied: %w", why)
+		}
+		failure = &LineError{Line: it.line, Err: why}
+		r.keepFailure(*failure)
 	}
 	r.done++
 	r.mu.Unlock()
+	if failure != nil && r.opts.Failure != nil {
+		r.opts.Failure(*failure)
+	}
 	<-r.slots
 	select {
 	case r.wake <- struct{}{}:
