@@ -357,6 +357,13 @@ func TestBulkServerRefuses(t *testing.T) {
 	if res.Applied != 2 || res.Failed != 1 || len(res.Failures) != 1 || res.Failures[0].Line != 2 || !strings.Contains(res.Failures[0].Err.Error(), "broken") {
 		t.Fatalf("result %+v, failures %v", res, res.Failures)
 	}
+	// --follow says so as it happens.
+	var told []counters.LineError
+	res, err = c.Bulk(ctx, strings.NewReader("b.s.ok\nb.s.broken 5\n"), counters.BulkOptions{Follow: true,
+		Failure: func(e counters.LineError) { told = append(told, e) }})
+	if err != nil || res.Failed != 1 || len(told) != 1 || told[0].Line != 2 {
+		t.Fatalf("follow: %+v, %v, told %v", res, err, told)
+	}
 }
 
 // TestBulkR3LeaderKilled: the stream leader dies mid-run. With
