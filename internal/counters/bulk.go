@@ -1090,7 +1090,7 @@ func parseAck(data []byte) (bulkAck, error) {
 	var a bulkAck
 	rest, ok := bytes.CutPrefix(data, []byte(`{"stream":"`))
 	if ok {
-		if i := bytes.IndexByte(rest, '"'); i >= 0 {
+		if i := bytes.IndexByte(rest, '"'); i >= 0 && plainJSON(rest[:i]) {
 			rest, ok = bytes.CutPrefix(rest[i+1:], []byte(`,"seq":`))
 			if ok {
 				n := 0
@@ -1098,8 +1098,9 @@ func parseAck(data []byte) (bulkAck, error) {
 					n++
 				}
 				seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+				leadingZero := n > 1 && rest[0] == '0' // not a JSON number
 				rest = rest[n:]
-				if err == nil {
+				if err == nil && !leadingZero {
 					a.Seq = seq
 					if v, ok := bytes.CutPrefix(rest, []byte(`,"val":"`)); ok {
 						if j := bytes.IndexByte(v, '"'); j > 0 && string(v[j:]) == `"}` && isInteger(v[:j]) {
@@ -1129,6 +1130,17 @@ func parseAck(data []byte) (bulkAck, error) {
 		a.val = []byte(*full.Val)
 	}
 	return a, nil
+}
+
+// plainJSON: printable ASCII with no escapes, the same as JSON text or
+// as a Go string.
+func plainJSON(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
 }
 
 func isInteger(b []byte) bool {
