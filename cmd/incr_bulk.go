@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,7 +116,11 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 		if inputErr.Total > len(inputErr.Lines) {
 			shown = fmt.Sprintf(", the first %d shown", len(inputErr.Lines))
 		}
-		return counters.Invalidf("%d bad lines in %s%s: nothing was sent", inputErr.Total, name, shown)
+		where := "the input"
+		if f.file != "" {
+			where = f.file
+		}
+		return counters.Invalidf("%d bad lines in %s%s: nothing was sent", inputErr.Total, where, shown)
 	}
 	if err != nil {
 		return err
@@ -151,7 +156,7 @@ func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error 
 	case f.idPrefix != "":
 		next = fmt.Sprintf(": run the same input again with --id-prefix %s; lines already applied are skipped as duplicates", f.idPrefix)
 	case res.ResumeExact && name != "-":
-		next = fmt.Sprintf(": every line before %d was applied and none from it on; continue with: tail -n +%d %s | counter incr -", res.ResumeLine, res.ResumeLine, name)
+		next = fmt.Sprintf(": every line before %d was applied and none from it on; continue with: tail -n +%d %s | counter incr -", res.ResumeLine, res.ResumeLine, shellQuote(name))
 	case res.ResumeExact:
 		next = fmt.Sprintf(": every line before %d was applied and none from it on; continue from line %d", res.ResumeLine, res.ResumeLine)
 	default:
@@ -171,7 +176,7 @@ func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error 
 	case res.Unknown > 0:
 		return fmt.Errorf("%d increments may or may not have been applied (no acknowledgement)%s", res.Unknown, next)
 	case res.Failed > 0:
-		return fmt.Errorf("%d increments failed (not applied): see the lines above", res.Failed)
+		return fmt.Errorf("%d increments failed (not applied)", res.Failed)
 	case res.Skipped > 0:
 		return fmt.Errorf("%d bad lines were skipped", res.Skipped)
 	}
@@ -254,4 +259,15 @@ func (r *followFile) Read(p []byte) (int, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// shellQuote makes a path safe to paste into a shell command line.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '+' || r == ',' || r == ':' || r == '@' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -198,7 +198,7 @@ func TestBulkFailedLines(t *testing.T) {
 	code := exitCode(t, cmd.Run())
 	want := regexp.MustCompile(`(?s)^counter: line 2: counter w.broken in stream W is broken \(its stored value is not valid\): reset it with 'counter reset'\n` +
 		`3 lines, 3 increments to 2 counters in [0-9.]+s \([0-9,]+ lines/s\): 2 applied, 1 failed\n` +
-		`counter: 1 increments failed \(not applied\): see the lines above\n$`)
+		`counter: 1 increments failed \(not applied\)\n$`)
 	if code != 1 || stdout.Len() != 0 || !want.MatchString(stderr.String()) {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
 	}
@@ -270,5 +270,19 @@ func TestBulkFollowFile(t *testing.T) {
 	}
 	if got := counterValue(t, c, "w.tail"); got != 11 {
 		t.Fatalf("w.tail = %d, want 11", got)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"events.txt":       "events.txt",
+		"/var/log/a-b_c.1": "/var/log/a-b_c.1",
+		"my events.txt":    "'my events.txt'",
+		"it's":             `'it'\''s'`,
+		"$(rm -rf x)":      "'$(rm -rf x)'",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
