@@ -218,7 +218,7 @@ func TestBulkFailedLines(t *testing.T) {
 // what was applied, what is unknown and what was not sent.
 func TestBulkServerGone(t *testing.T) {
 	bin, s, c := watchFixture(t)
-	const n = 20_000
+	const n = 50_000 // far more than one window: some are never sent
 	cmd, _, stderr := bulkCmd(t, bin, s.ClientURL(), "incr", "-")
 	cmd.Stdin = strings.NewReader(strings.Repeat("w.gone\n", n))
 	if err := cmd.Start(); err != nil {
