@@ -216,9 +216,9 @@ type bulkItem struct {
 	id    string // the ID column; the --id-prefix id is built when sent
 	line  int
 
-	attempts     int
-	sent         time.Time
-	maybeApplied bool // an earlier attempt got no answer
+	attempts     int32
+	sent         time.Duration // since the run started: smaller than a time.Time, per line
+	maybeApplied bool          // an earlier attempt got no answer
 }
 
 type outcome int
@@ -732,7 +732,7 @@ func (r *bulkRun) publish(it *bulkItem) bool {
 	r.token++
 	tok := r.token
 	it.attempts++
-	it.sent = time.Now()
+	it.sent = time.Since(r.start)
 	msg := &nats.Msg{
 		Subject: it.t.subject,
 		Reply:   r.inbox + strconv.FormatUint(tok, 36),
@@ -846,7 +846,7 @@ func (r *bulkRun) ackError(it *bulkItem, e *jetstream.APIError) error {
 
 // retryLater resends it after delay if it may be resent, else gives up.
 func (r *bulkRun) retryLater(it *bulkItem, delay time.Duration, why error) {
-	if r.stopping.Load() || it.attempts >= r.opts.MaxAttempts {
+	if r.stopping.Load() || int(it.attempts) >= r.opts.MaxAttempts {
 		r.giveUpWith(it, why)
 		return
 	}
@@ -886,7 +886,8 @@ func (r *bulkRun) sweep(every time.Duration, stop, done chan struct{}) {
 		select {
 		case <-stop:
 			return
-		case now := <-t.C:
+		case <-t.C:
+			now := time.Since(r.start)
 			if r.c.nc.IsClosed() && !r.closed.Load() {
 				r.closed.Store(true)
 				r.cancel()
@@ -894,7 +895,7 @@ func (r *bulkRun) sweep(every time.Duration, stop, done chan struct{}) {
 			expired = expired[:0]
 			r.mu.Lock()
 			for tok, it := range r.pending {
-				if now.Sub(it.sent) >= r.c.timeout {
+				if now-it.sent >= r.c.timeout {
 					delete(r.pending, tok)
 					expired = append(expired, it)
 				}
