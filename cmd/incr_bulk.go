@@ -171,6 +171,8 @@ func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error 
 			return fmt.Errorf("%d increments failed and %d bad lines were skipped", res.Failed, res.Skipped)
 		}
 		return nil
+	case res.Interrupted && res.Sent == 0 && res.Applied+res.Duplicates+res.Failed+res.Unknown == 0:
+		return fmt.Errorf("interrupted while reading the input: nothing was sent")
 	case res.Interrupted:
 		return fmt.Errorf("interrupted: %d applied, %d unknown, %d not sent%s", res.Applied, res.Unknown, res.NotSent, next)
 	case res.Unknown > 0:

@@ -286,3 +286,43 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkInterruptWhileReading: Ctrl-C while the input is still open
+// (a slow producer, a terminal) ends the run at once; nothing is sent.
+func TestBulkInterruptWhileReading(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	cmd, _, stderr := bulkCmd(t, bin, s.ClientURL(), "incr", "-")
+	pw, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(pw, "w.reading")
+	// Once it is connected (the fixture's client is the other one), its
+	// signal handler is in place and it is reading.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.NumClients() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("counter never connected")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if code := exitCode(t, err); code != 1 || !strings.Contains(stderr.String(), "interrupted while reading the input: nothing was sent") {
+			t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("Ctrl-C did not end a run waiting for its input")
+	}
+	if got := counterValue(t, c, "w.reading"); got != 0 {
+		t.Fatalf("w.reading = %d: something was sent", got)
+	}
+}

@@ -271,34 +271,51 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 	)
 	r.reading.Store(true)
 	r.progress()
-	err := r.readLines(ctx, func(line int, l bulkLine) {
-		t, err := r.check(l)
-		if err != nil {
+	// Reading runs apart so that Ctrl-C ends a run whose input is slow
+	// (or a terminal) at once: a blocked Read cannot be interrupted.
+	readDone := make(chan error, 1)
+	go func() {
+		readDone <- r.readLines(ctx, func(line int, l bulkLine) {
+			t, err := r.check(l)
+			if err != nil {
+				bad.Total++
+				if len(bad.Lines) < maxReportedLines {
+					bad.Lines = append(bad.Lines, LineError{Line: line, Err: err})
+				}
+				return
+			}
+			if bad.Total > 0 {
+				return // nothing will be sent: only count further bad lines
+			}
+			if r.opts.Coalesce {
+				r.add(t, l, line)
+				return
+			}
+			it := bulkItem{t: t, delta: l.delta, big: l.big, line: line}
+			if l.id != nil {
+				it.id = string(l.id)
+			}
+			items = append(items, it)
+		}, func(e LineError) {
 			bad.Total++
 			if len(bad.Lines) < maxReportedLines {
-				bad.Lines = append(bad.Lines, LineError{Line: line, Err: err})
+				bad.Lines = append(bad.Lines, e)
 			}
-			return
-		}
-		if bad.Total > 0 {
-			return // nothing will be sent: only count further bad lines
-		}
-		if r.opts.Coalesce {
-			r.add(t, l, line)
-			return
-		}
-		it := bulkItem{t: t, delta: l.delta, big: l.big, line: line}
-		if l.id != nil {
-			it.id = string(l.id)
-		}
-		items = append(items, it)
-	}, func(e LineError) {
-		bad.Total++
-		if len(bad.Lines) < maxReportedLines {
-			bad.Lines = append(bad.Lines, e)
-		}
-	})
+		})
+	}()
+	var err error
+	select {
+	case err = <-readDone:
+	case <-ctx.Done():
+	}
 	r.reading.Store(false)
+	if ctx.Err() != nil {
+		// Interrupted while reading and checking: nothing was sent. (The
+		// reading goroutine may still be blocked; its data is not used.)
+		r.res.Interrupted = true
+		r.res.NotSent = int(r.lines.Load())
+		return r.result(), nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -307,15 +324,6 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 	}
 	if r.opts.Coalesce {
 		items = r.coalesced()
-	}
-	if ctx.Err() != nil {
-		// Interrupted while reading: nothing is sent.
-		r.res.Interrupted = true
-		r.res.NotSent = int(r.lines.Load())
-		if len(items) > 0 {
-			r.res.ResumeLine = items[0].line
-		}
-		return r.result(), nil
 	}
 	r.total.Store(int64(len(items)))
 	in := make(chan *bulkItem, 256)
@@ -489,7 +497,7 @@ func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad fun
 		}
 		if line&1023 == 0 {
 			if ctx.Err() != nil {
-				return nil
+				return nil // whole: the caller stopped waiting
 			}
 			if line&(1<<16-1) == 0 && r.reading.Load() {
 				r.progress() // checking a large input takes a while too
