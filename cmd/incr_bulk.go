@@ -172,7 +172,7 @@ func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error 
 		}
 		return nil
 	case res.Interrupted && res.Sent == 0 && res.Applied+res.Duplicates+res.Failed+res.Unknown == 0:
-		return fmt.Errorf("interrupted while reading the input: nothing was sent")
+		return fmt.Errorf("interrupted before anything was sent")
 	case res.Interrupted:
 		return fmt.Errorf("interrupted: %d applied, %d unknown, %d not sent%s", res.Applied, res.Unknown, res.NotSent, next)
 	case res.Unknown > 0:

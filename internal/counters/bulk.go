@@ -136,6 +136,9 @@ func (c *Client) Bulk(ctx context.Context, r io.Reader, opts BulkOptions) (*Bulk
 	}
 	streams, err := c.bulkStreams(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return &BulkResult{Interrupted: true}, nil
+		}
 		return nil, err
 	}
 	run := &bulkRun{
