@@ -9,21 +9,32 @@ import (
 
 func addIncr(a *app) {
 	var subject, delta, id string
-	var asJSON bool
+	var asJSON, subjectSet bool
 	c := a.fisk.Command("incr", "Add a signed delta (default +1) to a counter and print its new total").Alias("add")
-	c.Arg("subject", "Counter subject (no wildcards)").Required().StringVar(&subject)
+	c.Arg("subject", "Counter subject (no wildcards), or - to read increments from stdin").IsSetByUser(&subjectSet).StringVar(&subject)
 	c.Arg("delta", "Signed whole number of any size, e.g. 5, +5, -5 (default +1)").Default("+1").StringVar(&delta)
 	c.Flag("id", "Message id: the server applies an increment with the same id only once").PlaceHolder("ID").StringVar(&id)
 	c.Flag("json", "Print the result as JSON").UnNegatableBoolVar(&asJSON)
+	bulk := addIncrBulkFlags(c)
 	c.Cheat("incr", `# add one
 counter incr hits
 # add or subtract any amount
 counter incr hits 5
 counter incr hits -5
 # retry-safe: the same --id is applied once
-counter incr orders.paid 1 --id order-7781`)
+counter incr orders.paid 1 --id order-7781
+# many increments, one per line: SUBJECT [DELTA] [ID]
+counter incr - < events.txt
+counter incr --file events.txt --id-prefix import-2024-06-01
+tail -f access.log | awk '{print "hits." $7}' | counter incr - --follow`)
 
 	a.verbs["incr"] = func(ctx context.Context) error {
+		if subject == "-" || bulk.used() {
+			return a.incrBulk(ctx, subject, delta, id, asJSON, bulk)
+		}
+		if subject == "" && !subjectSet {
+			return counters.Invalidf("required argument 'subject' not provided: name a counter, or - to read increments from stdin")
+		}
 		d, err := counters.ParseDelta(delta)
 		if err != nil {
 			return err

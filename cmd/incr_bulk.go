@@ -1,0 +1,275 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/choria-io/fisk"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/render"
+)
+
+// incrBulkFlags are `counter incr`'s pipe mode: `counter incr -` and
+// `counter incr --file PATH`.
+type incrBulkFlags struct {
+	file     string
+	idPrefix string
+	coalesce bool
+	follow   bool
+	values   bool
+}
+
+func addIncrBulkFlags(c *fisk.CmdClause) *incrBulkFlags {
+	f := &incrBulkFlags{}
+	c.Flag("file", "Read increments from FILE, one per line: SUBJECT [DELTA] [ID]").PlaceHolder("FILE").StringVar(&f.file)
+	c.Flag("id-prefix", "With - or --file: give line N the message id PREFIX:N, so re-running the same input applies nothing twice").PlaceHolder("PREFIX").StringVar(&f.idPrefix)
+	c.Flag("coalesce", "With - or --file: sum the deltas per counter and send one increment each").UnNegatableBoolVar(&f.coalesce)
+	c.Flag("follow", "With - or --file: send lines as they arrive (tail -f) instead of checking the whole input first").UnNegatableBoolVar(&f.follow)
+	c.Flag("values", "With - or --file: print the value of every counter touched").UnNegatableBoolVar(&f.values)
+	return f
+}
+
+func (f *incrBulkFlags) used() bool {
+	return f.file != "" || f.idPrefix != "" || f.coalesce || f.follow || f.values
+}
+
+func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bool, f *incrBulkFlags) error {
+	switch {
+	case subject != "-" && f.file == "":
+		return counters.Invalidf("--id-prefix, --coalesce, --follow and --values read increments from stdin (counter incr -) or --file PATH")
+	case subject == "-" && f.file != "":
+		return counters.Invalidf("read increments from stdin (-) or from --file, not both")
+	case subject != "-" && subject != "":
+		return counters.Invalidf("with --file, give no subject: each line names its own")
+	case delta != "+1":
+		return counters.Invalidf("reading increments from input takes no DELTA argument: each line has its own (SUBJECT [DELTA] [ID])")
+	case id != "":
+		return counters.Invalidf("--id names one increment: give each line an ID column, or use --id-prefix")
+	}
+	if f.idPrefix != "" {
+		if err := counters.ValidIDPrefix(f.idPrefix); err != nil {
+			return err
+		}
+	}
+	if f.coalesce && f.idPrefix != "" {
+		return counters.Invalidf("--coalesce sums lines into one increment per counter, which has no single id: leave out --id-prefix")
+	}
+	var in io.Reader = a.env.Stdin
+	name := "-"
+	if f.file != "" {
+		file, err := os.Open(f.file)
+		if err != nil {
+			return counters.Invalidf("cannot read --file: %v", err)
+		}
+		defer file.Close()
+		in, name = file, f.file
+		if f.follow {
+			in = &followFile{ctx: ctx, f: file}
+		}
+	}
+	if a.env.StdinTTY && f.file == "" && !f.follow {
+		fmt.Fprintln(a.env.Stderr, "counter: reading increments from the terminal, one per line (SUBJECT [DELTA] [ID]); end with Ctrl-D")
+	}
+	// A finite input does not reconnect: a lost connection ends the run at
+	// once (exit 4, with what is known) instead of timing out window after
+	// window. --follow runs for as long as its input, so it rides out a
+	// server restart: what is in flight then is resent (ids) or unknown.
+	client, err := a.conn.connect(ctx, f.follow)
+	if err != nil {
+		return err
+	}
+	defer client.Conn().Close()
+
+	opts := counters.BulkOptions{IDPrefix: f.idPrefix, Coalesce: f.coalesce, Follow: f.follow, Values: f.values}
+	var bar *bulkProgress
+	if a.env.StderrTTY {
+		bar = newBulkProgress(a.env.Stderr)
+		opts.Progress = bar.update
+	}
+	opts.BadLine = func(e counters.LineError) {
+		bar.clear()
+		fmt.Fprintln(a.env.Stderr, "counter: skipped "+e.Error())
+	}
+	if f.follow {
+		// A follower may run for days: say so when it happens.
+		opts.Failure = func(e counters.LineError) {
+			bar.clear()
+			fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
+		}
+	}
+	res, err := client.Bulk(ctx, in, opts)
+	bar.clear()
+	var inputErr *counters.InputError
+	if errors.As(err, &inputErr) && inputErr.Total > 1 {
+		for _, e := range inputErr.Lines {
+			fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
+		}
+		shown := ""
+		if inputErr.Total > len(inputErr.Lines) {
+			shown = fmt.Sprintf(", the first %d shown", len(inputErr.Lines))
+		}
+		where := "the input"
+		if f.file != "" {
+			where = f.file
+		}
+		return counters.Invalidf("%d bad lines in %s%s: nothing was sent", inputErr.Total, where, shown)
+	}
+	if err != nil {
+		return err
+	}
+	p := a.printer(asJSON)
+	if asJSON {
+		if err := p.BulkJSON(res); err != nil {
+			return err
+		}
+	} else {
+		for _, e := range res.Failures {
+			if !f.follow { // already said as they happened
+				fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
+			}
+		}
+		fmt.Fprintln(a.env.Stderr, render.BulkSummary(res))
+		if f.values {
+			if err := p.Counters(res.Values, render.GetOptions{}); err != nil {
+				return err
+			}
+		}
+	}
+	return bulkOutcome(res, f, name)
+}
+
+// bulkOutcome is the run's exit status, with what to do next.
+func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error {
+	var next string
+	switch {
+	case res.Unknown == 0 && res.NotSent == 0:
+	case f.coalesce:
+		next = ": --coalesce sends sums, so a partial run cannot be resumed by line: check the counters (--values shows those touched) before sending again"
+	case f.idPrefix != "":
+		next = fmt.Sprintf(": run the same input again with --id-prefix %s; lines already applied are skipped as duplicates", f.idPrefix)
+	case res.ResumeExact && name != "-":
+		next = fmt.Sprintf(": every line before %d was applied and none from it on; continue with: tail -n +%d %s | counter incr -", res.ResumeLine, res.ResumeLine, shellQuote(name))
+	case res.ResumeExact:
+		next = fmt.Sprintf(": every line before %d was applied and none from it on; continue from line %d", res.ResumeLine, res.ResumeLine)
+	default:
+		next = fmt.Sprintf(": lines from %d on may be partly applied, so re-running them is not exact without ids; --id-prefix makes re-running safe", res.ResumeLine)
+	}
+	switch {
+	case res.Stopped != nil:
+		return fmt.Errorf("%w%s", res.Stopped, next)
+	case res.Interrupted && f.follow && res.Unknown == 0 && res.NotSent == 0 && res.ResumeLine == 0:
+		// Ctrl-C is how a --follow run ends: everything read was applied.
+		if res.Failed > 0 || res.Skipped > 0 {
+			return fmt.Errorf("%d increments failed and %d bad lines were skipped", res.Failed, res.Skipped)
+		}
+		return nil
+	case res.Interrupted && res.Sent == 0 && res.Applied+res.Duplicates+res.Failed+res.Unknown == 0:
+		return fmt.Errorf("interrupted before anything was sent")
+	case res.Interrupted:
+		return fmt.Errorf("interrupted: %d applied, %d unknown, %d not sent%s", res.Applied, res.Unknown, res.NotSent, next)
+	case res.Unknown > 0:
+		return fmt.Errorf("%d increments may or may not have been applied (no acknowledgement)%s", res.Unknown, next)
+	case res.Failed > 0:
+		return fmt.Errorf("%d increments failed (not applied)", res.Failed)
+	case res.Skipped > 0:
+		return fmt.Errorf("%d bad lines were skipped", res.Skipped)
+	}
+	return nil
+}
+
+// bulkProgress shows lines/s, done/total and the time left on a terminal.
+// schollz/progressbar is small, maintained, handles an unknown total (a
+// spinner for --follow), predicts the time left and throttles its redraws.
+type bulkProgress struct {
+	mu  sync.Mutex // bad lines are reported from the reading goroutine
+	w   io.Writer
+	bar *progressbar.ProgressBar
+	max int
+}
+
+func newBulkProgress(w io.Writer) *bulkProgress { return &bulkProgress{w: w} }
+
+func (b *bulkProgress) update(p counters.BulkProgress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	max, now, what := p.Total, p.Done, "sending"
+	if p.Reading {
+		max, now, what = -1, p.Lines, "checking"
+	} else if max == 0 {
+		max = -1
+	}
+	if b.bar == nil || b.max != max {
+		if b.bar != nil {
+			b.bar.Clear()
+		}
+		b.max = max
+		b.bar = progressbar.NewOptions64(int64(max),
+			progressbar.OptionSetWriter(b.w),
+			progressbar.OptionSetDescription(what),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("lines"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionClearOnFinish(),
+			// No drawing goroutine of its own: the bar changes only when
+			// the run reports progress, so nothing is drawn after clear.
+			progressbar.OptionSetSpinnerChangeInterval(0),
+		)
+	}
+	b.bar.Set(now)
+}
+
+// clear removes the bar before anything else is written to the terminal.
+func (b *bulkProgress) clear() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bar != nil {
+		b.bar.Clear()
+	}
+}
+
+// followFile reads a file like tail -f: at its end it waits for more
+// until the run is interrupted. (A log that is rotated is not followed to
+// its new file: use tail -F FILE | counter incr - --follow.)
+type followFile struct {
+	ctx context.Context
+	f   *os.File
+}
+
+func (r *followFile) Read(p []byte) (int, error) {
+	for {
+		n, err := r.f.Read(p)
+		if n > 0 || !errors.Is(err, io.EOF) {
+			return n, err
+		}
+		select {
+		case <-r.ctx.Done():
+			return 0, io.EOF
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// shellQuote makes a path safe to paste into a shell command line.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '+' || r == ',' || r == ':' || r == '@' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
