@@ -76,8 +76,10 @@ func Main(args []string, env Env) (code int) {
 		app.fisk.UsageWriter(env.Stderr)
 		args = []string{"--help"}
 	}
+	args = expandOptionalValues(args)
 	selected, err := app.fisk.Parse(moveNegativeNumbers(args))
 	if err != nil {
+		err = app.withSuggestion(err, args)
 		fmt.Fprintf(env.Stderr, "counter: %v (see '%s --help')\n", err, app.helpFor(args))
 		return ExitUsage
 	}
@@ -127,12 +129,14 @@ func newApp(env Env) *app {
 	a.conn = addConnFlags(f)
 	addCreate(a)
 	addIncr(a)
+	addDecr(a)
 	addGet(a)
 	addWatch(a)
 	addServer(a)
 	addReset(a)
 	addTopology(a)
 	addCompletion(a)
+	addDemo(a)
 	return a
 }
 
