@@ -137,6 +137,7 @@ func newApp(env Env) *app {
 	addTopology(a)
 	addCompletion(a)
 	addDemo(a)
+	addCheat(a)
 	return a
 }
 
