@@ -18,16 +18,17 @@ import (
 	"github.com/jetcounter/counter/render"
 )
 
-// Version is set at build time with -ldflags "-X ...cmd.Version=v1.2.3";
-// otherwise it is the module version `go install` recorded.
+// Version is set at build time with -ldflags "-X ...cmd.Version=v1.2.3"
+// (make build uses git describe); otherwise it comes from what the Go
+// toolchain recorded (see buildVersion).
 var Version = ""
 
 func version() string {
 	if Version != "" {
 		return Version
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		return buildVersion(info)
 	}
 	return "development"
 }
@@ -138,6 +139,7 @@ func newApp(env Env) *app {
 	addCompletion(a)
 	addDemo(a)
 	addCheat(a)
+	addMan(a)
 	return a
 }
 
