@@ -149,11 +149,11 @@ func shellJoin(args []string) string {
 const demoWriteEvery = 100 * time.Millisecond
 
 type demoWriter struct {
-	done   chan struct{}
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	n      int
-	nc     *nats.Conn
+	done chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	n    int
+	nc   *nats.Conn
 }
 
 // startDemoWriter increments the two regions in turn until stopped.

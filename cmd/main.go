@@ -158,7 +158,11 @@ func (a *app) helpFor(args []string) string {
 
 // printer is where a verb writes its results.
 func (a *app) printer(json bool) render.Printer {
-	return render.Printer{W: a.env.Stdout, TTY: a.env.StdoutTTY && !json, JSON: json}
+	p := render.Printer{W: a.env.Stdout, TTY: a.env.StdoutTTY && !json, JSON: json}
+	if p.TTY {
+		p.Width = terminalWidth(a.env.Stdout)
+	}
+	return p
 }
 
 // negativeNumber is a token such as -5 that must be a value, never a flag.

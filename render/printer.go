@@ -21,6 +21,9 @@ type Printer struct {
 	W    io.Writer
 	TTY  bool
 	JSON bool
+	// Width is the terminal's width in columns (0: unknown): tables are
+	// narrowed to fit it.
+	Width int
 }
 
 // ColorEnabled reports whether colour may be used on a terminal: never
@@ -69,6 +72,16 @@ func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) er
 	for _, i := range rightAligned {
 		align[i] = tw.AlignRight
 	}
+	// A person reads this: server-supplied text shows its control
+	// characters instead of obeying them.
+	visible := make([][]string, len(rows))
+	for i, row := range rows {
+		visible[i] = make([]string, len(row))
+		for j, c := range row {
+			visible[i][j] = Visible(c)
+		}
+	}
+	rows = fitTable(header, visible, rightAligned, p.Width)
 	t := tablewriter.NewTable(p.W,
 		tablewriter.WithHeaderAutoFormat(tw.Off), // subjects print verbatim
 		tablewriter.WithHeaderAlignment(tw.AlignLeft),
