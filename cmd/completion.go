@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/choria-io/fisk"
@@ -53,6 +54,9 @@ func fishCompletion(m *fisk.ApplicationModel, w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# fish completion for %s; regenerate with: %s completion fish\n", m.Name, m.Name)
 	fmt.Fprintf(&b, "complete -c %s -f\n", m.Name)
+	// Stream names and counter subjects come from the server, through the
+	// same --completion-bash that bash and zsh use (short timeout).
+	fmt.Fprintf(&b, "function __%s_complete\n    set -l tokens (commandline -opc) (commandline -ct)\n    %s --completion-bash $tokens[2..-1] 2>/dev/null\nend\n", m.Name, m.Name)
 	for _, f := range m.Flags {
 		fishFlag(&b, m.Name, "", f)
 	}
@@ -65,6 +69,9 @@ func fishCompletion(m *fisk.ApplicationModel, w io.Writer) error {
 		cond := "__fish_seen_subcommand_from " + strings.Join(names, " ")
 		for _, f := range c.Flags {
 			fishFlag(&b, m.Name, cond, f)
+		}
+		if slices.Contains(hintedVerbs, c.Name) {
+			fmt.Fprintf(&b, "complete -c %s -n %s -a '(__%s_complete)'\n", m.Name, fishQuote(cond), m.Name)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -85,7 +92,9 @@ func fishFlag(b *strings.Builder, app, cond string, f *fisk.FlagModel) {
 	}
 	if !f.IsBoolFlag() {
 		b.WriteString(" -r")
-		if len(f.Completions) > 0 {
+		if slices.Contains(hintedFlags, f.Name) && cond != "" {
+			fmt.Fprintf(b, " -a '(__%s_complete)'", app)
+		} else if len(f.Completions) > 0 {
 			fmt.Fprintf(b, " -a %s", fishQuote(strings.Join(f.Completions, " ")))
 		} else if strings.Contains(strings.ToUpper(f.PlaceHolder), "FILE") || strings.Contains(f.PlaceHolder, "DIR") {
 			b.WriteString(" -F")

@@ -140,6 +140,7 @@ func newApp(env Env) *app {
 	addDemo(a)
 	addCheat(a)
 	addMan(a)
+	addHints(a)
 	return a
 }
 
