@@ -29,7 +29,15 @@ func addDemo(a *app) {
 counter demo
 # then keep the server to try commands on it yourself
 counter demo --keep`)
-	a.verbs["demo"] = func(ctx context.Context) error { return a.runDemo(ctx, keep) }
+	a.verbs["demo"] = func(ctx context.Context) error {
+		err := a.runDemo(ctx, keep)
+		if err != nil && ctx.Err() != nil {
+			// Ctrl-C: as watch and server, a clean stop.
+			fmt.Fprintln(a.env.Stderr, "counter: demo interrupted; its server stopped and its store is removed")
+			return nil
+		}
+		return err
+	}
 }
 
 // runDemo starts a throw-away server, builds DE + PL → EU → GLOBAL, runs a
@@ -48,7 +56,7 @@ func (a *app) runDemo(ctx context.Context, keep bool) error {
 	defer func() { s.Shutdown(); s.WaitForShutdown() }()
 	url := s.ClientURL()
 	out := a.env.Stdout
-	fmt.Fprintf(out, "# counter demo: a nats-server with JetStream on %s, store in a temporary directory\n", url)
+	fmt.Fprintf(out, "# counter demo: a nats-server with JetStream on %s, store %s (removed at the end)\n", url, dir)
 
 	steps := func(list ...demoStep) error {
 		for _, st := range list {
@@ -78,16 +86,16 @@ func (a *app) runDemo(ctx context.Context, keep bool) error {
 		return err
 	}
 	fmt.Fprintf(out, "\n# a writer now adds 1 to count.de.hits and count.pl.hits every %s in the background\n", demoWriteEvery)
-	watch := []string{"watch", "count.>", "--duration", "4s"}
+	watch := demoStep{"a live table for a few seconds (it closes by itself; in a pipe, JSON lines)", []string{"watch", "count.>", "--duration", "4s"}}
 	if !a.env.StdoutTTY {
-		watch = []string{"watch", "count.>", "--interval", "1s", "--duration", "3s"}
+		watch = demoStep{"live updates for a few seconds: JSON lines in a pipe, a live table at a terminal", []string{"watch", "count.>", "--interval", "1s", "--duration", "3s"}}
 	}
 	err = steps(
 		demoStep{"every counter at every tier (a table at a terminal, tab-separated in a pipe)", []string{"get", "count.>"}},
 		demoStep{"one counter through every tier, and what each source contributed", []string{"get", "count.de.hits", "--tiers"}},
 		demoStep{"the aggregation tree", []string{"topology"}},
 		demoStep{"a CI gate: exit 5 on a diamond, a cycle, a plain source or a limit that zeroes counters (silent: nothing to fix)", []string{"topology", "--check"}},
-		demoStep{"live updates for a few seconds (JSON lines in a pipe)", watch},
+		watch,
 	)
 	writer.stop()
 	if err != nil {
@@ -110,7 +118,7 @@ func (a *app) runDemo(ctx context.Context, keep bool) error {
 	fmt.Fprintf(out, "export NATS_URL=%s\n", url)
 	fmt.Fprintf(out, "counter get 'count.>'\n")
 	<-ctx.Done()
-	fmt.Fprintln(a.env.Stderr, "counter: stopping the demo server")
+	fmt.Fprintln(a.env.Stderr, "counter: stopping the demo server; its store is removed")
 	return nil
 }
 
