@@ -10,9 +10,13 @@ import (
 	"github.com/jetcounter/counter/internal/topology"
 )
 
-// settlePoll is how often Settle looks again; sourcing takes milliseconds
-// once a source runs, and about a second to start one.
-const settlePoll = 25 * time.Millisecond
+// Settle looks again after settlePoll, doubling up to settlePollMax:
+// sourcing takes milliseconds once a source runs, and about a second to
+// start one.
+const (
+	settlePoll    = 10 * time.Millisecond
+	settlePollMax = 250 * time.Millisecond
+)
 
 // SettleTiers returns the node IDs a read of patterns would be answered by:
 // the named stream, or each counter stream whose own subjects overlap a
@@ -120,7 +124,7 @@ func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, p
 	if len(expect) == 0 {
 		return nil
 	}
-	for {
+	for wait := settlePoll; ; wait = min(2*wait, settlePollMax) {
 		pending, err := c.unsettled(ctx, n, patterns, expect)
 		if err != nil {
 			return err
@@ -134,7 +138,7 @@ func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, p
 				return settleTimeout(n, pending)
 			}
 			return ctx.Err()
-		case <-time.After(settlePoll):
+		case <-time.After(wait):
 		}
 	}
 }
