@@ -3,6 +3,7 @@ package cmd
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -16,7 +17,9 @@ func seedCounters(nc *nats.Conn, prefix string, n int) error {
 	for i := 1; i <= n; i++ {
 		msg := nats.NewMsg(fmt.Sprintf("%s.%d", prefix, i))
 		msg.Header.Set("Nats-Incr", "+"+strconv.Itoa(i))
-		if _, err := js.PublishMsgAsync(msg); err != nil {
+		// A generous stall wait: on a busy 2-core machine the default 200ms
+		// failed seeding with "too many outstanding async published messages".
+		if _, err := js.PublishMsgAsync(msg, nats.StallWait(10*time.Second)); err != nil {
 			return err
 		}
 	}
