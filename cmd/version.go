@@ -1,9 +1,11 @@
 package cmd
 
 import (
+	"regexp"
 	"runtime/debug"
-	"strings"
 )
+
+var pseudoVersion = regexp.MustCompile(`[.-][0-9]{14}-[0-9a-f]{12}(\+dirty)?$`)
 
 // buildVersion names a build the way `git describe --tags --always --dirty`
 // would, from what the Go toolchain recorded: the module version of a
@@ -22,9 +24,10 @@ func buildVersion(info *debug.BuildInfo) string {
 		}
 	}
 	v := info.Main.Version
-	// A pseudo-version (v0.0.0-20261123151246-1208716fa92b) says no more
+	// A pseudo-version (v0.0.0-20261123151246-1208716fa92b, or
+	// v1.2.4-0.20261123151246-1208716fa92b after tag v1.2.3) says no more
 	// than the commit, less readably.
-	if v != "" && v != "(devel)" && !(rev != "" && strings.HasPrefix(v, "v0.0.0-")) {
+	if v != "" && v != "(devel)" && !(rev != "" && pseudoVersion.MatchString(v)) {
 		return v
 	}
 	if rev == "" {

@@ -17,7 +17,9 @@ func TestBuildVersion(t *testing.T) {
 	}{
 		{"go install at a tag", "v1.2.3", nil, "v1.2.3"},
 		{"go build at a tag", "v1.2.3", vcs("1208716fa92b01d46a385d522181c74a3cd09990", "false"), "v1.2.3"},
-		{"go build after a tag, dirty", "v1.2.4-0.20261123151246-1208716fa92b+dirty", vcs("1208716fa92b01d46a385d522181c74a3cd09990", "true"), "v1.2.4-0.20261123151246-1208716fa92b+dirty"},
+		{"go build after a tag, dirty", "v1.2.4-0.20261123151246-1208716fa92b+dirty", vcs("1208716fa92b01d46a385d522181c74a3cd09990", "true"), "1208716-dirty"},
+		{"go build at a tag, dirty", "v1.2.3+dirty", vcs("1208716fa92b01d46a385d522181c74a3cd09990", "true"), "v1.2.3+dirty"},
+		{"go install of a commit", "v0.0.0-20261123151246-1208716fa92b", nil, "v0.0.0-20261123151246-1208716fa92b"},
 		{"go build, no tag", "v0.0.0-20261123151246-1208716fa92b", vcs("1208716fa92b01d46a385d522181c74a3cd09990", "false"), "1208716"},
 		{"go build, no tag, dirty", "(devel)", vcs("1208716fa92b01d46a385d522181c74a3cd09990", "true"), "1208716-dirty"},
 		{"-buildvcs=false", "(devel)", nil, "development"},
