@@ -39,7 +39,7 @@ func (a *app) writeCompletion(shell string, w io.Writer) error {
 	case "bash", "zsh":
 		tmpl := fisk.BashCompletionTemplate
 		if shell == "zsh" {
-			tmpl = fisk.ZshCompletionTemplate
+			tmpl = zshWithHints(fisk.ZshCompletionTemplate)
 		}
 		a.fisk.UsageWriter(w)
 		defer a.fisk.UsageWriter(a.env.Stdout)
@@ -105,4 +105,31 @@ func fishFlag(b *strings.Builder, app, cond string, f *fisk.FlagModel) {
 
 func fishQuote(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// zshDynamic offers what `counter --completion-bash` answers for the words
+// so far (stream names, counter subjects: see hints.go), when it answers.
+const zshDynamic = `local -a hint_list
+        hint_list=("${(@f)$({{.App.Name}} --completion-bash "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+        if [[ -n "${hint_list[1]}" ]]; then
+            compadd -a hint_list && return 0
+        fi
+        `
+
+// zshWithHints makes fisk's zsh script ask counter for an argument's or a
+// flag's values (fisk's zsh script only knows fixed ones).
+func zshWithHints(tmpl string) string {
+	for _, at := range []string{
+		`_message -r "${anames[arg_idx]}: ${adescs[arg_idx]}"`,
+		`*)    _message -r "${fplaceholders[j]}" && return 0 ;;`,
+	} {
+		if i := strings.Index(tmpl, at); i >= 0 {
+			if strings.HasPrefix(at, "*)") {
+				tmpl = tmpl[:i] + "*)    " + zshDynamic + strings.TrimPrefix(at, "*)    ") + tmpl[i+len(at):]
+			} else {
+				tmpl = tmpl[:i] + zshDynamic + at + tmpl[i+len(at):]
+			}
+		}
+	}
+	return tmpl
 }

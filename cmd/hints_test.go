@@ -46,3 +46,19 @@ func TestCompletionHints(t *testing.T) {
 		t.Errorf("no server: completion took %s", took)
 	}
 }
+
+// TestCompletionScriptsAskTheServer: the zsh and fish scripts ask
+// `counter --completion-bash` for argument and flag values (bash's script
+// always does), so they offer what TestCompletionHints shows.
+func TestCompletionScriptsAskTheServer(t *testing.T) {
+	for _, shell := range []string{"zsh", "fish"} {
+		var out strings.Builder
+		a := newApp(Env{Stdout: &out, Stderr: &out})
+		if err := a.writeCompletion(shell, &out); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(out.String(), "--completion-bash"); n < 2 && shell == "zsh" || n < 1 {
+			t.Errorf("%s script: --completion-bash used %d times:\n%s", shell, n, out.String())
+		}
+	}
+}
