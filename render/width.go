@@ -50,18 +50,6 @@ func cutLeft(s string, n int) string {
 	return b.String()
 }
 
-// padTo pads s with blanks to n columns, on the left when right is set.
-func padTo(s string, n int, right bool) string {
-	pad := n - DisplayWidth(s)
-	if pad <= 0 {
-		return s
-	}
-	if right {
-		return strings.Repeat(" ", pad) + s
-	}
-	return s + strings.Repeat(" ", pad)
-}
-
 // fitTable narrows the columns of a bordered table ("│ a │ b │": each
 // column costs its width plus 3, plus 1) until it fits width: always the
 // widest column that may be cut, keeping each cell's end. Columns in keep
