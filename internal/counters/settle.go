@@ -50,10 +50,14 @@ func SettleTiers(g *topology.Graph, patterns []string, stream string) []string {
 func (c *Client) Settle(ctx context.Context, g *topology.Graph, stream string, patterns []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := c.settle(ctx, g, stream, patterns, map[string]bool{})
+	st := &settleState{visiting: map[string]bool{}}
+	err := c.settle(ctx, g, stream, patterns, st)
 	if err != nil && !errors.Is(err, ErrUnavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// The deadline hit in the middle of a read.
-		return Unavailablef("stream %s has not caught up with its sources within %s: the aggregate is still catching up; retry, or wait longer with --settle=TIMEOUT", stream, timeout)
+		if st.pending != nil {
+			return settleTimeout(st.behind, st.pending)
+		}
+		return Unavailablef("stream %s has not caught up with its sources in time: the aggregate is still catching up; retry, or wait longer with --settle=TIMEOUT", stream)
 	}
 	return err
 }
@@ -69,13 +73,22 @@ type expectation struct {
 	want       *big.Int
 }
 
-func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, patterns []string, visiting map[string]bool) error {
+// settleState is what settle carries down the tiers: the streams being
+// settled (a cycle ends there), and the last source found behind, so a
+// deadline in the middle of a read still names it.
+type settleState struct {
+	visiting map[string]bool
+	behind   *topology.Node
+	pending  *expectation
+}
+
+func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, patterns []string, st *settleState) error {
 	n := g.Node(stream)
-	if n == nil || n.Config == nil || visiting[stream] {
+	if n == nil || n.Config == nil || st.visiting[stream] {
 		return nil
 	}
-	visiting[stream] = true
-	defer delete(visiting, stream)
+	st.visiting[stream] = true
+	defer delete(st.visiting, stream)
 	var expect []expectation
 	for i := range n.Sources {
 		e := &n.Sources[i]
@@ -98,7 +111,7 @@ func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, p
 			continue
 		}
 		// The tier below first: what it holds is what this one must see.
-		if err := c.settle(ctx, g, up.ID, downs, visiting); err != nil {
+		if err := c.settle(ctx, g, up.ID, downs, st); err != nil {
 			return err
 		}
 		key := topology.SourceKey(*e, up.Name)
@@ -130,8 +143,10 @@ func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, p
 			return err
 		}
 		if pending == nil {
+			st.behind, st.pending = nil, nil
 			return nil
 		}
+		st.behind, st.pending = n, pending
 		select {
 		case <-ctx.Done():
 			if ctx.Err() == context.DeadlineExceeded {
