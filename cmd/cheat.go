@@ -32,7 +32,16 @@ func addCheat(a *app) {
 	}
 	var verb string
 	c := a.fisk.Command("cheat", "Print examples: every verb's, or one verb's (the same as at the end of its --help)").Alias("examples")
-	c.Arg("verb", "The verb to show examples of").StringVar(&verb)
+	c.Arg("verb", "The verb to show examples of").HintAction(func() []string {
+		var names []string
+		for name := range a.verbs {
+			if name != "man" && name != "cheat" {
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names)
+		return names
+	}).StringVar(&verb)
 	a.verbs["cheat"] = func(context.Context) error {
 		return a.printCheats(verb)
 	}

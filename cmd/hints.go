@@ -16,10 +16,10 @@ const hintTimeout = time.Second
 // streams' subject patterns are offered instead.
 const hintMaxSubjects = 1000
 
-// hintedVerbs complete their subject argument with counter subjects;
+// hintedVerbs complete their argument dynamically (counter subjects; cheat: verbs);
 // hintedFlags complete with stream names or subjects.
 var (
-	hintedVerbs = []string{"get", "watch", "reset", "incr", "decr"}
+	hintedVerbs = []string{"get", "watch", "reset", "incr", "decr", "cheat"}
 	hintedFlags = []string{"stream", "subject", "source"}
 )
 

@@ -35,6 +35,9 @@ func TestCompletionHints(t *testing.T) {
 			}
 		}
 	}
+	if out := complete(s.ClientURL(), "cheat", ""); !slices.Contains(strings.Fields(out), "decr") || slices.Contains(strings.Fields(out), "man") {
+		t.Errorf("cheat: offered %q", out)
+	}
 	if out := complete(s.ClientURL(), "get", "--stream", ""); strings.TrimSpace(out) != "W" {
 		t.Errorf("get --stream: offered %q, want W", out)
 	}

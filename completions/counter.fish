@@ -82,3 +82,4 @@ complete -c counter -n __fish_use_subcommand -a completion -d 'Print the shell c
 complete -c counter -n __fish_use_subcommand -a demo -d 'Walk through counter on a temporary local server: regions, a continent and a global tier, live (ends by itself)'
 complete -c counter -n '__fish_seen_subcommand_from demo' -l keep -d 'Leave the server running after the walkthrough and print how to connect (Ctrl-C stops it)'
 complete -c counter -n __fish_use_subcommand -a cheat -d 'Print examples: every verb\'s, or one verb\'s (the same as at the end of its --help)'
+complete -c counter -n '__fish_seen_subcommand_from cheat examples' -a '(__counter_complete)'
