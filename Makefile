@@ -1,19 +1,30 @@
-# counter — build, test and install.
+# counter — try, build, test and install.
 GO      ?= go
 BIN     ?= counter
+# make install puts the binary in $(DESTDIR)$(PREFIX)/bin and the man page
+# in $(DESTDIR)$(PREFIX)/share/man/man1.
 PREFIX  ?= $(HOME)/.local
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo development)
 LDFLAGS := -s -w -X github.com/jetcounter/counter/cmd.Version=$(VERSION)
 
-.PHONY: all build test vet fmt-check bench fuzz completions install clean
+.PHONY: all build demo demo-check test vet fmt-check bench fuzz completions man install clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-## test: formatting, vet, and every test (race detector on) against real embedded servers
-test: fmt-check vet
+## demo: a walkthrough on a temporary local server (about 10 s, ends by itself)
+demo: build
+	./$(BIN) demo
+
+## demo-check: the demo as CI runs it: quiet unless it fails
+demo-check: build
+	@log=$$(mktemp); if ./$(BIN) demo >"$$log" 2>&1; then rm -f "$$log"; echo "make demo: ok"; \
+	else code=$$?; cat "$$log"; rm -f "$$log"; echo "make demo: failed (exit $$code)"; exit 1; fi
+
+## test: formatting, vet, the demo, and every test (race detector on) against real embedded servers
+test: fmt-check vet demo-check
 	$(GO) test -race -count=1 -timeout 10m ./...
 
 fmt-check:
@@ -43,9 +54,21 @@ completions:
 	$(GO) run . completion zsh > completions/counter.zsh
 	$(GO) run . completion fish > completions/counter.fish
 
-install: build
-	install -d $(PREFIX)/bin
-	install -m 0755 $(BIN) $(PREFIX)/bin/$(BIN)
+## man: counter.1, generated from the command model (every verb and flag)
+man: counter.1
+
+counter.1: build
+	./$(BIN) man > counter.1
+
+## install: the binary to $(PREFIX)/bin, the man page to $(PREFIX)/share/man/man1
+install: build counter.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/$(BIN)
+	install -m 0644 counter.1 $(DESTDIR)$(PREFIX)/share/man/man1/counter.1
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/$(BIN) ($$(./$(BIN) --version 2>&1))"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) \
+		echo "note: $(PREFIX)/bin is not on your PATH; add it, e.g.:"; \
+		echo "  echo 'export PATH=\"$(PREFIX)/bin:\$$PATH\"' >> ~/.profile" ;; esac
 
 clean:
-	rm -f $(BIN)
+	rm -f $(BIN) counter.1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/choria-io/fisk"
@@ -38,7 +39,7 @@ func (a *app) writeCompletion(shell string, w io.Writer) error {
 	case "bash", "zsh":
 		tmpl := fisk.BashCompletionTemplate
 		if shell == "zsh" {
-			tmpl = fisk.ZshCompletionTemplate
+			tmpl = zshWithHints(fisk.ZshCompletionTemplate)
 		}
 		a.fisk.UsageWriter(w)
 		defer a.fisk.UsageWriter(a.env.Stdout)
@@ -53,6 +54,9 @@ func fishCompletion(m *fisk.ApplicationModel, w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# fish completion for %s; regenerate with: %s completion fish\n", m.Name, m.Name)
 	fmt.Fprintf(&b, "complete -c %s -f\n", m.Name)
+	// Stream names and counter subjects come from the server, through the
+	// same --completion-bash that bash and zsh use (short timeout).
+	fmt.Fprintf(&b, "function __%s_complete\n    set -l tokens (commandline -opc) (commandline -ct)\n    %s --completion-bash $tokens[2..-1] 2>/dev/null\nend\n", m.Name, m.Name)
 	for _, f := range m.Flags {
 		fishFlag(&b, m.Name, "", f)
 	}
@@ -65,6 +69,9 @@ func fishCompletion(m *fisk.ApplicationModel, w io.Writer) error {
 		cond := "__fish_seen_subcommand_from " + strings.Join(names, " ")
 		for _, f := range c.Flags {
 			fishFlag(&b, m.Name, cond, f)
+		}
+		if slices.Contains(hintedVerbs, c.Name) {
+			fmt.Fprintf(&b, "complete -c %s -n %s -a '(__%s_complete)'\n", m.Name, fishQuote(cond), m.Name)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -85,7 +92,9 @@ func fishFlag(b *strings.Builder, app, cond string, f *fisk.FlagModel) {
 	}
 	if !f.IsBoolFlag() {
 		b.WriteString(" -r")
-		if len(f.Completions) > 0 {
+		if slices.Contains(hintedFlags, f.Name) && cond != "" {
+			fmt.Fprintf(b, " -a '(__%s_complete)'", app)
+		} else if len(f.Completions) > 0 {
 			fmt.Fprintf(b, " -a %s", fishQuote(strings.Join(f.Completions, " ")))
 		} else if strings.Contains(strings.ToUpper(f.PlaceHolder), "FILE") || strings.Contains(f.PlaceHolder, "DIR") {
 			b.WriteString(" -F")
@@ -96,4 +105,31 @@ func fishFlag(b *strings.Builder, app, cond string, f *fisk.FlagModel) {
 
 func fishQuote(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// zshDynamic offers what `counter --completion-bash` answers for the words
+// so far (stream names, counter subjects: see hints.go), when it answers.
+const zshDynamic = `local -a hint_list
+        hint_list=("${(@f)$({{.App.Name}} --completion-bash "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+        if [[ -n "${hint_list[1]}" ]]; then
+            compadd -a hint_list && return 0
+        fi
+        `
+
+// zshWithHints makes fisk's zsh script ask counter for an argument's or a
+// flag's values (fisk's zsh script only knows fixed ones).
+func zshWithHints(tmpl string) string {
+	for _, at := range []string{
+		`_message -r "${anames[arg_idx]}: ${adescs[arg_idx]}"`,
+		`*)    _message -r "${fplaceholders[j]}" && return 0 ;;`,
+	} {
+		if i := strings.Index(tmpl, at); i >= 0 {
+			if strings.HasPrefix(at, "*)") {
+				tmpl = tmpl[:i] + "*)    " + zshDynamic + strings.TrimPrefix(at, "*)    ") + tmpl[i+len(at):]
+			} else {
+				tmpl = tmpl[:i] + zshDynamic + at + tmpl[i+len(at):]
+			}
+		}
+	}
+	return tmpl
 }

@@ -17,6 +17,7 @@ func addGet(a *app) {
 		tiers    bool
 		direct   bool
 		asJSON   bool
+		settle   settleFlag
 	)
 	c := a.fisk.Command("get", "Print counter values: one bare value, or a table for several or a wildcard").Alias("read")
 	c.Arg("subject", "Counter subjects or wildcard patterns").Required().StringsVar(&patterns)
@@ -25,12 +26,15 @@ func addGet(a *app) {
 	c.Flag("tiers", "Follow one counter through every tier (same as counter topology --subject)").UnNegatableBoolVar(&tiers)
 	c.Flag("direct", "Read literal subjects from any replica (direct get) instead of the stream leader: may miss the latest increments on a replicated stream").UnNegatableBoolVar(&direct)
 	c.Flag("json", "Print the result as JSON (values are strings)").UnNegatableBoolVar(&asJSON)
+	addSettleFlag(c, &settle, "an aggregate")
 	c.Cheat("get", `# one value, for scripts
 v=$(counter get hits.home)
 # every counter under a prefix, any number of them
 counter get 'count.>'
 # an aggregate tier, with what each region contributes
-counter get count.eu.hits --stream EU --sources`)
+counter get count.eu.hits --stream EU --sources
+# right after increments or creating a tier: wait until the aggregate has them
+counter get count.eu.hits --settle`)
 
 	a.verbs["get"] = func(ctx context.Context) error {
 		for _, p := range patterns {
@@ -51,12 +55,15 @@ counter get count.eu.hits --stream EU --sources`)
 			return err
 		}
 		defer client.Conn().Close()
+		if err := settle.wait(ctx, client, patterns, stream, tiers); err != nil {
+			return err
+		}
 		if tiers {
 			return printTiers(ctx, client, a.printer(asJSON), patterns[0], nil)
 		}
 		list, err := client.Get(ctx, patterns, counters.GetOptions{Stream: stream, Direct: direct, Sources: sources})
 		if err != nil && !(errors.Is(err, counters.ErrNotFound) && len(list) > 0) {
-			return err
+			return catchingUp(ctx, client, err, patterns, stream)
 		}
 		single := len(patterns) == 1 && counters.IsLiteral(patterns[0])
 		if perr := a.printer(asJSON).Counters(list, render.GetOptions{Single: single, Sources: sources}); perr != nil {

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"math/big"
 
 	"github.com/jetcounter/counter/internal/counters"
 )
@@ -39,21 +40,27 @@ tail -f access.log | awk '{print "hits." $7}' | counter incr - --follow`)
 		if err != nil {
 			return err
 		}
-		if err := counters.ValidPublishSubject(subject); err != nil {
-			return err
-		}
-		client, err := a.conn.connect(ctx, false)
-		if err != nil {
-			return err
-		}
-		defer client.Conn().Close()
-		res, err := client.Incr(ctx, subject, d, id)
-		if err != nil {
-			return err
-		}
-		if res.Duplicate && !asJSON {
-			fmt.Fprintf(a.env.Stderr, "counter: message id %q was already applied: counter %s not changed\n", id, subject)
-		}
-		return a.printer(asJSON).Incr(res)
+		return a.incr(ctx, subject, d, id, asJSON)
 	}
+}
+
+// incr adds delta to subject and prints the new total: the one path of
+// both incr and decr.
+func (a *app) incr(ctx context.Context, subject string, d *big.Int, id string, asJSON bool) error {
+	if err := counters.ValidPublishSubject(subject); err != nil {
+		return err
+	}
+	client, err := a.conn.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer client.Conn().Close()
+	res, err := client.Incr(ctx, subject, d, id)
+	if err != nil {
+		return err
+	}
+	if res.Duplicate && !asJSON {
+		fmt.Fprintf(a.env.Stderr, "counter: message id %q was already applied: counter %s not changed\n", id, subject)
+	}
+	return a.printer(asJSON).Incr(res)
 }

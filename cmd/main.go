@@ -17,16 +17,17 @@ import (
 	"github.com/jetcounter/counter/render"
 )
 
-// Version is set at build time with -ldflags "-X ...cmd.Version=v1.2.3";
-// otherwise it is the module version `go install` recorded.
+// Version is set at build time with -ldflags "-X ...cmd.Version=v1.2.3"
+// (make build uses git describe); otherwise it comes from what the Go
+// toolchain recorded (see buildVersion).
 var Version = ""
 
 func version() string {
 	if Version != "" {
 		return Version
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		return buildVersion(info)
 	}
 	return "development"
 }
@@ -57,6 +58,7 @@ type exitRequest int
 // Main runs the command line and returns the process exit code.
 func Main(args []string, env Env) (code int) {
 	app := newApp(env)
+	args = expandOptionalValues(args)
 	parsed := normalizeArgs(app.fisk, args)
 	// No command is a usage error: help goes to stderr, exit 2.
 	noCommand := parsed.verb == "" && !parsed.help && !parsed.words
@@ -82,6 +84,7 @@ func Main(args []string, env Env) (code int) {
 	}
 	selected, err := app.fisk.Parse(parsed.args)
 	if err != nil {
+		err = app.withSuggestion(err, args)
 		// fisk quotes what it could not place, which may be a URL with a
 		// password typed where a verb belongs.
 		fmt.Fprintf(env.Stderr, "counter: %s (see '%s --help')\n", render.Visible(redact(err.Error())), app.helpFor(args))
@@ -138,6 +141,7 @@ func newApp(env Env) *app {
 	a.conn = addConnFlags(f)
 	addCreate(a)
 	addIncr(a)
+	addDecr(a)
 	addGet(a)
 	addWatch(a)
 	addServer(a)
@@ -146,6 +150,10 @@ func newApp(env Env) *app {
 	addHistory(a)
 	addAudit(a)
 	addCompletion(a)
+	addDemo(a)
+	addCheat(a)
+	addMan(a)
+	addHints(a)
 	return a
 }
 
@@ -164,5 +172,9 @@ func (a *app) helpFor(args []string) string {
 
 // printer is where a verb writes its results.
 func (a *app) printer(json bool) render.Printer {
-	return render.Printer{W: a.env.Stdout, TTY: a.env.StdoutTTY && !json, JSON: json}
+	p := render.Printer{W: a.env.Stdout, TTY: a.env.StdoutTTY && !json, JSON: json}
+	if p.TTY {
+		p.Width = terminalWidth(a.env.Stdout)
+	}
+	return p
 }

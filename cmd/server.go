@@ -21,6 +21,10 @@ func addServer(a *app) {
 	c.Flag("domain", "JetStream domain").PlaceHolder("NAME").StringVar(&opts.Domain)
 	c.Flag("log", "Print the server's log on stderr").UnNegatableBoolVar(&opts.Logger)
 	c.Flag("json", "Print the server's address as JSON").UnNegatableBoolVar(&asJSON)
+	c.Cheat("server", `# a local server for trying counter; Ctrl-C stops it
+counter server
+# a throw-away one on a free port, for a script
+counter server --port 0 --store "$(mktemp -d)" --json`)
 
 	a.verbs["server"] = func(ctx context.Context) error {
 		if opts.StoreDir == "" {

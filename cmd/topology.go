@@ -20,6 +20,7 @@ func addTopology(a *app) {
 		check         bool
 		domains       []string
 		inactiveAfter = topology.DefaultInactiveAfter
+		settle        settleFlag
 	)
 	c := a.fisk.Command("topology", "Show how counter streams aggregate through sources, follow a counter through its tiers, or check for hazards")
 	c.Flag("format", "Output: tree (default on a terminal), table (default when piped), json, dot, mermaid").PlaceHolder("FORMAT").EnumVar(&format, render.FormatTree, render.FormatTable, render.FormatJSON, render.FormatDot, render.FormatMermaid)
@@ -28,6 +29,7 @@ func addTopology(a *app) {
 	c.Flag("check", "Find hazards (diamonds, cycles, plain sources, limits on counters, failing or lagging sources); exit 5 on any error").UnNegatableBoolVar(&check)
 	c.Flag("domains", "Also walk these JetStream domains (comma separated)").PlaceHolder("A,B").StringsVar(&domains)
 	c.Flag("inactive-after", "With --check: warn about a source silent for longer than this").Default(topology.DefaultInactiveAfter.String()).DurationVar(&inactiveAfter)
+	addSettleFlag(c, &settle, "the tiers of --subject")
 	c.Cheat("topology", `# the aggregation tree
 counter topology
 # a runbook diagram
@@ -55,6 +57,8 @@ counter topology --check --domains hub,leaf`)
 			if err := counters.ValidSubject(subject, false); err != nil {
 				return err
 			}
+		} else if settle.on {
+			return counters.Invalidf("--settle waits for the tiers of one counter: give --subject SUBJECT")
 		}
 		doms := splitList(domains)
 		if format == "" {
@@ -68,6 +72,9 @@ counter topology --check --domains hub,leaf`)
 			return err
 		}
 		defer client.Conn().Close()
+		if err := settle.wait(ctx, client, []string{subject}, "", true); err != nil {
+			return err
+		}
 		g, err := client.Topology(ctx, doms)
 		if err != nil {
 			return err

@@ -227,20 +227,28 @@ func (a *app) watchTable(ctx context.Context, w *counters.Watch, f *watchFlags) 
 		interval = time.Second
 	}
 	quit := make(chan struct{})
+	newline := "\n"
 	if a.env.StdinTTY {
 		if in, ok := a.env.Stdin.(interface{ Fd() uintptr }); ok {
 			// Raw mode to read q without Enter; it also turns Ctrl-C into
 			// a byte instead of SIGINT, so that byte quits too.
 			if old, err := term.MakeRaw(int(in.Fd())); err == nil {
 				defer term.Restore(int(in.Fd()), old)
+				newline = "\r\n"
 			}
 		}
 		go readQuitKey(a.env.Stdin, quit)
 	}
 	screen := bufio.NewWriterSize(a.env.Stdout, 64<<10)
-	screen.WriteString("\x1b[?1049h\x1b[?25l") // alternate screen, hide cursor
+	// TERM=dumb obeys no escape sequence: plain frames, one after another.
+	dumb := dumbTerminal()
+	if !dumb {
+		screen.WriteString("\x1b[?1049h\x1b[?25l") // alternate screen, hide cursor
+	}
 	defer func() {
-		screen.WriteString("\x1b[?25h\x1b[?1049l")
+		if !dumb {
+			screen.WriteString("\x1b[?25h\x1b[?1049l")
+		}
 		screen.Flush()
 	}()
 
@@ -268,6 +276,10 @@ func (a *app) watchTable(ctx context.Context, w *counters.Watch, f *watchFlags) 
 			Height:     height,
 			Color:      render.ColorEnabled(true),
 		})
+		if dumb {
+			screen.WriteString(strings.ReplaceAll(frame, "\n", newline) + newline + newline)
+			return screen.Flush()
+		}
 		// Home, each line cleared to its end (raw mode: \r\n), then the
 		// rest of the screen cleared: no flicker, no leftovers.
 		screen.WriteString("\x1b[H")

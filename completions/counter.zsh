@@ -118,7 +118,12 @@ _counter() {
                         case "${fplaceholders[j]}" in
                             FILE) _files && return 0 ;;
                             DIR)  _directories && return 0 ;;
-                            *)    _message -r "${fplaceholders[j]}" && return 0 ;;
+                            *)    local -a hint_list
+        hint_list=("${(@f)$(counter --completion-bash "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+        if [[ -n "${hint_list[1]}" ]]; then
+            compadd -a hint_list && return 0
+        fi
+        _message -r "${fplaceholders[j]}" && return 0 ;;
                         esac
                     fi
                 done
@@ -172,6 +177,11 @@ _counter() {
     arg_idx=$(( pos_count + 1 ))
 
     if (( arg_idx >= 1 && arg_idx <= ${#anames} )); then
+        local -a hint_list
+        hint_list=("${(@f)$(counter --completion-bash "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+        if [[ -n "${hint_list[1]}" ]]; then
+            compadd -a hint_list && return 0
+        fi
         _message -r "${anames[arg_idx]}: ${adescs[arg_idx]}"
         return 0
     fi

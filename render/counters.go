@@ -1,12 +1,15 @@
 package render
 
 import (
+	"cmp"
 	"maps"
 	"math/big"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/natsort"
 )
 
 // CounterJSON is one counter in --json output. Values are strings: they
@@ -48,8 +51,10 @@ type GetOptions struct {
 	Sources bool
 }
 
-// Counters prints the result of `counter get`.
+// Counters prints the result of `counter get`, in natural subject order
+// (c2 before c10), then by stream.
 func (p Printer) Counters(list []counters.Counter, opts GetOptions) error {
+	list = naturalOrder(list)
 	if p.JSON {
 		if opts.Single && len(list) == 1 {
 			return p.WriteJSON(counterJSON(list[0], opts.Sources))
@@ -155,4 +160,18 @@ func (p Printer) Create(r *counters.CreateResult, dryRun bool) error {
 		return Printer{W: p.W, TTY: true}.WriteJSON(r.Config)
 	}
 	return p.Line("stream " + r.Stream + " " + r.Action)
+}
+
+// naturalOrder sorts a copy of list by subject as people read them (c2
+// before c10), then by stream; an already ordered list is not copied.
+func naturalOrder(list []counters.Counter) []counters.Counter {
+	cmpCounters := func(a, b counters.Counter) int {
+		return cmp.Or(natsort.Compare(a.Subject, b.Subject), strings.Compare(a.Stream, b.Stream))
+	}
+	if slices.IsSortedFunc(list, cmpCounters) {
+		return list
+	}
+	out := slices.Clone(list)
+	slices.SortStableFunc(out, cmpCounters)
+	return out
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/live"
@@ -94,7 +93,7 @@ func WatchFrame(v WatchView) string {
 		v.Rows = v.Rows[:WatchRowsFit(v.Height)]
 	}
 	var lines []string
-	title := "watch " + strings.Join(v.Patterns, " ")
+	title := "watch " + Visible(strings.Join(v.Patterns, " "))
 	if len(v.Streams) == 1 {
 		title += "  stream " + v.Streams[0]
 	} else {
@@ -159,7 +158,7 @@ func WatchFrame(v WatchView) string {
 			} else {
 				cell = truncate(cell, widths[j])
 			}
-			pad := strings.Repeat(" ", widths[j]-utf8.RuneCountInString(cell))
+			pad := strings.Repeat(" ", max(widths[j]-DisplayWidth(cell), 0))
 			switch {
 			case rightAligned[j]:
 				sb.WriteString(pad + cell)
@@ -191,7 +190,7 @@ func columnWidths(cells [][]string) []int {
 	widths := make([]int, len(cells[0]))
 	for _, row := range cells {
 		for j, c := range row {
-			widths[j] = max(widths[j], utf8.RuneCountInString(c))
+			widths[j] = max(widths[j], DisplayWidth(c))
 		}
 	}
 	return widths
@@ -205,23 +204,12 @@ func sum(xs []int) int {
 	return t
 }
 
-// truncateLeft keeps the last n runes of s, marking the cut with "…".
-func truncateLeft(s string, n int) string {
-	if n <= 0 || utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return "…" + string(r[len(r)-n+1:])
-}
+// truncateLeft keeps the end of s in n display columns, marking the cut
+// with "…".
+func truncateLeft(s string, n int) string { return cutLeft(s, n) }
 
-// truncate cuts s to n runes, marking the cut with "…".
-func truncate(s string, n int) string {
-	if n <= 0 || utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
+// truncate cuts s to n display columns, marking the cut with "…".
+func truncate(s string, n int) string { return cutRight(s, n) }
 
 func signedChange(d *big.Int) string {
 	if d.Sign() > 0 {

@@ -21,6 +21,9 @@ type Printer struct {
 	W    io.Writer
 	TTY  bool
 	JSON bool
+	// Width is the terminal's width in columns (0: unknown): tables are
+	// narrowed to fit it.
+	Width int
 }
 
 // ColorEnabled reports whether colour may be used on a terminal: never
@@ -80,16 +83,6 @@ func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) er
 		}
 		return bw.Flush()
 	}
-	// Cells come from the server (subjects, stream names): on a terminal
-	// every control character is shown, never obeyed.
-	visible := make([][]string, len(rows))
-	for i, row := range rows {
-		visible[i] = make([]string, len(row))
-		for j, cell := range row {
-			visible[i][j] = Visible(cell)
-		}
-	}
-	rows = visible
 	align := make([]tw.Align, len(header))
 	for i := range align {
 		align[i] = tw.AlignLeft
@@ -97,6 +90,16 @@ func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) er
 	for _, i := range rightAligned {
 		align[i] = tw.AlignRight
 	}
+	// A person reads this: server-supplied text shows its control
+	// characters instead of obeying them.
+	visible := make([][]string, len(rows))
+	for i, row := range rows {
+		visible[i] = make([]string, len(row))
+		for j, c := range row {
+			visible[i][j] = Visible(c)
+		}
+	}
+	rows = fitTable(header, visible, rightAligned, p.Width)
 	t := tablewriter.NewTable(p.W,
 		tablewriter.WithHeaderAutoFormat(tw.Off), // subjects print verbatim
 		tablewriter.WithHeaderAlignment(tw.AlignLeft),

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+
+	"github.com/jetcounter/counter/internal/natsort"
 )
 
 // Key names one counter: the same subject in two streams (tiers) is two
@@ -296,8 +298,8 @@ func (h *rowHeap) before(a, b rowItem) bool {
 			return a.rate > b.rate
 		}
 	}
-	if a.c.Subject != b.c.Subject {
-		return a.c.Subject < b.c.Subject
+	if c := natsort.Compare(a.c.Subject, b.c.Subject); c != 0 {
+		return c < 0 // as people read them: c2 before c10
 	}
 	return a.c.Stream < b.c.Stream
 }

@@ -1,0 +1,67 @@
+package cmd
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCompletionHints: completing a subject or a --stream asks the server
+// (as bash, zsh and fish do, through --completion-bash); an unreachable
+// server gives nothing, at once, and never an error in the shell.
+func TestCompletionHints(t *testing.T) {
+	bin, s, c := watchFixture(t)
+	incr(t, c, "w.c2", "1")
+	incr(t, c, "w.c10", "1")
+	complete := func(url string, words ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"--completion-bash"}, words...)...)
+		cmd.Env = append(os.Environ(), "NATS_URL="+url, "XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", words, err)
+		}
+		return string(out)
+	}
+	for _, words := range [][]string{{"get", ""}, {"watch", "w."}, {"decr", ""}, {"topology", "--subject", ""}} {
+		out := complete(s.ClientURL(), words...)
+		for _, want := range []string{"w.c2", "w.c10", "w.>"} {
+			if !slices.Contains(strings.Fields(out), want) {
+				t.Errorf("%v: %q not offered:\n%s", words, want, out)
+			}
+		}
+	}
+	if out := complete(s.ClientURL(), "cheat", ""); !slices.Contains(strings.Fields(out), "decr") || slices.Contains(strings.Fields(out), "man") {
+		t.Errorf("cheat: offered %q", out)
+	}
+	if out := complete(s.ClientURL(), "get", "--stream", ""); strings.TrimSpace(out) != "W" {
+		t.Errorf("get --stream: offered %q, want W", out)
+	}
+	start := time.Now()
+	if out := complete("nats://127.0.0.1:1", "get", ""); strings.TrimSpace(out) != "" {
+		t.Errorf("no server: offered %q", out)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("no server: completion took %s", took)
+	}
+}
+
+// TestCompletionScriptsAskTheServer: the zsh and fish scripts ask
+// `counter --completion-bash` for argument and flag values (bash's script
+// always does), so they offer what TestCompletionHints shows.
+func TestCompletionScriptsAskTheServer(t *testing.T) {
+	for _, shell := range []string{"zsh", "fish"} {
+		var out strings.Builder
+		a := newApp(Env{Stdout: &out, Stderr: &out})
+		if err := a.writeCompletion(shell, &out); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(out.String(), "--completion-bash"); n < 2 && shell == "zsh" || n < 1 {
+			t.Errorf("%s script: --completion-bash used %d times:\n%s", shell, n, out.String())
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package counters
+
+import (
+	"context"
+	"slices"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// CompletionWords lists, for shell completion, the counter streams and
+// their counter subjects: every subject while there are at most
+// maxSubjects in all, and each stream's subject patterns always. Errors
+// end the listing early: what was found is returned.
+func (c *Client) CompletionWords(ctx context.Context, maxSubjects int) (streams, subjects []string) {
+	lister := c.js.ListStreams(ctx)
+	var infos []*jetstream.StreamInfo
+	for info := range lister.Info() {
+		if info.Config.AllowMsgCounter {
+			infos = append(infos, info)
+			streams = append(streams, info.Config.Name)
+		}
+	}
+	budget := maxSubjects
+	for _, info := range infos {
+		subjects = append(subjects, info.Config.Subjects...)
+		if info.State.NumSubjects == 0 || int(info.State.NumSubjects) > budget {
+			continue
+		}
+		s, err := c.js.Stream(ctx, info.Config.Name)
+		if err != nil {
+			break
+		}
+		full, err := s.Info(ctx, jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			break
+		}
+		for subj := range full.State.Subjects {
+			subjects = append(subjects, subj)
+			budget--
+		}
+	}
+	slices.Sort(streams)
+	slices.Sort(subjects)
+	return streams, slices.Compact(subjects)
+}
