@@ -135,7 +135,10 @@ func (a *app) update(ctx context.Context, client *counters.Client, plan *counter
 		if err := (render.Printer{W: a.env.Stderr, TTY: true}).UpdatePlan(plan, "", shownCounters); err != nil {
 			return err
 		}
-		if !a.askYes(ctx, fmt.Sprintf("Update stream %s? Counter values change as shown, at every tier above too.", plan.Stream)) {
+		switch yes, interrupted := a.askYes(ctx, fmt.Sprintf("Update stream %s? Counter values change as shown, at every tier above too.", plan.Stream)); {
+		case interrupted:
+			return counters.Refusedf("update cancelled (interrupted): nothing changed")
+		case !yes:
 			return counters.Refusedf("update cancelled: nothing changed")
 		}
 		asked = true

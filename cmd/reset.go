@@ -1,14 +1,12 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
@@ -120,27 +118,13 @@ func (a *app) confirmReset(ctx context.Context, plan *counters.ResetPlan) error 
 	if broken := plan.BrokenCount(); broken > 0 {
 		question += fmt.Sprintf(" %s broken: each is purged whole, then set with +0.", countersWord(broken))
 	}
-	fmt.Fprint(a.env.Stderr, question+" [y/N] ")
-	// Read the answer aside, so that Ctrl-C (which cancels ctx) ends the
-	// question at once instead of after the next Enter.
-	answered := make(chan string, 1)
-	go func() {
-		answer, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
-		answered <- answer
-	}()
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(a.env.Stderr)
+	switch yes, interrupted := a.askYes(ctx, question); {
+	case interrupted:
 		return counters.Refusedf("reset cancelled (interrupted): nothing was reset")
-	case answer := <-answered:
-		switch strings.ToLower(strings.TrimSpace(answer)) {
-		case "y", "yes":
-			if ctx.Err() == nil {
-				return nil
-			}
-		}
+	case !yes:
+		return counters.Refusedf("reset cancelled: nothing was reset")
 	}
-	return counters.Refusedf("reset cancelled: nothing was reset")
+	return nil
 }
 
 func countersWord(n int) string {

@@ -106,7 +106,8 @@ func TestUpdatePromptTerminal(t *testing.T) {
 			if answer.code == 0 {
 				out.waitFor(t, "updated", func(s string) bool { return strings.Contains(s, "stream "+agg+" updated") })
 			} else {
-				out.waitFor(t, "nothing changed", func(s string) bool { return strings.Contains(s, "update cancelled: nothing changed") })
+				want := map[string]string{"no": "update cancelled: nothing changed", "ctrl-c": "update cancelled (interrupted): nothing changed"}[answer.name]
+				out.waitFor(t, want, func(s string) bool { return strings.Contains(s, want) })
 			}
 		})
 	}
