@@ -25,7 +25,7 @@ demo-check: build
 
 ## test: formatting, vet, the demo, and every test (race detector on) against real embedded servers
 test: fmt-check vet demo-check
-	$(GO) test -race -count=1 -timeout 10m ./...
+	$(GO) test -race -count=1 -parallel 8 -timeout 10m ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

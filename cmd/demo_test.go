@@ -57,6 +57,8 @@ var demoStore = regexp.MustCompile(`store (\S+) \(removed at the end\)`)
 // and says how to reach it; counter works against it; Ctrl-C stops it,
 // exit 0, and its store is gone.
 func TestDemoKeep(t *testing.T) {
+	// Its own server and binary processes: runs beside the other tests.
+	t.Parallel()
 	cmd, lines, stderr := demoProcess(t, "--keep")
 	start := time.Now()
 	var url, store string

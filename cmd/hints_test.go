@@ -14,6 +14,8 @@ import (
 // (as bash, zsh and fish do, through --completion-bash); an unreachable
 // server gives nothing, at once, and never an error in the shell.
 func TestCompletionHints(t *testing.T) {
+	// Its own server and binary processes: runs beside the other tests.
+	t.Parallel()
 	bin, s, c := watchFixture(t)
 	incr(t, c, "w.c2", "1")
 	incr(t, c, "w.c10", "1")

@@ -97,6 +97,8 @@ type hostileCase struct {
 // line on stderr and nothing on stdout, never show a secret, write nothing
 // to any stream, and end within hostileBound.
 func TestHostileInvocations(t *testing.T) {
+	// Its own server and binary processes: runs beside the other tests.
+	t.Parallel()
 	s := testserver.Single(t)
 	nc := testserver.Connect(t, s)
 	js, err := jetstream.New(nc)

@@ -40,6 +40,8 @@ func mustRun(t *testing.T, env []string, want string, args ...string) {
 
 // TestNatscliParity: natscli's users bring their habits and context files.
 func TestNatscliParity(t *testing.T) {
+	// Its own server and binary processes: runs beside the other tests.
+	t.Parallel()
 	t.Run("user is a token without a password", func(t *testing.T) {
 		s := startServer(t, server.Options{Authorization: "t0ken-Secret"})
 		env := []string{"NATS_URL=" + s.ClientURL()}

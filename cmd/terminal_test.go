@@ -23,6 +23,8 @@ import (
 // get, topology and reset's plan; pipes keep the exact bytes and JSON
 // escapes them.
 func TestTerminalShowsControlCharacters(t *testing.T) {
+	// Its own server and binary processes: runs beside the other tests.
+	t.Parallel()
 	s := testserver.Single(t)
 	nc := testserver.Connect(t, s)
 	c, err := counters.New(nc, counters.Options{})
