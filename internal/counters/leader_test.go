@@ -1,13 +1,16 @@
 package counters_test
 
 import (
+	"errors"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/testserver"
@@ -70,6 +73,35 @@ func TestReadYourWritesR3(t *testing.T) {
 		if got[0].Seq < res.Seq {
 			t.Fatalf("read %d: seq %d value %s is older than the acknowledged seq %d value %s", i, got[0].Seq, got[0].Value, res.Seq, res.Value)
 		}
+	}
+}
+
+// TestUnansweredPublishIsUnknown: a publish that was applied but never
+// answered (a stream that sends no acknowledgements, like a leader that
+// stalls after storing) is reported as an unknown outcome, and the value
+// did move; one nobody received is not unknown.
+func TestUnansweredPublishIsUnknown(t *testing.T) {
+	s := testserver.Single(t)
+	c, err := counters.New(testserver.Connect(t, s), counters.Options{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.JetStream().CreateStream(ctx, jetstream.StreamConfig{
+		Name: "SILENT", Subjects: []string{"silent.>"}, AllowMsgCounter: true, AllowDirect: true, NoAck: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Incr(ctx, "silent.x", big.NewInt(1), "")
+	if err == nil || !counters.OutcomeUnknown(err) || !errors.Is(err, counters.ErrUnavailable) {
+		t.Fatalf("unanswered publish: %v (unknown %v)", err, counters.OutcomeUnknown(err))
+	}
+	got, err := c.Get(ctx, []string{"silent.x"}, counters.GetOptions{})
+	if err != nil || got[0].Value.String() != "1" {
+		t.Fatalf("after the unknown outcome: %v %v, want the increment applied", got, err)
+	}
+	_, err = c.Incr(ctx, "nobody.x", big.NewInt(1), "")
+	if err == nil || counters.OutcomeUnknown(err) {
+		t.Fatalf("publish nobody received: %v (unknown %v)", err, counters.OutcomeUnknown(err))
 	}
 }
 
@@ -141,5 +173,41 @@ func TestLeaderReadDeniedFallsBackToDirect(t *testing.T) {
 		if time.Since(start) > time.Second {
 			t.Fatalf("read took %s: the denial was not taken as one", time.Since(start))
 		}
+	}
+}
+
+// TestResetUnknownOutcome: a reset whose negative increment is applied but
+// never acknowledged reports the counter as unknown (never "not reset"),
+// with the increment sent and no value after.
+func TestResetUnknownOutcome(t *testing.T) {
+	s := testserver.Single(t)
+	c, err := counters.New(testserver.Connect(t, s), counters.Options{Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.JetStream().CreateStream(ctx, jetstream.StreamConfig{
+		Name: "SILENT", Subjects: []string{"silent.>"}, AllowMsgCounter: true, AllowDirect: true, NoAck: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Incr(ctx, "silent.x", big.NewInt(5), ""); !counters.OutcomeUnknown(err) {
+		t.Fatalf("incr: %v", err)
+	}
+	plan, err := c.PlanReset(ctx, []string{"silent.x"}, counters.ResetOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Reset(ctx, plan, counters.ResetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res[0]
+	if r.Outcome != counters.ResetUnknown || r.Unacked.String() != "-5" || r.After != nil || !counters.OutcomeUnknown(r.Err) ||
+		!strings.Contains(r.Err.Error(), "may or may not have been applied") {
+		t.Fatalf("result %+v", r)
+	}
+	got, err := c.Get(ctx, []string{"silent.x"}, counters.GetOptions{})
+	if err != nil || got[0].Value.Sign() != 0 {
+		t.Fatalf("silent.x after the reset: %v %v, want 0 (it was applied)", got, err)
 	}
 }

@@ -473,11 +473,12 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 			if OutcomeUnknown(err) {
 				// Sent, not acknowledged: it may have been applied.
 				r.Outcome, r.Unacked, r.After = ResetUnknown, next, nil
-				why := err.Error()
+				why := fmt.Sprintf("no answer within %s", c.timeout)
 				if ctx.Err() != nil {
 					why = "interrupted while waiting for the acknowledgement"
 				}
-				r.Err = errorf(ErrUnavailable, "reset %s: the negative increment %s was sent but not acknowledged, so it may or may not have been applied (%s): read the counter, or run the reset again (it re-reads the value)", t.Subject, Signed(next), why)
+				r.Err = &kindError{kind: ErrUnknownOutcome, err: ErrUnavailable,
+					msg: fmt.Sprintf("reset %s: the negative increment %s was sent but not acknowledged (%s), so it may or may not have been applied: read the counter, or run the reset again (it re-reads the value)", t.Subject, Signed(next), why)}
 			} else if r.Rounds > 0 {
 				// Earlier rounds were applied: the counter is reset up to
 				// the increments that raced with it.
