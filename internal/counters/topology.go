@@ -3,6 +3,7 @@ package counters
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"slices"
 	"sort"
@@ -160,7 +161,9 @@ func (d *discovery) node(info *jetstream.StreamInfo, domain string) *topology.No
 		if si := matchSourceInfo(s, live, usedLive); si != nil {
 			e.Lag, e.Active = si.Lag, si.Active
 			if si.Error != nil {
-				e.Error = si.Error.Error()
+				// The server's description, as other errors show it: not
+				// nats.go's "nats: API error: code=… err_code=…" line.
+				e.Error = fmt.Sprintf("%s (error %d)", si.Error.Description, si.Error.ErrorCode)
 			}
 		}
 		return e

@@ -367,3 +367,18 @@ func BenchmarkTopology200(b *testing.B) {
 		g.Check()
 	}
 }
+
+// A source's error is the server's description with its code, as every
+// other error is shown: never nats.go's raw "nats: API error: code=…" line,
+// which topology, its table and --check would otherwise print.
+func TestTopologySourceErrorIsTheServersDescription(t *testing.T) {
+	c := newClient(t, testserver.Single(t))
+	rawStream(t, c.JetStream(), counterCfg("ORPHAN", []string{"orphan.>"}, &jetstream.StreamSource{Name: "GONE"}))
+	g := checkUntil(t, c, nil, func(g *topology.Graph) bool {
+		return len(g.Node("ORPHAN").Sources) == 1 && g.Node("ORPHAN").Sources[0].Error != ""
+	})
+	got := g.Node("ORPHAN").Sources[0].Error
+	if strings.Contains(got, "nats:") || strings.Contains(got, "err_code=") || !strings.Contains(got, "(error 10059)") {
+		t.Fatalf("source error %q: want the server's description and (error 10059)", got)
+	}
+}
