@@ -26,7 +26,7 @@ type settleFlag struct {
 
 func addSettleFlag(c *fisk.CmdClause, s *settleFlag, what string) {
 	c.Flag("settle", "Before reading "+what+", wait until the aggregate's sources have delivered every value they held when the command started (--settle=30s: at most 30s, default 10s); exit 4 naming the source if not").UnNegatableBoolVar(&s.on)
-	c.Flag("settle-timeout", "How long --settle waits").Hidden().Default(defaultSettle.String()).DurationVar(&s.timeout)
+	durationVar(c.Flag("settle-timeout", "How long --settle waits").Hidden().Default(defaultSettle.String()), "--settle", &s.timeout)
 }
 
 // optionalValueFlags may be given as --flag or --flag=VALUE.

@@ -28,7 +28,7 @@ func addTopology(a *app) {
 	c.Flag("subject", "Follow this counter subject through every tier: its value at each stream and what each source contributes").PlaceHolder("SUBJECT").IsSetByUser(&subjectSet).StringVar(&subject)
 	c.Flag("check", "Find hazards (diamonds, cycles, plain sources, limits on counters, failing or lagging sources); exit 5 on any error").UnNegatableBoolVar(&check)
 	c.Flag("domains", "Also walk these JetStream domains (comma separated)").PlaceHolder("A,B").StringsVar(&domains)
-	c.Flag("inactive-after", "With --check: warn about a source silent for longer than this").Default(topology.DefaultInactiveAfter.String()).DurationVar(&inactiveAfter)
+	durationVar(c.Flag("inactive-after", "With --check: warn about a source silent for longer than this").Default(topology.DefaultInactiveAfter.String()), "--inactive-after", &inactiveAfter)
 	addSettleFlag(c, &settle, "the tiers of --subject")
 	c.Cheat("topology", `# the aggregation tree
 counter topology

@@ -36,11 +36,11 @@ func addWatch(a *app) {
 	c.Arg("subject", "Counter subjects or wildcard patterns").Required().StringsVar(&f.patterns)
 	c.Flag("stream", "Watch at this stream (tier) instead of the stream that owns the subject").PlaceHolder("NAME").StringVar(&f.stream)
 	c.Flag("json", "Print one JSON line per change, also on a terminal (values are strings)").UnNegatableBoolVar(&f.asJSON)
-	c.Flag("interval", "Redraw the table at most this often (default 1s); with JSON lines, print at most one line per counter per interval").PlaceHolder("D").DurationVar(&f.interval)
+	durationVar(c.Flag("interval", "Redraw the table at most this often (default 1s); with JSON lines, print at most one line per counter per interval").PlaceHolder("D"), "--interval", &f.interval)
 	c.Flag("sort", "Order of the table: subject, value or rate (highest first)").Default("subject").EnumVar(&f.sortBy, "subject", "value", "rate")
 	c.Flag("top", "Show at most N counters (default: as many as fit the terminal)").PlaceHolder("N").IntVar(&f.top)
 	c.Flag("count", "Exit after N JSON lines").PlaceHolder("N").IntVar(&f.count)
-	c.Flag("duration", "Exit after watching this long").PlaceHolder("D").DurationVar(&f.duration)
+	durationVar(c.Flag("duration", "Exit after watching this long").PlaceHolder("D"), "--duration", &f.duration)
 	c.Cheat("watch", `# a live table; q or Ctrl-C quits
 counter watch 'count.>' --sort rate
 # JSON lines for a script, one per change
