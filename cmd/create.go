@@ -47,7 +47,7 @@ counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --
 counter create EU --subjects 'count.eu.>' --source 'DE:count.de.>:count.eu.>' --source 'PL:count.pl.>:count.eu.>' --source 'FR:count.fr.>:count.eu.>' --update
 # a read replica of DE from the leaf domain, summed by an aggregate here
 counter create DE_COPY --mirror DE@leaf
-counter create EU --source 'DE_COPY:count.de.>:count.eu.>'`)
+counter create EU --subjects 'count.eu.>' --source 'DE_COPY:count.de.>:count.eu.>'`)
 
 	a.verbs["create"] = func(ctx context.Context) error {
 		spec.Sources = spec.Sources[:0]
