@@ -185,8 +185,7 @@ func (c *Client) wrap(err error, what string) error {
 		return err
 	case errors.Is(err, context.Canceled) && c.denials.err() != nil:
 		return errorf(ErrUnavailable, "%s: permission denied: %v", what, c.denials.err())
-	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+	case noJetStream(err):
 		return errorf(ErrUnavailable, "%s: JetStream is not available%s: enable JetStream on the server or check --js-domain", what, c.where())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded):
 		return errorf(ErrUnavailable, "%s: no answer from JetStream%s within %s: check the server, --js-domain or raise --timeout", what, c.where(), c.timeout)
@@ -214,6 +213,12 @@ func (c *Client) wrap(err error, what string) error {
 		return fmt.Errorf("%s: %s (error %d)", what, apiErr.Description, apiErr.ErrorCode)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// noJetStream is whether err says that no JetStream answered at all.
+func noJetStream(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount)
 }
 
 func (c *Client) where() string {

@@ -122,11 +122,14 @@ func (d *discovery) list(ctx context.Context, dc *Client, domain string) error {
 		d.add(info, domain)
 	}
 	if err := lister.Err(); err != nil {
-		what := "list streams"
-		if domain != "" {
-			what += " in domain " + domain
+		if domain == "" {
+			return dc.wrap(err, "list streams")
 		}
-		return dc.wrap(err, what)
+		if noJetStream(err) {
+			// A domain the user listed: the name is the likelier mistake.
+			return errorf(ErrUnavailable, "list streams in domain %s: JetStream is not available%s: check the domain names in --domains (and that a server of domain %s is connected)", domain, dc.where(), domain)
+		}
+		return dc.wrap(err, "list streams in domain "+domain)
 	}
 	return nil
 }
