@@ -46,10 +46,10 @@ usage or invalid input: nothing was written
 not found (no stream for the subject, no value, nothing matched)
 .TP
 4
-cannot connect, authorization or permission denied, JetStream unavailable, or an aggregate did not settle: retry
+cannot connect, authorization or permission denied, JetStream unavailable, an account limit reached, no stream leader yet, \-\-settle timed out, or an increment's outcome unknown: retry (with \-\-id to make an increment's retry safe)
 .TP
 5
-a check found problems (topology \-\-check)
+a check found problems (topology \-\-check, audit)
 .TP
 6
 refused: confirmation needed and no \-\-force
