@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/natsort"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -193,7 +194,7 @@ func (a *Auditor) Results() []CounterAudit {
 		}
 		out = append(out, res)
 	}
-	slices.SortFunc(out, func(x, y CounterAudit) int { return strings.Compare(x.Subject, y.Subject) })
+	slices.SortFunc(out, func(x, y CounterAudit) int { return natsort.Compare(x.Subject, y.Subject) })
 	return out
 }
 
@@ -493,7 +494,7 @@ func (c *Client) Audit(ctx context.Context, patterns []string, opts AuditOptions
 		report.Counters = append(report.Counters, results...)
 	}
 	slices.SortFunc(report.Counters, func(x, y CounterAudit) int {
-		return cmp.Or(strings.Compare(x.Subject, y.Subject), strings.Compare(x.Stream, y.Stream))
+		return cmp.Or(natsort.Compare(x.Subject, y.Subject), strings.Compare(x.Stream, y.Stream))
 	})
 	for _, p := range patterns {
 		if !matched[p] && !slices.Contains(report.Unmatched, p) {

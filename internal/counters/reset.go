@@ -1,6 +1,7 @@
 package counters
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetcounter/counter/internal/natsort"
 )
 
 // Headers of our own on a reset message: an audit trail that stays in the
@@ -212,6 +215,11 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 		}
 		plan.Targets = append(plan.Targets, t)
 	}
+	// In the order get shows them (c2 before c10): the plan, the question's
+	// first 20 and the results.
+	slices.SortStableFunc(plan.Targets, func(x, y PlannedReset) int {
+		return cmp.Or(natsort.Compare(x.Subject, y.Subject), strings.Compare(x.Stream, y.Stream))
+	})
 	targeted := map[ResetTarget]bool{}
 	for _, t := range plan.Targets {
 		targeted[t.ResetTarget] = true

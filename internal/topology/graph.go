@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetcounter/counter/internal/natsort"
 )
 
 // Transform is one subject transform of a source: subjects matching From
@@ -111,7 +113,7 @@ func (g *Graph) sortedNodes() []*Node {
 	for _, n := range g.nodes {
 		out = append(out, n)
 	}
-	slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b *Node) int { return natsort.Compare(a.ID, b.ID) })
 	return out
 }
 
