@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetcounter/counter/internal/counters"
 )
 
 // TestCompletionHints: completing a subject or a --stream asks the server
@@ -19,6 +23,13 @@ func TestCompletionHints(t *testing.T) {
 	bin, s, c := watchFixture(t)
 	incr(t, c, "w.c2", "1")
 	incr(t, c, "w.c10", "1")
+	// Written by another client: never offered (raw, it would reach the
+	// shell's line and the terminal).
+	m := nats.NewMsg("w.\x1b[2Jevil")
+	m.Header.Set(counters.HeaderIncr, "+1")
+	if _, err := c.Conn().RequestMsg(m, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	complete := func(url string, words ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"--completion-bash"}, words...)...)
@@ -35,6 +46,9 @@ func TestCompletionHints(t *testing.T) {
 			if !slices.Contains(strings.Fields(out), want) {
 				t.Errorf("%v: %q not offered:\n%s", words, want, out)
 			}
+		}
+		if strings.Contains(out, "\x1b") {
+			t.Errorf("%v: a subject with control characters offered: %q", words, out)
 		}
 	}
 	if out := complete(s.ClientURL(), "cheat", ""); !slices.Contains(strings.Fields(out), "decr") || slices.Contains(strings.Fields(out), "man") {

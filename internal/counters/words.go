@@ -17,7 +17,9 @@ func (c *Client) CompletionWords(ctx context.Context, maxSubjects int) (streams,
 	for info := range lister.Info() {
 		if info.Config.AllowMsgCounter {
 			infos = append(infos, info)
-			streams = append(streams, info.Config.Name)
+			if validName("stream", info.Config.Name) == nil {
+				streams = append(streams, info.Config.Name)
+			}
 		}
 	}
 	budget := maxSubjects
@@ -35,7 +37,12 @@ func (c *Client) CompletionWords(ctx context.Context, maxSubjects int) (streams,
 			break
 		}
 		for subj := range full.State.Subjects {
-			subjects = append(subjects, subj)
+			// A subject another client wrote with control characters would
+			// reach the shell's line and the terminal raw; counter refuses
+			// it as an argument anyway.
+			if ValidSubject(subj, true) == nil {
+				subjects = append(subjects, subj)
+			}
 			budget--
 		}
 	}
