@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/choria-io/fisk"
+
+	"github.com/jetcounter/counter/internal/counters"
 )
 
 // negativeNumber is a token such as -5: a value in a DELTA position, a
@@ -140,4 +142,13 @@ func normalizeArgs(app *fisk.Application, args []string) parsedArgs {
 		out.args = append(append(out.args, "--"), back...)
 	}
 	return out
+}
+
+// validStreamFlag checks --stream before connecting, the same way for every
+// verb that has it: exit 2 naming the flag, never the library's error.
+func validStreamFlag(name string) error {
+	if name == "" {
+		return nil
+	}
+	return counters.ValidName("--stream", name)
 }

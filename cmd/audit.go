@@ -32,6 +32,9 @@ counter audit 'count.>' --json > audit.jsonl || echo "audit failed: $?"`)
 				return err
 			}
 		}
+		if err := validStreamFlag(opts.Stream); err != nil {
+			return err
+		}
 		client, err := a.conn.connect(ctx, false)
 		if err != nil {
 			return err

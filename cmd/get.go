@@ -42,10 +42,8 @@ counter get count.eu.hits --settle`)
 				return err
 			}
 		}
-		if stream != "" {
-			if err := counters.ValidName("--stream", stream); err != nil {
-				return err
-			}
+		if err := validStreamFlag(stream); err != nil {
+			return err
 		}
 		if tiers && (len(patterns) != 1 || !counters.IsLiteral(patterns[0]) || stream != "" || sources) {
 			return counters.Invalidf("--tiers follows one counter: give one subject without wildcards, and neither --stream nor --sources (it shows every tier and its sources)")

@@ -38,6 +38,9 @@ counter history orders.done --json | jq -r 'select(.delta | startswith("-")) | .
 		if err := counters.ValidSubject(subject, false); err != nil {
 			return err
 		}
+		if err := validStreamFlag(opts.Stream); err != nil {
+			return err
+		}
 		if opts.Last < 0 {
 			return counters.Invalidf("--last %d: want a positive number of changes", opts.Last)
 		}

@@ -150,6 +150,11 @@ func TestHostileInvocations(t *testing.T) {
 		// Exit codes that had drifted from the README.
 		{name: "get-stream-dotted", args: []string{"get", "victim.a", "--stream", "a.b"}, env: []string{url}, code: 2, stderr: "--stream"},
 		{name: "reset-stream-dotted", args: []string{"reset", "victim.a", "--stream", "a.b", "--force"}, env: []string{url}, code: 2, stderr: "--stream"},
+		// Every verb with --stream checks it the same way (watch, history and
+		// audit passed the library's "nats: invalid stream name" on, exit 1).
+		{name: "watch-stream-dotted", args: []string{"watch", "victim.a", "--stream", "a.b", "--duration", "1s"}, env: []string{url}, code: 2, stderr: `--stream "a.b" may not contain`},
+		{name: "history-stream-dotted", args: []string{"history", "victim.a", "--stream", "a.b"}, env: []string{url}, code: 2, stderr: `--stream "a.b" may not contain`},
+		{name: "audit-stream-dotted", args: []string{"audit", "victim.a", "--stream", "a.b"}, env: []string{url}, code: 2, stderr: `--stream "a.b" may not contain`},
 		{name: "js-domain-space", args: []string{"--js-domain", "a b", "get", "victim.a"}, env: []string{url}, code: 2, stderr: "--js-domain"},
 		{name: "js-api-prefix-space", args: []string{"--js-api-prefix", "a b", "get", "victim.a"}, env: []string{url}, code: 2, stderr: "--js-api-prefix"},
 		{name: "source-double-at", args: []string{"create", "AGG2", "--source", "VICTIM@@d"}, env: []string{url}, code: 2, stderr: "invalid source"},

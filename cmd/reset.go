@@ -45,10 +45,8 @@ counter reset 'count.de.>' --force --json`)
 				return err
 			}
 		}
-		if opts.Stream != "" {
-			if err := counters.ValidName("--stream", opts.Stream); err != nil {
-				return err
-			}
+		if err := validStreamFlag(opts.Stream); err != nil {
+			return err
 		}
 		client, err := a.conn.connect(ctx, false)
 		if err != nil {

@@ -83,6 +83,9 @@ func (f *watchFlags) validate(table bool) error {
 			return err
 		}
 	}
+	if err := validStreamFlag(f.stream); err != nil {
+		return err
+	}
 	switch {
 	case f.interval < 0:
 		return counters.Invalidf("--interval %s: want a positive duration such as 1s", f.interval)
