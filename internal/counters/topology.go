@@ -126,8 +126,9 @@ func (d *discovery) list(ctx context.Context, dc *Client, domain string) error {
 			return dc.wrap(err, "list streams")
 		}
 		if noJetStream(err) {
-			// A domain the user listed: the name is the likelier mistake.
-			return errorf(ErrUnavailable, "list streams in domain %s: JetStream is not available%s: check the domain names in --domains (and that a server of domain %s is connected)", domain, dc.where(), domain)
+			// A domain the user named (--domains, a source's @DOMAIN), not
+			// --js-domain: the name is the likelier mistake.
+			return errorf(ErrUnavailable, "list streams in domain %s: JetStream is not available%s: check the domain name, and that a server of domain %s is connected", domain, dc.where(), domain)
 		}
 		return dc.wrap(err, "list streams in domain "+domain)
 	}
