@@ -392,6 +392,8 @@ func (c *connFlags) connectError(where string, s *settings, err error) error {
 		return counters.Unavailablef("cannot connect to %s: the server closed the connection after the TLS handshake: it does not accept the client certificate from %s %q", where, s.certWhat, s.cert)
 	case errors.Is(err, nats.ErrSecureConnRequired), strings.Contains(msg, "secure connection") && strings.Contains(msg, "required"):
 		return counters.Unavailablef("cannot connect to %s: the server requires TLS: use a tls:// URL or --tlsca", where)
+	case errors.Is(err, nats.ErrSecureConnWanted):
+		return counters.Unavailablef("cannot connect to %s: the server does not offer TLS: use a nats:// URL, or enable TLS on the server", where)
 	case strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"), strings.Contains(msg, "tls error"):
 		return counters.Unavailablef("cannot connect to %s: TLS failed (%s): check --tlscert, --tlskey, --tlsca and --tlsfirst", where, c.scrub(err.Error()))
 	case errors.Is(err, nats.ErrNoServers):

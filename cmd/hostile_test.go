@@ -131,6 +131,7 @@ func TestHostileInvocations(t *testing.T) {
 		}
 	}
 	url := "NATS_URL=" + s.ClientURL()
+	tlsURL := "NATS_URL=" + strings.Replace(s.ClientURL(), "nats://", "tls://", 1)
 
 	cases := []hostileCase{
 		// The publish gate: API, system and inbox subjects are refused
@@ -150,6 +151,9 @@ func TestHostileInvocations(t *testing.T) {
 		// Exit codes that had drifted from the README.
 		{name: "get-stream-dotted", args: []string{"get", "victim.a", "--stream", "a.b"}, env: []string{url}, code: 2, stderr: "--stream"},
 		{name: "reset-stream-dotted", args: []string{"reset", "victim.a", "--stream", "a.b", "--force"}, env: []string{url}, code: 2, stderr: "--stream"},
+		// TLS asked of a server without it: said so, not nats.go's "secure
+		// connection not available" with advice to start a server.
+		{name: "tls-to-plain-server", args: []string{"get", "victim.a"}, env: []string{tlsURL}, code: 4, stderr: "the server does not offer TLS: use a nats:// URL"},
 		// Every verb with --stream checks it the same way (watch, history and
 		// audit passed the library's "nats: invalid stream name" on, exit 1).
 		{name: "watch-stream-dotted", args: []string{"watch", "victim.a", "--stream", "a.b", "--duration", "1s"}, env: []string{url}, code: 2, stderr: `--stream "a.b" may not contain`},
