@@ -259,8 +259,11 @@ func (c *connFlags) options(s *settings, timeout time.Duration) ([]nats.Option, 
 		opts = append(opts, nats.TLSHandshakeFirst())
 	}
 	if s.inboxPrefix != "" {
-		if err := counters.ValidSubject(s.inboxPrefix, false); err != nil {
+		if err := counters.ValidSubject(s.inboxPrefix, true); err != nil {
 			return nil, counters.Invalidf("--inbox-prefix: %v", err)
+		}
+		if !counters.IsLiteral(s.inboxPrefix) {
+			return nil, counters.Invalidf("--inbox-prefix %q has a wildcard: give the literal prefix your account allows for replies, such as _INBOX_myapp", s.inboxPrefix)
 		}
 		opts = append(opts, nats.CustomInboxPrefix(s.inboxPrefix))
 	}

@@ -153,6 +153,7 @@ func TestHostileInvocations(t *testing.T) {
 		{name: "reset-stream-dotted", args: []string{"reset", "victim.a", "--stream", "a.b", "--force"}, env: []string{url}, code: 2, stderr: "--stream"},
 		// TLS asked of a server without it: said so, not nats.go's "secure
 		// connection not available" with advice to start a server.
+		{name: "inbox-prefix-wildcard", args: []string{"--inbox-prefix", "_INBOX.*", "get", "victim.a"}, env: []string{url}, code: 2, stderr: `--inbox-prefix "_INBOX.*" has a wildcard: give the literal prefix`},
 		{name: "tls-to-plain-server", args: []string{"get", "victim.a"}, env: []string{tlsURL}, code: 4, stderr: "the server does not offer TLS: use a nats:// URL"},
 		// Every verb with --stream checks it the same way (watch, history and
 		// audit passed the library's "nats: invalid stream name" on, exit 1).
