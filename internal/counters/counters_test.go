@@ -110,6 +110,25 @@ func TestIncrNoStream(t *testing.T) {
 	}
 }
 
+// An acknowledgement that cannot be read (nats-server 2.15.2 writes a control
+// character in a stream name as an invalid JSON escape) leaves the outcome
+// unknown, as a timeout does: the increment was applied, and the error must
+// not read as "failed".
+func TestIncrUnreadableAckIsUnknown(t *testing.T) {
+	c := newClient(t, testserver.Single(t))
+	cfg := jetstream.StreamConfig{Name: "E\x1bSC", Subjects: []string{"esc.>"}, AllowMsgCounter: true, AllowDirect: true}
+	if _, err := c.JetStream().CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Incr(ctx, "esc.x", big.NewInt(1), "")
+	if !counters.OutcomeUnknown(err) || !errors.Is(err, counters.ErrUnavailable) {
+		t.Fatalf("Incr with an unreadable ack: %v, want an unknown outcome (exit 4)", err)
+	}
+	if !strings.Contains(err.Error(), "it may have been applied") {
+		t.Fatalf("error %q does not say the increment may have been applied", err)
+	}
+}
+
 func TestNotCounterStream(t *testing.T) {
 	c := newClient(t, testserver.Single(t))
 	if _, err := c.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "PLAIN", Subjects: []string{"plain.>"}}); err != nil {

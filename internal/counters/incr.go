@@ -188,7 +188,11 @@ func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int
 	}
 	var ack pubAck
 	if err := json.Unmarshal(resp.Data, &ack); err != nil {
-		return nil, errorf(ErrUnavailable, "increment %s: reply is not a JetStream acknowledgement: %.80q", subject, resp.Data)
+		// Sent, and answered with something unreadable (nats-server 2.15.2
+		// writes a control character in a stream name as an invalid JSON
+		// escape): the increment may well have been applied.
+		return nil, &kindError{kind: ErrUnknownOutcome, err: ErrUnavailable,
+			msg: fmt.Sprintf("increment %s %s: the reply is not a JetStream acknowledgement (%.80q): it may have been applied; read the counter, or %s", subject, Signed(delta), resp.Data, retryAdvice(extra))}
 	}
 	if ack.Error != nil {
 		return nil, c.incrError(ctx, subject, ack)
@@ -200,10 +204,7 @@ func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int
 // answering means no stream leader (the caller found the stream); a timeout
 // or a connection lost after sending leaves the outcome unknown.
 func (c *Client) publishError(ctx context.Context, subject string, delta *big.Int, extra nats.Header, err error) error {
-	retry := "retry with --id to make the retry safe"
-	if id := extra.Get(HeaderMsgID); id != "" {
-		retry = fmt.Sprintf("retrying with the same --id %q is safe", id)
-	}
+	retry := retryAdvice(extra)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return &noLeaderError{subject: subject}
@@ -219,6 +220,14 @@ func (c *Client) publishError(ctx context.Context, subject string, delta *big.In
 			msg: fmt.Sprintf("increment %s %s: no answer within %s: it may have been applied; read the counter, or %s", subject, Signed(delta), c.timeout, retry)}
 	}
 	return c.wrap(err, "increment "+subject)
+}
+
+// retryAdvice says how to retry an increment whose outcome is unknown.
+func retryAdvice(extra nats.Header) string {
+	if id := extra.Get(HeaderMsgID); id != "" {
+		return fmt.Sprintf("retrying with the same --id %q is safe", id)
+	}
+	return "retry with --id to make the retry safe"
 }
 
 func (c *Client) incrError(ctx context.Context, subject string, ack pubAck) error {
