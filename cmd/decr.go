@@ -16,7 +16,7 @@ func addDecr(a *app) {
 	c.Arg("subject", "Counter subject (no wildcards)").Required().StringVar(&subject)
 	c.Arg("amount", "Whole number of any size to subtract, e.g. 5 (default 1); a negative amount adds").Default("1").StringVar(&amount)
 	c.Flag("id", "Message id: the server applies a change with the same id only once").PlaceHolder("ID").StringVar(&id)
-	c.Flag("json", "Print the result as JSON").UnNegatableBoolVar(&asJSON)
+	c.Flag("json", "Print the result as JSON (values and deltas are strings)").UnNegatableBoolVar(&asJSON)
 	c.Cheat("decr", `# subtract one
 counter decr stock.widgets
 # subtract any amount (the same as counter incr stock.widgets -5)

@@ -15,7 +15,7 @@ func addIncr(a *app) {
 	c.Arg("subject", "Counter subject (no wildcards), or - to read increments from stdin").IsSetByUser(&subjectSet).StringVar(&subject)
 	c.Arg("delta", "Signed whole number of any size, e.g. 5, +5, -5 (default +1)").Default("+1").StringVar(&delta)
 	c.Flag("id", "Message id: the server applies an increment with the same id only once").PlaceHolder("ID").StringVar(&id)
-	c.Flag("json", "Print the result as JSON").UnNegatableBoolVar(&asJSON)
+	c.Flag("json", "Print the result as JSON (values and deltas are strings)").UnNegatableBoolVar(&asJSON)
 	bulk := addIncrBulkFlags(c)
 	c.Cheat("incr", `# add one
 counter incr hits
