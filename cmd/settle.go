@@ -98,7 +98,7 @@ func catchingUp(ctx context.Context, client *counters.Client, err error, pattern
 	}
 	for _, tier := range counters.SettleTiers(g, patterns, stream) {
 		if src := client.CatchingUp(ctx, g, tier, patterns[0]); src != "" {
-			return fmt.Errorf("%w: stream %s is still catching up with the streams it aggregates (%s below it has a value): wait for it with --settle", err, tier, src)
+			return fmt.Errorf("%w: stream %s is still catching up with the streams it reads from (%s below it has a value): wait for it with --settle", err, tier, src)
 		}
 	}
 	return err

@@ -118,7 +118,7 @@ func TestGetSettleStalledSource(t *testing.T) {
 
 	code, _, errs := runAt(t, url, "", false, "get", "count.eu.hits")
 	if code != ExitNotFound || !strings.Contains(errs, "count.eu.hits has no value in stream EU") ||
-		!strings.Contains(errs, "stream EU is still catching up with the streams it aggregates (DE below it has a value)") || !strings.Contains(errs, "--settle") {
+		!strings.Contains(errs, "stream EU is still catching up with the streams it reads from (DE below it has a value)") || !strings.Contains(errs, "--settle") {
 		t.Fatalf("plain get: exit %d, stderr %q", code, errs)
 	}
 	start := time.Now()
