@@ -495,7 +495,7 @@ func (c *Client) purgeSafe(ctx context.Context, name string) error {
 			case err != nil:
 				return fmt.Errorf("%w: the sources of aggregate %s could not be checked (%v), and a purge there is only safe once each has delivered something; the older messages stay, values are right", ErrPurgeSkipped, name, err)
 			}
-			return fmt.Errorf("%w: source %s has not delivered anything to aggregate %s yet (waited %s); purging now could make the server start it at %s's last message and skip what %s holds, so the older messages stay (values are right; a later reset purges them)", ErrPurgeSkipped, pending, name, c.timeout, name, pending)
+			return fmt.Errorf("%w: source %s has not delivered anything to aggregate %s yet (waited %s); purging now could make the server start it at %s's last message and skip what %s holds, so the older messages stay (values are right)", ErrPurgeSkipped, pending, name, c.timeout, name, pending)
 		case <-time.After(wait):
 		}
 	}
