@@ -175,14 +175,26 @@ func (a *app) resetWarnings(results []counters.ResetResult) {
 	const most = 5
 	var lines []string
 	interrupted := 0
+	// A purge skipped at an aggregate has one reason per stream: one line.
+	kept := map[string]int{}
+	var keptWhy []string
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
 		case r.PurgeError != nil && errors.Is(r.PurgeError, counters.ErrInterrupted):
 			interrupted++
+		case r.PurgeError != nil && errors.Is(r.PurgeError, counters.ErrPurgeSkipped):
+			why := r.PurgeError.Error()
+			if kept[why] == 0 {
+				keptWhy = append(keptWhy, why)
+			}
+			kept[why]++
 		case r.PurgeError != nil:
 			lines = append(lines, fmt.Sprintf("%s in %s was reset, but its history was not purged: %v", r.Subject, r.Stream, r.PurgeError))
 		}
+	}
+	for _, why := range keptWhy {
+		lines = append(lines, fmt.Sprintf("%s reset, history kept: %s", countersWord(kept[why]), why))
 	}
 	if interrupted > 0 {
 		lines = append(lines, fmt.Sprintf("%s reset but not purged (interrupted before the purge): their older messages stay; values are right", countersWord(interrupted)))

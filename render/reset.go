@@ -1,6 +1,7 @@
 package render
 
 import (
+	"errors"
 	"math/big"
 	"strconv"
 
@@ -120,6 +121,7 @@ func signed(v *big.Int) string {
 const (
 	PurgedYes     = "yes"     // reset, history below the reset message purged
 	PurgedNo      = "no"      // reset, but the purge failed or was interrupted
+	PurgedKept    = "kept"    // reset; history kept: a source of the aggregate had not delivered yet
 	PurgedNothing = "-"       // nothing to undo: it was 0 or had no value
 	PurgedFailed  = "FAILED"  // not reset: nothing of its reset was applied
 	PurgedUnknown = "UNKNOWN" // a negative increment was sent, not acknowledged
@@ -158,6 +160,8 @@ func (p Printer) ResetResults(results []counters.ResetResult) error {
 			purged = PurgedFailed
 		case r.Rounds == 0:
 			purged = PurgedNothing
+		case !r.Purged && errors.Is(r.PurgeError, counters.ErrPurgeSkipped):
+			purged = PurgedKept
 		case !r.Purged:
 			purged = PurgedNo
 		}

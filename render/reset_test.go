@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/big"
 	"testing"
 
@@ -19,6 +20,8 @@ func TestResetResultsOutcomes(t *testing.T) {
 		{Subject: "d", Stream: "S", Outcome: counters.ResetFailed, Before: big.NewInt(5), Err: errors.New("denied")},
 		{Subject: "e", Stream: "S", Outcome: counters.ResetUnknown, Before: big.NewInt(5), Unacked: big.NewInt(-5), Err: errors.New("no ack")},
 		{Subject: "f", Stream: "S", Outcome: counters.ResetSkipped, Err: errors.New("interrupted")},
+		{Subject: "g", Stream: "EU", Outcome: counters.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1,
+			PurgeError: fmt.Errorf("%w: source PL has not delivered anything to aggregate EU yet", counters.ErrPurgeSkipped)},
 	}
 	var out bytes.Buffer
 	if err := (Printer{W: &out}).ResetResults(results); err != nil {
@@ -29,7 +32,8 @@ func TestResetResultsOutcomes(t *testing.T) {
 		"c\tS\t0\t+0\t0\t0\t-\n" +
 		"d\tS\t5\t\t\t0\tFAILED\n" +
 		"e\tS\t5\t\t\t0\tUNKNOWN\n" +
-		"f\tS\t\t\t\t0\tSKIPPED\n"
+		"f\tS\t\t\t\t0\tSKIPPED\n" +
+		"g\tEU\t5\t-5\t0\t1\tkept\n"
 	if out.String() != want {
 		t.Fatalf("got\n%q\nwant\n%q", out.String(), want)
 	}
@@ -38,6 +42,21 @@ func TestResetResultsOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := out.String(); got != `{"results":[{"subject":"e","stream":"S","outcome":"unknown","before":"5","unacked":"-5","rounds":0,"purged":false,"error":"no ack"}]}`+"\n" {
+		t.Fatalf("JSON %s", got)
+	}
+}
+
+// TestResetResultsKeptJSON: a purge skipped at an aggregate is purged:false
+// with its reason, and the outcome is still reset.
+func TestResetResultsKeptJSON(t *testing.T) {
+	var out bytes.Buffer
+	r := counters.ResetResult{Subject: "g", Stream: "EU", Outcome: counters.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1,
+		PurgeError: fmt.Errorf("%w: source PL has not delivered anything to aggregate EU yet", counters.ErrPurgeSkipped)}
+	if err := (Printer{W: &out, JSON: true}).ResetResults([]counters.ResetResult{r}); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"results":[{"subject":"g","stream":"EU","outcome":"reset","before":"5","delta":"-5","after":"0","rounds":1,"purged":false,"purge_error":"purge skipped: source PL has not delivered anything to aggregate EU yet"}]}` + "\n"
+	if got := out.String(); got != want {
 		t.Fatalf("JSON %s", got)
 	}
 }

@@ -21,6 +21,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInterrupted: a step was not done because the run was interrupted.
 	ErrInterrupted = errors.New("interrupted before the purge")
+	// ErrPurgeSkipped: a reset at an aggregate left its history in place
+	// because a source had not delivered anything yet (see purgeSafe).
+	ErrPurgeSkipped = errors.New("purge skipped")
 )
 
 // ErrUnknownOutcome marks a publish whose outcome is unknown: it was sent,

@@ -403,10 +403,37 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 			Err: errors.New("interrupted before this counter was started: nothing was written")}
 	})
 
+	// An aggregate is purged only once every source of it has delivered
+	// something (see purgeSafe): one wait per stream, all at once.
+	unsafe := map[string]error{}
+	var (
+		wg     sync.WaitGroup
+		waitMu sync.Mutex
+	)
+	for name, s := range streams {
+		if len(s.CachedInfo().Config.Sources) == 0 || !slices.ContainsFunc(results, func(r ResetResult) bool {
+			return r.Stream == name && r.Err == nil && r.Rounds > 0 && !r.Recovered
+		}) {
+			continue
+		}
+		wg.Go(func() {
+			if err := c.purgeSafe(ctx, name); err != nil {
+				waitMu.Lock()
+				unsafe[name] = err
+				waitMu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+
 	parallel(ctx, n, func(i int) {
 		r := &results[i]
 		if r.Err == nil && r.Rounds > 0 && !r.Recovered {
-			c.purgeReset(work, streams[r.Stream], r)
+			if err := unsafe[r.Stream]; err != nil {
+				r.PurgeError = err
+			} else {
+				c.purgeReset(work, streams[r.Stream], r)
+			}
 		}
 		report(0, 1)
 	}, func(i int) {
@@ -440,6 +467,74 @@ func (c *Client) purgeReset(ctx context.Context, s jetstream.Stream, r *ResetRes
 		return
 	}
 	r.Purged, r.PurgedBelow = true, r.Seq
+}
+
+// purgeSafe waits, at most the client timeout, until every source of the
+// aggregate stream name has delivered at least one message to it (its
+// source info has a sequence), and returns an ErrPurgeSkipped error naming
+// the source that has not, when one still has not.
+//
+// Why: nats-server (2.15.2, trySetupSourceConsumer) starts a source
+// consumer that has no recorded position at the aggregate's LAST MESSAGE
+// TIME, not at the source's beginning, whenever the aggregate's first
+// sequence is above 1 (it takes that for state lost to a purge). A purge
+// below the reset message moves the first sequence; a source that has not
+// delivered yet (its consumer still being set up, or retried) then skips
+// everything it held before the aggregate's last message, with lag 0 and
+// no error, and a counter that does not change again stays wrong. A source
+// with a position restarts exactly after it, and one configured with
+// opt_start_seq starts there: neither is at risk.
+func (c *Client) purgeSafe(ctx context.Context, name string) error {
+	wctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	for wait := settlePoll; ; wait = min(2*wait, settlePollMax) {
+		s, err := c.stream(wctx, name)
+		pending := ""
+		if err == nil {
+			if pending = unpositionedSource(s.CachedInfo()); pending == "" {
+				return nil
+			}
+		}
+		select {
+		case <-wctx.Done():
+			switch {
+			case ctx.Err() != nil:
+				return ErrInterrupted
+			case err != nil:
+				return fmt.Errorf("%w: the sources of aggregate %s could not be checked (%v), and a purge there is only safe once each has delivered something; the older messages stay, values are right", ErrPurgeSkipped, name, err)
+			}
+			return fmt.Errorf("%w: source %s has not delivered anything to aggregate %s yet (waited %s); purging now could make the server start it at %s's last message and skip what %s holds, so the older messages stay (values are right)", ErrPurgeSkipped, pending, name, c.timeout, name, pending)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// unpositionedSource names a source of the stream that has no recorded
+// position and no opt_start_seq (see purgeSafe), "" when there is none.
+func unpositionedSource(info *jetstream.StreamInfo) string {
+	if len(info.Sources) < len(info.Config.Sources) {
+		// Not all set up yet: none of those has a position.
+		for _, cs := range info.Config.Sources {
+			if !slices.ContainsFunc(info.Sources, func(si *jetstream.StreamSourceInfo) bool { return si.Name == cs.Name }) && cs.OptStartSeq == 0 {
+				return cs.Name
+			}
+		}
+	}
+	for _, si := range info.Sources {
+		if si.Seq > 0 {
+			continue
+		}
+		startsAtSeq := true
+		for _, cs := range info.Config.Sources {
+			if cs.Name == si.Name && cs.OptStartSeq == 0 {
+				startsAtSeq = false
+			}
+		}
+		if !startsAtSeq {
+			return si.Name
+		}
+	}
+	return ""
 }
 
 // resetOne runs the publishing half of the recipe for one counter. "Nothing
