@@ -433,19 +433,12 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 	} else {
 		cfg.FilterSubjects = filters
 	}
-	rctx, cancel := c.requestContext(ctx)
-	cons, err := c.js.CreateConsumer(rctx, stream, cfg)
-	cancel()
+	cons, err := c.leaderConsumer(ctx, stream, cfg)
 	if err != nil {
 		return c.wrap(err, "read "+strings.Join(filters, " ")+" from stream "+stream)
 	}
 	info := cons.CachedInfo()
-	defer func() {
-		// Best effort: the inactive threshold removes it anyway.
-		dctx, cancel := c.requestContext(context.Background())
-		_ = c.js.DeleteConsumer(dctx, stream, info.Name)
-		cancel()
-	}()
+	defer c.deleteConsumer(stream, info.Name)
 	want := info.NumPending
 	if want == 0 {
 		return nil
@@ -464,23 +457,31 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 		if err := fn(ctr); err != nil {
 			return false, err
 		}
+		if meta.NumPending == 0 && got < want {
+			// Counters that the consumer listed at its start went away
+			// while it delivered (purged meanwhile): never a shorter list.
+			return false, errorf(ErrUnavailable, "read from stream %s ended after %d of %d counters (purged while reading?): the read is incomplete; retry", stream, got, want)
+		}
 		return meta.NumPending == 0, nil
 	}
 	stalled := func() error {
 		return fmt.Errorf("read from stream %s stalled after %d of %d counters: the read is incomplete; retry or raise --timeout", stream, got, want)
 	}
 
-	// The first batch is pulled with requests that expire, re-issued until
-	// one is answered. On a replicated stream the consumer may live on
+	// The first counter is pulled with requests that expire, re-issued
+	// until one is answered. On a replicated stream the consumer may live on
 	// another server, and the create response can arrive before that
 	// server's interest in pull requests has reached ours: a pull sent then
 	// is dropped, and a read waiting on it stalls (about 1% of reads on an
 	// R3 stream; our server answers it with "no responders", which the
-	// pipelined iterator ignores). An expired pull delivers nothing more,
-	// so re-issuing one loses no counter.
+	// pipelined iterator ignores). It pulls ONE message: a pull that expires
+	// while the server is still delivering its batch (a loaded machine) has
+	// stopped listening for the message in flight at its expiry, and with
+	// no acks that counter is never sent again (the read then stalled at
+	// 1,999 of 2,000). One message is in flight far shorter than the wait.
 	start := time.Now()
 	for wait := 250 * time.Millisecond; got == 0; wait = min(2*wait, c.timeout) {
-		batch, err := cons.Fetch(int(min(want, 4096)), jetstream.FetchMaxWait(wait))
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(wait))
 		if err != nil {
 			return c.wrap(err, "read from stream "+stream)
 		}
@@ -549,6 +550,58 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 		}
 	}
 	return nil
+}
+
+// leaderConsumerAttempts bounds how often a read re-creates its consumer to
+// have it on the stream leader.
+const leaderConsumerAttempts = 8
+
+// leaderConsumer creates the read's consumer on the stream leader. The
+// server places a one-replica consumer on any replica of the stream, and a
+// consumer delivers from its own server's copy: one that has not applied
+// the latest acknowledged writes lists older values, and when it applies a
+// purge while delivering (right after a reset), counters it listed vanish
+// and the read ends short or stalls. The leader has applied every
+// acknowledged write, like the leader's reads of literal subjects. After
+// leaderConsumerAttempts placements elsewhere the last one is used: a
+// replica is behind only briefly.
+func (c *Client) leaderConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	leader := ""
+	for attempt := 1; ; attempt++ {
+		rctx, cancel := c.requestContext(ctx)
+		cons, err := c.js.CreateConsumer(rctx, stream, cfg)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		info := cons.CachedInfo()
+		if info.Cluster == nil || info.Cluster.Leader == "" || attempt == leaderConsumerAttempts {
+			return cons, nil
+		}
+		if leader == "" {
+			si, err := c.StreamInfo(ctx, stream)
+			if err != nil {
+				c.deleteConsumer(stream, info.Name)
+				return nil, err
+			}
+			if si.Cluster == nil || len(si.Cluster.Replicas) == 0 {
+				return cons, nil // one copy of the stream: the consumer is with it
+			}
+			leader = si.Cluster.Leader
+		}
+		if info.Cluster.Leader == leader {
+			return cons, nil
+		}
+		c.deleteConsumer(stream, info.Name)
+	}
+}
+
+// deleteConsumer removes a read's consumer, best effort: its inactive
+// threshold removes it anyway.
+func (c *Client) deleteConsumer(stream, name string) {
+	dctx, cancel := c.requestContext(context.Background())
+	_ = c.js.DeleteConsumer(dctx, stream, name)
+	cancel()
 }
 
 // SubjectMatches reports whether the literal subject matches pattern.
