@@ -126,3 +126,46 @@ func TestCreateAggregateOverValuesIsExact(t *testing.T) {
 		t.Fatalf("create again: %+v, %v", res, err)
 	}
 }
+
+// TestExternalSourceAddedAfterResetStartsAtOne: opt_start_seq holds for a
+// source in another JetStream domain too (the source consumer is created
+// there with deliver_policy by_start_sequence).
+func TestExternalSourceAddedAfterResetStartsAtOne(t *testing.T) {
+	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
+	leafClient := newClient(t, leaf)
+	hubClient := newClient(t, hub)
+	mustCreate(t, leafClient, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	mustCreate(t, leafClient, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	resetIncr(t, leafClient, "count.de.a", 2)
+	resetIncr(t, leafClient, "count.pl.a", 5)
+	de := counters.SourceSpec{Stream: "DE", Domain: "leaf", From: "count.de.>", To: "count.eu.>"}
+	pl := counters.SourceSpec{Stream: "PL", Domain: "leaf", From: "count.pl.>", To: "count.eu.>"}
+	mustCreate(t, hubClient, counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Sources: []counters.SourceSpec{de}})
+	waitValue(t, hubClient, "EU", "count.eu.a", "2")
+
+	plan, err := hubClient.PlanReset(ctx, []string{"count.eu.a"}, counters.ResetOptions{Stream: "EU"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := hubClient.Reset(ctx, plan, counters.ResetOptions{Stream: "EU"})
+	if err != nil || len(res) != 1 || res[0].Err != nil || !res[0].Purged {
+		t.Fatalf("reset: %v %+v", err, res)
+	}
+
+	opts := counters.CreateOptions{Domains: []string{"leaf"}}
+	two := counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Sources: []counters.SourceSpec{de, pl}}
+	up, err := hubClient.PlanUpdate(ctx, two, opts)
+	if err != nil || up.Unchanged() || len(up.Refusals) > 0 {
+		t.Fatalf("plan: %+v, %v", up, err)
+	}
+	if add := findChange(up, "source", "add"); add == nil || add.Delta == nil || add.Delta.String() != "5" {
+		t.Fatalf("add PL@leaf: %+v", up.Changes)
+	}
+	if err := hubClient.ApplyUpdate(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	waitValue(t, hubClient, "EU", "count.eu.a", "5")
+	if p, err := hubClient.PlanUpdate(ctx, two, opts); err != nil || !p.Unchanged() {
+		t.Fatalf("update again: %+v, %v", p, err)
+	}
+}
