@@ -85,7 +85,7 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 	if s.Mirror != nil {
 		// Not MirrorDirect: a replica elsewhere must not answer reads
 		// addressed to the origin with values that may lag behind.
-		cfg.Mirror = s.Mirror.StreamSource()
+		cfg.Mirror = s.Mirror.MirrorSource()
 	}
 	if s.History > 0 {
 		cfg.MaxMsgsPerSubject = s.History

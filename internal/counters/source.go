@@ -78,8 +78,23 @@ func (s SourceSpec) APIPrefix() string {
 	return "$JS." + s.Domain + ".API"
 }
 
-// StreamSource is the server configuration for this source.
+// StreamSource is the server configuration for this source of an
+// aggregate. It starts at sequence 1: a source with no recorded position
+// otherwise starts at the aggregate's last message time whenever the
+// aggregate's first sequence is above 1 (after any reset or history limit),
+// silently skipping the upstream's older messages (nats-server 2.15.2). A
+// source with a recorded position still resumes right after it.
 func (s SourceSpec) StreamSource() *jetstream.StreamSource {
+	src := s.mapping()
+	src.OptStartSeq = 1
+	return src
+}
+
+// MirrorSource is the server configuration for a mirror of this stream:
+// the mapping only (a mirror resumes after its own last message).
+func (s SourceSpec) MirrorSource() *jetstream.StreamSource { return s.mapping() }
+
+func (s SourceSpec) mapping() *jetstream.StreamSource {
 	src := &jetstream.StreamSource{Name: s.Stream}
 	switch {
 	case s.To != "":

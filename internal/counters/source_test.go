@@ -123,6 +123,14 @@ func TestSourceSpecStreamSource(t *testing.T) {
 		if want := c.want.External; want != nil && c.spec.APIPrefix() != want.APIPrefix {
 			t.Errorf("%s: APIPrefix() = %q, want %q", c.spec, c.spec.APIPrefix(), want.APIPrefix)
 		}
+		// An aggregate's source starts at sequence 1 (see StreamSource);
+		// a mirror keeps the server's own start.
+		if got.OptStartSeq != 1 || got.OptStartTime != nil {
+			t.Errorf("%s: opt_start_seq %d, opt_start_time %v: want 1 and none", c.spec, got.OptStartSeq, got.OptStartTime)
+		}
+		if m := c.spec.MirrorSource(); m.OptStartSeq != 0 || m.Name != got.Name || m.FilterSubject != got.FilterSubject || len(m.SubjectTransforms) != len(got.SubjectTransforms) {
+			t.Errorf("%s: MirrorSource() = %+v, want the mapping of %+v without a start", c.spec, m, got)
+		}
 	}
 	if p := (counters.SourceSpec{Stream: "DE"}).APIPrefix(); p != "" {
 		t.Errorf("local source APIPrefix() = %q, want empty", p)
