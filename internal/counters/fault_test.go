@@ -38,8 +38,9 @@ func leaderOf(t *testing.T, c *counters.Client, servers []*server.Server, stream
 	return leader, other
 }
 
-// faultClient connects to s with a short timeout and reconnects to the
-// other nodes.
+// faultClient connects to s and reconnects to the other nodes. Its 5 s
+// timeout bounds each request through a leader change; 2 s was too short for
+// reads of thousands of counters on a loaded machine before any fault.
 func faultClient(t *testing.T, servers []*server.Server, s *server.Server) *counters.Client {
 	t.Helper()
 	urls := testserver.URL(s)
@@ -53,7 +54,7 @@ func faultClient(t *testing.T, servers []*server.Server, s *server.Server) *coun
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	c, err := counters.New(nc, counters.Options{Timeout: 2 * time.Second})
+	c, err := counters.New(nc, counters.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
