@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,18 +33,7 @@ func TestResetPromptCtrlC(t *testing.T) {
 	}
 	defer ptmx.Close()
 	defer tty.Close()
-	cmd := exec.Command(bin, "reset", "w.a")
-	cmd.Env = append(os.Environ(), "NATS_URL="+s.ClientURL(), "NO_COLOR=1", "TERM=xterm",
-		"XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var out screen
-	go io.Copy(&out, ptmx)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, out, exited := startOnTTY(t, bin, s.ClientURL(), ptmx, tty, "reset", "w.a")
 	out.waitFor(t, "the question", func(s string) bool { return strings.Contains(s, "[y/N]") })
 	// Typed text without Enter, then Ctrl-C (the terminal sends SIGINT).
 	if _, err := ptmx.Write([]byte("y")); err != nil {

@@ -3,12 +3,8 @@ package cmd
 import (
 	"context"
 	"errors"
-	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,18 +52,7 @@ func TestUpdatePromptTerminal(t *testing.T) {
 			}
 			defer ptmx.Close()
 			defer tty.Close()
-			cmd := exec.Command(bin, "create", agg, "--source", "DE:count.de.>:"+sub, "--source", "FR:count.fr.>:"+sub, "--update")
-			cmd.Env = append(os.Environ(), "NATS_URL="+s.ClientURL(), "NO_COLOR=1", "TERM=xterm",
-				"XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			var out screen
-			go io.Copy(&out, ptmx)
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			cmd, out, exited := startOnTTY(t, bin, s.ClientURL(), ptmx, tty, "create", agg, "--source", "DE:count.de.>:"+sub, "--source", "FR:count.fr.>:"+sub, "--update")
 
 			out.waitFor(t, "the plan and the question", func(s string) bool {
 				return strings.Contains(s, "+ source FR:count.fr.>:"+sub+": adds +4 over 1 counter") &&

@@ -73,6 +73,26 @@ func watchFixture(t *testing.T) (string, *server.Server, *counters.Client) {
 	return bin, s, c
 }
 
+// startOnTTY starts counter (bin) with tty as its controlling terminal, in
+// its own session as a shell would, against the server at url. What it
+// writes collects in out; exited receives its end.
+func startOnTTY(t *testing.T, bin, url string, ptmx, tty *os.File, args ...string) (cmd *exec.Cmd, out *screen, exited <-chan error) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "NATS_URL="+url, "NO_COLOR=1", "TERM=xterm",
+		"XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out = &screen{}
+	go io.Copy(out, ptmx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	return cmd, out, done
+}
+
 // screen collects what a program writes to its terminal.
 type screen struct {
 	mu  sync.Mutex
@@ -129,19 +149,7 @@ func TestWatchTerminal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(bin, "watch", "w.>", "--interval", "100ms", "--sort", "value")
-			cmd.Env = append(os.Environ(), "NATS_URL="+s.ClientURL(), "NO_COLOR=1", "TERM=xterm",
-				"XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-			// Its own session with the pty as controlling terminal, as in a shell.
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			var out screen
-			go io.Copy(&out, ptmx)
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			cmd, out, exited := startOnTTY(t, bin, s.ClientURL(), ptmx, tty, "watch", "w.>", "--interval", "100ms", "--sort", "value")
 
 			out.waitFor(t, "the table with both counters", func(s string) bool {
 				return strings.Contains(s, "\x1b[?1049h") &&
