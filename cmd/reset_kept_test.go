@@ -2,15 +2,12 @@ package cmd
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/jetcounter/counter/internal/embedded"
 )
 
 // TestResetAggregateKeptHistory: a reset at an aggregate whose source has
@@ -19,20 +16,8 @@ import (
 // The source PL exists only after EU's first attempt to source it failed,
 // so the server sets PL's source up again only seconds later.
 func TestResetAggregateKeptHistory(t *testing.T) {
-	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(t.TempDir(), "js")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	url := s.ClientURL()
-	must := func(args ...string) string {
-		t.Helper()
-		code, out, errs := runAt(t, url, "", false, args...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, errs)
-		}
-		return out
-	}
+	url := cliServer(t)
+	must := func(args ...string) string { t.Helper(); return mustRunAt(t, url, args...) }
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)

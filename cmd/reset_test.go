@@ -2,11 +2,8 @@ package cmd
 
 import (
 	"bytes"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/jetcounter/counter/internal/embedded"
 )
 
 // runAt runs the command line against url with a chosen terminal setup and
@@ -22,21 +19,8 @@ func runAt(t *testing.T, url string, stdin string, tty bool, args ...string) (in
 // TestResetConfirmAtTerminal: at a terminal the plan goes to stderr with a
 // y/N question; anything but yes writes nothing and exits 6.
 func TestResetConfirmAtTerminal(t *testing.T) {
-	t.Setenv("NO_COLOR", "1")
-	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(t.TempDir(), "js")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	url := s.ClientURL()
-	must := func(args ...string) string {
-		t.Helper()
-		code, out, errs := runAt(t, url, "", false, args...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, errs)
-		}
-		return out
-	}
+	url := cliServer(t)
+	must := func(args ...string) string { t.Helper(); return mustRunAt(t, url, args...) }
 	must("create", "DE", "--subjects", "count.de.>")
 	for _, subj := range []string{"count.de.a", "count.de.b", "count.de.c"} {
 		must("incr", subj, "5")

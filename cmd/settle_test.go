@@ -1,41 +1,18 @@
 package cmd
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/jetcounter/counter/internal/embedded"
 )
-
-func settleServer(t *testing.T) string {
-	t.Helper()
-	t.Setenv("NO_COLOR", "1")
-	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(t.TempDir(), "js")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s.ClientURL()
-}
-
-func mustRunAt(t *testing.T, url string, args ...string) string {
-	t.Helper()
-	code, out, errs := runAt(t, url, "", false, args...)
-	if code != 0 {
-		t.Fatalf("%v: exit %d: %s", args, code, errs)
-	}
-	return out
-}
 
 // TestGetSettleRightAfterCreate: a script that increments and reads an
 // aggregate created a moment ago gets the sum, at every tier, instead of
 // "has no value" while the new sources start.
 func TestGetSettleRightAfterCreate(t *testing.T) {
-	url := settleServer(t)
+	url := cliServer(t)
 	mustRunAt(t, url, "create", "DE", "--subjects", "count.de.>")
 	mustRunAt(t, url, "create", "PL", "--subjects", "count.pl.>")
 	mustRunAt(t, url, "incr", "count.de.hits", "5")
@@ -101,7 +78,7 @@ func TestGetSettleRightAfterCreate(t *testing.T) {
 // catching up on a plain get, and --settle gives up with exit 4 naming the
 // source.
 func TestGetSettleStalledSource(t *testing.T) {
-	url := settleServer(t)
+	url := cliServer(t)
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)

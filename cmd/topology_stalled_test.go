@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetcounter/counter/internal/counters"
-	"github.com/jetcounter/counter/internal/embedded"
 )
 
 // TestTopologyCheckSourceStalled: an increment too large for the aggregate's
@@ -17,13 +15,7 @@ import (
 // for every later counter, and stream info shows only lag. `topology
 // --check` reports it as an error (exit 5) with the fix.
 func TestTopologyCheckSourceStalled(t *testing.T) {
-	t.Setenv("NO_COLOR", "1")
-	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(t.TempDir(), "js")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	url := s.ClientURL()
+	url := cliServer(t)
 	for _, args := range [][]string{
 		{"create", "DE", "--subjects", "count.de.>"},
 		{"create", "EU", "--subjects", "count.eu.>", "--source", "DE:count.de.>:count.eu.>"},

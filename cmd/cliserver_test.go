@@ -1,0 +1,33 @@
+package cmd
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/jetcounter/counter/internal/embedded"
+)
+
+// cliServer starts a real server with JetStream for one test of the command
+// line, stopped when the test ends, and returns its URL. Output is
+// uncoloured (NO_COLOR) so that assertions see plain text.
+func cliServer(t *testing.T) string {
+	t.Helper()
+	t.Setenv("NO_COLOR", "1")
+	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(t.TempDir(), "js")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s.ClientURL()
+}
+
+// mustRunAt runs counter against url and fails the test unless it exits 0;
+// it returns stdout.
+func mustRunAt(t *testing.T, url string, args ...string) string {
+	t.Helper()
+	code, out, errs := runAt(t, url, "", false, args...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, errs)
+	}
+	return out
+}
