@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -53,9 +54,9 @@ counter audit 'count.>' --json > audit.jsonl || echo "audit failed: $?"`)
 		}
 		switch {
 		case report.Problems() > 0:
-			return fmt.Errorf("%w: %s", errProblems, summary)
+			return fmt.Errorf("%w: %s", errkind.ErrProblems, summary)
 		case len(report.Unmatched) > 0:
-			return counters.NotFoundf("%s", summary)
+			return errkind.NotFoundf("%s", summary)
 		}
 		fmt.Fprintln(a.env.Stderr, "counter: "+summary)
 		return nil

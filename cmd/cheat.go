@@ -9,8 +9,7 @@ import (
 	"text/template"
 
 	"github.com/choria-io/fisk"
-
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // examplesSection ends a verb's --help with its examples (its Cheat).
@@ -75,7 +74,7 @@ func (a *app) printCheats(verb string) error {
 		for _, c := range m.Commands {
 			if c.Name == verb || slices.Contains(c.Aliases, verb) {
 				if c.Cheat == "" {
-					return counters.Invalidf("no examples for %s: see 'counter %s --help'", c.Name, c.Name)
+					return errkind.Invalidf("no examples for %s: see 'counter %s --help'", c.Name, c.Name)
 				}
 				return out.Line(strings.TrimRight(c.Cheat, "\n"))
 			}
@@ -84,7 +83,7 @@ func (a *app) printCheats(verb string) error {
 		if s := suggestCommand(m, verb); s != "" {
 			msg += fmt.Sprintf(": did you mean 'counter cheat %s'?", strings.Fields(s)[0])
 		}
-		return counters.Invalidf("%s (see 'counter --help')", msg)
+		return errkind.Invalidf("%s (see 'counter --help')", msg)
 	}
 	// Every verb, in the order of counter --help.
 	var names []string

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // connFlags are natscli's connection flags, with its names, variables and
@@ -66,10 +67,10 @@ func addConnFlags(f *fisk.Application) *connFlags {
 func (c *connFlags) timeout() (time.Duration, error) {
 	d, err := time.ParseDuration(c.timeoutText)
 	if err != nil {
-		return 0, counters.Invalidf("--timeout (or NATS_TIMEOUT) %q is not a duration: give a number with a unit, such as 5s or 500ms", c.timeoutText)
+		return 0, errkind.Invalidf("--timeout (or NATS_TIMEOUT) %q is not a duration: give a number with a unit, such as 5s or 500ms", c.timeoutText)
 	}
 	if d <= 0 {
-		return 0, counters.Invalidf("--timeout %s: want a positive duration such as 5s", d)
+		return 0, errkind.Invalidf("--timeout %s: want a positive duration such as 5s", d)
 	}
 	return d, nil
 }
@@ -138,7 +139,7 @@ func (c *connFlags) settings() (*settings, error) {
 	}
 	if s.jsAPIPrefix != "" {
 		if err := counters.ValidSubject(strings.TrimSuffix(s.jsAPIPrefix, "."), false); err != nil {
-			return nil, counters.Invalidf("--js-api-prefix: %v", err)
+			return nil, errkind.Invalidf("--js-api-prefix: %v", err)
 		}
 	}
 	c.secrets = append(c.secrets, s.password, s.token, s.seed, s.jwt, c.password, c.token, nctx.Password, nctx.Token)
@@ -177,11 +178,11 @@ func (c *connFlags) parseServers(list string) (dial []string, shown string, err 
 			if len(parts) > 1 {
 				which = fmt.Sprintf("server URL %d of %d", i+1, len(parts))
 			}
-			return nil, "", counters.Invalidf("%s does not parse as a URL (not shown: it may hold a password): check -s/--server, NATS_URL or the context's url; percent-encode '#', '?', '/' and '@' in a password, or use --user and --password", which)
+			return nil, "", errkind.Invalidf("%s does not parse as a URL (not shown: it may hold a password): check -s/--server, NATS_URL or the context's url; percent-encode '#', '?', '/' and '@' in a password, or use --user and --password", which)
 		}
 		if port := u.Port(); port != "" {
 			if n, aerr := strconv.Atoi(port); aerr != nil || n < 1 || n > 65535 {
-				return nil, "", counters.Invalidf("server %s://%s: the port is not a number from 1 to 65535", u.Scheme, u.Hostname())
+				return nil, "", errkind.Invalidf("server %s://%s: the port is not a number from 1 to 65535", u.Scheme, u.Hostname())
 			}
 		}
 		dial = append(dial, u.String())
@@ -213,15 +214,15 @@ func (c *connFlags) options(s *settings, timeout time.Duration) ([]nats.Option, 
 		}
 		jwt, err := nkeys.ParseDecoratedJWT(data)
 		if err != nil || jwt == "" {
-			return nil, counters.Invalidf("%s %q holds no user JWT: is it a credentials file?", s.credsWhat, s.creds)
+			return nil, errkind.Invalidf("%s %q holds no user JWT: is it a credentials file?", s.credsWhat, s.creds)
 		}
 		kp, err := nkeys.ParseDecoratedNKey(data)
 		if err != nil {
-			return nil, counters.Invalidf("%s %q holds no user seed: is it a credentials file?", s.credsWhat, s.creds)
+			return nil, errkind.Invalidf("%s %q holds no user seed: is it a credentials file?", s.credsWhat, s.creds)
 		}
 		seed, err := kp.Seed()
 		if err != nil {
-			return nil, counters.Invalidf("%s %q holds no user seed: is it a credentials file?", s.credsWhat, s.creds)
+			return nil, errkind.Invalidf("%s %q holds no user seed: is it a credentials file?", s.credsWhat, s.creds)
 		}
 		c.secrets = append(c.secrets, string(seed))
 		opts = append(opts, nats.UserJWTAndSeed(jwt, string(seed)))
@@ -232,11 +233,11 @@ func (c *connFlags) options(s *settings, timeout time.Duration) ([]nats.Option, 
 		}
 		kp, err := nkeys.ParseDecoratedNKey(data)
 		if err != nil {
-			return nil, counters.Invalidf("%s %q holds no NKEY seed", s.nkeyWhat, s.nkey)
+			return nil, errkind.Invalidf("%s %q holds no NKEY seed", s.nkeyWhat, s.nkey)
 		}
 		pub, err := kp.PublicKey()
 		if err != nil {
-			return nil, counters.Invalidf("%s %q holds no NKEY seed", s.nkeyWhat, s.nkey)
+			return nil, errkind.Invalidf("%s %q holds no NKEY seed", s.nkeyWhat, s.nkey)
 		}
 		opts = append(opts, nats.Nkey(pub, kp.Sign))
 	case s.jwt != "" && s.seed != "":
@@ -260,10 +261,10 @@ func (c *connFlags) options(s *settings, timeout time.Duration) ([]nats.Option, 
 	}
 	if s.inboxPrefix != "" {
 		if err := counters.ValidSubject(s.inboxPrefix, true); err != nil {
-			return nil, counters.Invalidf("--inbox-prefix: %v", err)
+			return nil, errkind.Invalidf("--inbox-prefix: %v", err)
 		}
 		if !counters.IsLiteral(s.inboxPrefix) {
-			return nil, counters.Invalidf("--inbox-prefix %q has a wildcard: give the literal prefix your account allows for replies, such as _INBOX_myapp", s.inboxPrefix)
+			return nil, errkind.Invalidf("--inbox-prefix %q has a wildcard: give the literal prefix your account allows for replies, such as _INBOX_myapp", s.inboxPrefix)
 		}
 		opts = append(opts, nats.CustomInboxPrefix(s.inboxPrefix))
 	}
@@ -278,7 +279,7 @@ func tlsOption(s *settings) (nats.Option, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if (s.cert == "") != (s.key == "") {
-		return nil, counters.Invalidf("a TLS client certificate needs both --tlscert and --tlskey")
+		return nil, errkind.Invalidf("a TLS client certificate needs both --tlscert and --tlskey")
 	}
 	if s.cert != "" {
 		certPEM, err := readLocalFile(s.certWhat, s.cert)
@@ -291,7 +292,7 @@ func tlsOption(s *settings) (nats.Option, error) {
 		}
 		pair, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
-			return nil, counters.Invalidf("%s %q and %s %q cannot be used together: %s", s.certWhat, s.cert, s.keyWhat, s.key, strings.TrimPrefix(err.Error(), "tls: "))
+			return nil, errkind.Invalidf("%s %q and %s %q cannot be used together: %s", s.certWhat, s.cert, s.keyWhat, s.key, strings.TrimPrefix(err.Error(), "tls: "))
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
@@ -302,7 +303,7 @@ func tlsOption(s *settings) (nats.Option, error) {
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(caPEM) {
-			return nil, counters.Invalidf("%s %q holds no PEM certificate", s.caWhat, s.ca)
+			return nil, errkind.Invalidf("%s %q holds no PEM certificate", s.caWhat, s.ca)
 		}
 		cfg.RootCAs = pool
 	}
@@ -381,28 +382,28 @@ func (c *connFlags) connectError(where string, s *settings, err error) error {
 	switch {
 	case errors.Is(err, nats.ErrAuthorization), strings.Contains(msg, "authorization"), strings.Contains(msg, "authentication"):
 		if !s.authFromFlags && s.ctx.name != "" {
-			return counters.Unavailablef("cannot connect to %s: authorization failed with the credentials of nats context %s (%s): check that context, or pass --creds, --nkey, --user/--password or --token", where, quoteName(s.ctx.name), s.ctx.path)
+			return errkind.Unavailablef("cannot connect to %s: authorization failed with the credentials of nats context %s (%s): check that context, or pass --creds, --nkey, --user/--password or --token", where, quoteName(s.ctx.name), s.ctx.path)
 		}
-		return counters.Unavailablef("cannot connect to %s: authorization failed: check --creds, --nkey, --user/--password or --token", where)
+		return errkind.Unavailablef("cannot connect to %s: authorization failed: check --creds, --nkey, --user/--password or --token", where)
 	case errors.As(err, &unknownCA), strings.Contains(msg, "certificate signed by unknown authority"):
-		return counters.Unavailablef("cannot connect to %s: the server's TLS certificate is signed by an authority this machine does not trust: pass its CA with --tlsca", where)
+		return errkind.Unavailablef("cannot connect to %s: the server's TLS certificate is signed by an authority this machine does not trust: pass its CA with --tlsca", where)
 	case errors.As(err, &hostErr):
-		return counters.Unavailablef("cannot connect to %s: the server's TLS certificate is not valid for that host name: connect by a name the certificate holds", where)
+		return errkind.Unavailablef("cannot connect to %s: the server's TLS certificate is not valid for that host name: connect by a name the certificate holds", where)
 	case strings.Contains(msg, "certificate required"),
 		strings.Contains(msg, "after tls handshake") && s.cert == "":
-		return counters.Unavailablef("cannot connect to %s: the server requires a TLS client certificate: pass --tlscert and --tlskey", where)
+		return errkind.Unavailablef("cannot connect to %s: the server requires a TLS client certificate: pass --tlscert and --tlskey", where)
 	case strings.Contains(msg, "after tls handshake"):
-		return counters.Unavailablef("cannot connect to %s: the server closed the connection after the TLS handshake: it does not accept the client certificate from %s %q", where, s.certWhat, s.cert)
+		return errkind.Unavailablef("cannot connect to %s: the server closed the connection after the TLS handshake: it does not accept the client certificate from %s %q", where, s.certWhat, s.cert)
 	case errors.Is(err, nats.ErrSecureConnRequired), strings.Contains(msg, "secure connection") && strings.Contains(msg, "required"):
-		return counters.Unavailablef("cannot connect to %s: the server requires TLS: use a tls:// URL or --tlsca", where)
+		return errkind.Unavailablef("cannot connect to %s: the server requires TLS: use a tls:// URL or --tlsca", where)
 	case errors.Is(err, nats.ErrSecureConnWanted):
-		return counters.Unavailablef("cannot connect to %s: the server does not offer TLS: use a nats:// URL, or enable TLS on the server", where)
+		return errkind.Unavailablef("cannot connect to %s: the server does not offer TLS: use a nats:// URL, or enable TLS on the server", where)
 	case strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"), strings.Contains(msg, "tls error"):
-		return counters.Unavailablef("cannot connect to %s: TLS failed (%s): check --tlscert, --tlskey, --tlsca and --tlsfirst", where, c.scrub(err.Error()))
+		return errkind.Unavailablef("cannot connect to %s: TLS failed (%s): check --tlscert, --tlskey, --tlsca and --tlsfirst", where, c.scrub(err.Error()))
 	case errors.Is(err, nats.ErrNoServers):
-		return counters.Unavailablef("cannot connect to %s: no server answered: start one locally with 'counter server', or point -s/--server or --context at yours", where)
+		return errkind.Unavailablef("cannot connect to %s: no server answered: start one locally with 'counter server', or point -s/--server or --context at yours", where)
 	}
-	return counters.Unavailablef("cannot connect to %s: %s: start one locally with 'counter server', or point -s/--server or --context at yours", where, c.scrub(err.Error()))
+	return errkind.Unavailablef("cannot connect to %s: %s: start one locally with 'counter server', or point -s/--server or --context at yours", where, c.scrub(err.Error()))
 }
 
 // scrub replaces every credential this run was given, and any user info

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -105,7 +106,7 @@ const shownCounters = 20
 func (a *app) update(ctx context.Context, client *counters.Client, plan *counters.UpdatePlan, dryRun, force, asJSON bool) error {
 	out := a.printer(asJSON)
 	refused := func() error {
-		return counters.Invalidf("update of stream %s refused: %s; or pass --force to update anyway; nothing changed", plan.Stream, strings.Join(plan.Refusals, "; "))
+		return errkind.Invalidf("update of stream %s refused: %s; or pass --force to update anyway; nothing changed", plan.Stream, strings.Join(plan.Refusals, "; "))
 	}
 	switch {
 	case plan.Unchanged():
@@ -130,16 +131,16 @@ func (a *app) update(ctx context.Context, client *counters.Client, plan *counter
 	asked := false
 	if plan.ValuesChange() && !force {
 		if !a.env.StdinTTY || !a.env.StderrTTY {
-			return counters.Refusedf("the update of stream %s changes counter values: pass --force (see the plan with --dry-run); nothing changed", plan.Stream)
+			return errkind.Refusedf("the update of stream %s changes counter values: pass --force (see the plan with --dry-run); nothing changed", plan.Stream)
 		}
 		if err := (render.Printer{W: a.env.Stderr, TTY: true}).UpdatePlan(plan, "", shownCounters); err != nil {
 			return err
 		}
 		switch yes, interrupted := a.askYes(ctx, fmt.Sprintf("Update stream %s? Counter values change as shown, at every tier above too.", plan.Stream)); {
 		case interrupted:
-			return counters.Refusedf("update cancelled (interrupted): nothing changed")
+			return errkind.Refusedf("update cancelled (interrupted): nothing changed")
 		case !yes:
-			return counters.Refusedf("update cancelled: nothing changed")
+			return errkind.Refusedf("update cancelled: nothing changed")
 		}
 		asked = true
 	}

@@ -4,8 +4,7 @@ import (
 	"time"
 
 	"github.com/choria-io/fisk"
-
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // durationValue is a duration flag whose error names the flag and the value,
@@ -19,7 +18,7 @@ type durationValue struct {
 func (v *durationValue) Set(s string) error {
 	d, err := fisk.ParseDuration(s)
 	if err != nil {
-		return counters.Invalidf("%s %q is not a duration: give a number with a unit, such as 5s or 500ms", v.flag, s)
+		return errkind.Invalidf("%s %q is not a duration: give a number with a unit, such as 5s or 500ms", v.flag, s)
 	}
 	*v.d = d
 	return nil

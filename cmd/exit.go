@@ -1,11 +1,7 @@
 package cmd
 
 import (
-	"errors"
-
-	"github.com/nats-io/nats.go"
-
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // Exit codes: a contract scripts rely on. Never renumber.
@@ -19,28 +15,26 @@ const (
 	ExitRefused     = 6
 )
 
-// errProblems marks `topology --check` finding errors.
-var errProblems = errors.New("problems found")
+// exitCodes gives every error kind its code.
+var exitCodes = map[error]int{
+	errkind.ErrInvalid:     ExitUsage,
+	errkind.ErrNotFound:    ExitNotFound,
+	errkind.ErrUnavailable: ExitUnavailable,
+	errkind.ErrProblems:    ExitProblems,
+	errkind.ErrRefused:     ExitRefused,
+	// The server holds something else than asked (a stream of that name
+	// with another configuration): an error, neither bad input nor a retry.
+	errkind.ErrConflict: ExitError,
+}
 
 // ExitCode maps an error to the process exit code. It is the only place
 // that does.
 func ExitCode(err error) int {
-	switch {
-	case err == nil:
+	if err == nil {
 		return ExitOK
-	case errors.Is(err, counters.ErrInvalid):
-		return ExitUsage
-	case errors.Is(err, counters.ErrNotFound):
-		return ExitNotFound
-	case errors.Is(err, counters.ErrUnavailable),
-		// A connection that closes mid-read, whatever path reported it.
-		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected),
-		errors.Is(err, nats.ErrNoServers), errors.Is(err, nats.ErrStaleConnection):
-		return ExitUnavailable
-	case errors.Is(err, errProblems):
-		return ExitProblems
-	case errors.Is(err, counters.ErrRefused):
-		return ExitRefused
+	}
+	if code, ok := exitCodes[errkind.Of(err)]; ok {
+		return code
 	}
 	return ExitError
 }

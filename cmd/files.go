@@ -5,7 +5,7 @@ import (
 	"io"
 	"io/fs"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // maxLocalFile bounds every credential, key, certificate and context file
@@ -23,29 +23,29 @@ func readLocalFile(what, path string) ([]byte, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return nil, counters.Invalidf("%s %q: no such file", what, path)
+			return nil, errkind.Invalidf("%s %q: no such file", what, path)
 		case errors.Is(err, fs.ErrPermission):
-			return nil, counters.Invalidf("%s %q: permission denied", what, path)
+			return nil, errkind.Invalidf("%s %q: permission denied", what, path)
 		}
-		return nil, counters.Invalidf("%s %q: cannot open it: %v", what, path, unwrapPathError(err))
+		return nil, errkind.Invalidf("%s %q: cannot open it: %v", what, path, unwrapPathError(err))
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, counters.Invalidf("%s %q: %v", what, path, unwrapPathError(err))
+		return nil, errkind.Invalidf("%s %q: %v", what, path, unwrapPathError(err))
 	}
 	if !info.Mode().IsRegular() {
-		return nil, counters.Invalidf("%s %q is not a regular file", what, path)
+		return nil, errkind.Invalidf("%s %q is not a regular file", what, path)
 	}
 	if info.Size() > maxLocalFile {
-		return nil, counters.Invalidf("%s %q is %d bytes: such files are at most %d", what, path, info.Size(), maxLocalFile)
+		return nil, errkind.Invalidf("%s %q is %d bytes: such files are at most %d", what, path, info.Size(), maxLocalFile)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxLocalFile+1))
 	if err != nil {
-		return nil, counters.Invalidf("%s %q: cannot read it: %v", what, path, unwrapPathError(err))
+		return nil, errkind.Invalidf("%s %q: cannot read it: %v", what, path, unwrapPathError(err))
 	}
 	if len(data) > maxLocalFile {
-		return nil, counters.Invalidf("%s %q grew past %d bytes while being read", what, path, maxLocalFile)
+		return nil, errkind.Invalidf("%s %q grew past %d bytes while being read", what, path, maxLocalFile)
 	}
 	return data, nil
 }

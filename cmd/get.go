@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -46,7 +47,7 @@ counter get count.eu.hits --settle`)
 			return err
 		}
 		if tiers && (len(patterns) != 1 || !counters.IsLiteral(patterns[0]) || stream != "" || sources) {
-			return counters.Invalidf("--tiers follows one counter: give one subject without wildcards, and neither --stream nor --sources (it shows every tier and its sources)")
+			return errkind.Invalidf("--tiers follows one counter: give one subject without wildcards, and neither --stream nor --sources (it shows every tier and its sources)")
 		}
 		client, err := a.conn.connect(ctx, false)
 		if err != nil {
@@ -60,7 +61,7 @@ counter get count.eu.hits --settle`)
 			return printTiers(ctx, client, a.printer(asJSON), patterns[0], nil)
 		}
 		list, err := client.Get(ctx, patterns, counters.GetOptions{Stream: stream, Direct: direct, Sources: sources})
-		if err != nil && !(errors.Is(err, counters.ErrNotFound) && len(list) > 0) {
+		if err != nil && !(errors.Is(err, errkind.ErrNotFound) && len(list) > 0) {
 			return catchingUp(ctx, client, err, patterns, stream)
 		}
 		single := len(patterns) == 1 && counters.IsLiteral(patterns[0])

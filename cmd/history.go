@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -42,7 +43,7 @@ counter history orders.done --json | jq -r 'select(.delta | startswith("-")) | .
 			return err
 		}
 		if opts.Last < 0 {
-			return counters.Invalidf("--last %d: want a positive number of changes", opts.Last)
+			return errkind.Invalidf("--last %d: want a positive number of changes", opts.Last)
 		}
 		if since != "" {
 			t, err := parseSince(since, time.Now())
@@ -107,7 +108,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	}
 	if d, err := time.ParseDuration(s); err == nil {
 		if d < 0 {
-			return time.Time{}, counters.Invalidf("--since %s: want a duration ago such as 2h, without a sign", s)
+			return time.Time{}, errkind.Invalidf("--since %s: want a duration ago such as 2h, without a sign", s)
 		}
 		return now.Add(-d), nil
 	}
@@ -119,5 +120,5 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, counters.Invalidf("--since %q: want a time such as 2026-11-23T03:00:00Z or \"2026-11-23 03:00\" (local), or a duration ago such as 90m, 2h or 7d", s)
+	return time.Time{}, errkind.Invalidf("--since %q: want a time such as 2026-11-23T03:00:00Z or \"2026-11-23 03:00\" (local), or a duration ago such as 90m, 2h or 7d", s)
 }

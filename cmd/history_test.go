@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 func TestParseSince(t *testing.T) {
@@ -29,7 +29,7 @@ func TestParseSince(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "yesterday", "-5m", "5", "1e3s", "2026-13-01", "99999999999d"} {
-		if _, err := parseSince(bad, now); !errors.Is(err, counters.ErrInvalid) {
+		if _, err := parseSince(bad, now); !errors.Is(err, errkind.ErrInvalid) {
 			t.Errorf("%q: %v, want ErrInvalid", bad, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"math/big"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 func addIncr(a *app) {
@@ -34,7 +35,7 @@ tail -f access.log | awk '{print "hits." $7}' | counter incr - --follow`)
 			return a.incrBulk(ctx, subject, delta, id, asJSON, bulk)
 		}
 		if subject == "" && !subjectSet {
-			return counters.Invalidf("required argument 'subject' not provided: name a counter, or - to read increments from stdin")
+			return errkind.Invalidf("required argument 'subject' not provided: name a counter, or - to read increments from stdin")
 		}
 		d, err := counters.ParseDelta(delta)
 		if err != nil {

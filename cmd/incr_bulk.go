@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -44,15 +45,15 @@ func (f *incrBulkFlags) used() bool {
 func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bool, f *incrBulkFlags) error {
 	switch {
 	case subject != "-" && f.file == "":
-		return counters.Invalidf("--id-prefix, --coalesce, --follow and --values read increments from stdin (counter incr -) or --file PATH")
+		return errkind.Invalidf("--id-prefix, --coalesce, --follow and --values read increments from stdin (counter incr -) or --file PATH")
 	case subject == "-" && f.file != "":
-		return counters.Invalidf("read increments from stdin (-) or from --file, not both")
+		return errkind.Invalidf("read increments from stdin (-) or from --file, not both")
 	case subject != "-" && subject != "":
-		return counters.Invalidf("with --file, give no subject: each line names its own")
+		return errkind.Invalidf("with --file, give no subject: each line names its own")
 	case delta != "+1":
-		return counters.Invalidf("reading increments from input takes no DELTA argument: each line has its own (SUBJECT [DELTA] [ID])")
+		return errkind.Invalidf("reading increments from input takes no DELTA argument: each line has its own (SUBJECT [DELTA] [ID])")
 	case id != "":
-		return counters.Invalidf("--id names one increment: give each line an ID column, or use --id-prefix")
+		return errkind.Invalidf("--id names one increment: give each line an ID column, or use --id-prefix")
 	}
 	if f.idPrefix != "" {
 		if err := counters.ValidIDPrefix(f.idPrefix); err != nil {
@@ -60,14 +61,14 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 		}
 	}
 	if f.coalesce && f.idPrefix != "" {
-		return counters.Invalidf("--coalesce sums lines into one increment per counter, which has no single id: leave out --id-prefix")
+		return errkind.Invalidf("--coalesce sums lines into one increment per counter, which has no single id: leave out --id-prefix")
 	}
 	var in io.Reader = a.env.Stdin
 	name := "-"
 	if f.file != "" {
 		file, err := os.Open(f.file)
 		if err != nil {
-			return counters.Invalidf("cannot read --file: %v", err)
+			return errkind.Invalidf("cannot read --file: %v", err)
 		}
 		defer file.Close()
 		in, name = file, f.file
@@ -120,7 +121,7 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 		if f.file != "" {
 			where = f.file
 		}
-		return counters.Invalidf("%d bad lines in %s%s: nothing was sent", inputErr.Total, where, shown)
+		return errkind.Invalidf("%d bad lines in %s%s: nothing was sent", inputErr.Total, where, shown)
 	}
 	if err != nil {
 		return err

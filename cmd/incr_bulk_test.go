@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // bulkCmd runs the counter binary against url with stdin.
@@ -37,7 +38,7 @@ func bulkCmd(t *testing.T, bin, url string, args ...string) (*exec.Cmd, *bytes.B
 func counterValue(t *testing.T, c *counters.Client, subject string) int64 {
 	t.Helper()
 	got, err := c.Get(context.Background(), []string{subject}, counters.GetOptions{})
-	if errors.Is(err, counters.ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		return 0
 	}
 	if err != nil || len(got) != 1 {

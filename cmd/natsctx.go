@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -69,7 +69,7 @@ func loadContext(name string, none bool) (*natsContext, error) {
 		}
 		data, err := readLocalFile("the selected nats context", filepath.Join(root, "context.txt"))
 		if err != nil {
-			if errors.Is(err, counters.ErrInvalid) && !fileExists(filepath.Join(root, "context.txt")) {
+			if errors.Is(err, errkind.ErrInvalid) && !fileExists(filepath.Join(root, "context.txt")) {
 				return &natsContext{}, nil
 			}
 			return nil, err
@@ -84,9 +84,9 @@ func loadContext(name string, none bool) (*natsContext, error) {
 	case strings.ContainsAny(name, `/\`) || strings.HasSuffix(name, ".json"):
 		path = expandPath(name)
 	case strings.Contains(name, ".."):
-		return nil, counters.Invalidf("nats context %q: a context name cannot contain '..'", name)
+		return nil, errkind.Invalidf("nats context %q: a context name cannot contain '..'", name)
 	case rootErr != nil:
-		return nil, counters.Invalidf("nats context %q: cannot find the configuration directory: %v", name, rootErr)
+		return nil, errkind.Invalidf("nats context %q: cannot find the configuration directory: %v", name, rootErr)
 	default:
 		path = filepath.Join(root, "context", name+".json")
 	}
@@ -96,21 +96,21 @@ func loadContext(name string, none bool) (*natsContext, error) {
 	}
 	ctx := &natsContext{}
 	if err := json.Unmarshal(data, ctx); err != nil {
-		return nil, counters.Invalidf("nats context %s (%s) is not valid JSON: %v", quoteName(name), path, jsonErrorOnly(err))
+		return nil, errkind.Invalidf("nats context %s (%s) is not valid JSON: %v", quoteName(name), path, jsonErrorOnly(err))
 	}
 	ctx.name, ctx.path = name, path
 	if ctx.NSCLookup != "" {
-		return nil, counters.Invalidf("nats context %s uses an nsc lookup, which counter does not run: save the context with a creds file ('nats context save --creds FILE')", quoteName(name))
+		return nil, errkind.Invalidf("nats context %s uses an nsc lookup, which counter does not run: save the context with a creds file ('nats context save --creds FILE')", quoteName(name))
 	}
 	if ctx.SocksProxy != "" {
-		return nil, counters.Invalidf("nats context %s uses a SOCKS proxy, which counter does not support", quoteName(name))
+		return nil, errkind.Invalidf("nats context %s uses a SOCKS proxy, which counter does not support", quoteName(name))
 	}
 	for _, p := range []*string{&ctx.Creds, &ctx.NKey, &ctx.Cert, &ctx.Key, &ctx.CA} {
 		*p = expandPath(strings.TrimPrefix(*p, "file://"))
 	}
 	for field, v := range map[string]*string{"creds": &ctx.Creds, "nkey": &ctx.NKey} {
 		if strings.Contains(*v, "://") {
-			return nil, counters.Invalidf("nats context %s: %s is a secret-store reference, which counter does not resolve: use a file path", quoteName(name), field)
+			return nil, errkind.Invalidf("nats context %s: %s is a secret-store reference, which counter does not resolve: use a file path", quoteName(name), field)
 		}
 	}
 	for _, v := range []*string{&ctx.Password, &ctx.Token, &ctx.UserJWT, &ctx.UserSeed} {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -55,7 +56,7 @@ counter reset 'count.de.>' --force --json`)
 		defer client.Conn().Close()
 		plan, err := client.PlanReset(ctx, patterns, opts, splitList(domains))
 		if err != nil && ctx.Err() != nil {
-			return counters.Refusedf("reset cancelled (interrupted while planning): nothing was reset")
+			return errkind.Refusedf("reset cancelled (interrupted while planning): nothing was reset")
 		}
 		if err != nil {
 			return err
@@ -97,7 +98,7 @@ func (a *app) confirmReset(ctx context.Context, plan *counters.ResetPlan) error 
 		if n := plan.BrokenCount(); n > 0 {
 			broken = fmt.Sprintf(" (%s broken: purged whole, then set with +0)", countersWord(n))
 		}
-		return counters.Refusedf("reset of %s%s needs confirmation: pass --force (see the plan with --dry-run); nothing was reset", countersWord(len(plan.Targets)), broken)
+		return errkind.Refusedf("reset of %s%s needs confirmation: pass --force (see the plan with --dry-run); nothing was reset", countersWord(len(plan.Targets)), broken)
 	}
 	// A person reads the first counters of the plan; the rest is a count.
 	const shown = 20
@@ -118,9 +119,9 @@ func (a *app) confirmReset(ctx context.Context, plan *counters.ResetPlan) error 
 	}
 	switch yes, interrupted := a.askYes(ctx, question); {
 	case interrupted:
-		return counters.Refusedf("reset cancelled (interrupted): nothing was reset")
+		return errkind.Refusedf("reset cancelled (interrupted): nothing was reset")
 	case !yes:
-		return counters.Refusedf("reset cancelled: nothing was reset")
+		return errkind.Refusedf("reset cancelled: nothing was reset")
 	}
 	return nil
 }

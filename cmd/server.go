@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/embedded"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 func addServer(a *app) {
@@ -35,7 +35,7 @@ counter server --port 0 --store "$(mktemp -d)" --json`)
 			opts.StoreDir = filepath.Join(dir, "counter", "jetstream")
 		}
 		if opts.Port < 0 || opts.Port > 65535 {
-			return counters.Invalidf("--port %d: want a port from 1 to 65535, or 0 for any free port", opts.Port)
+			return errkind.Invalidf("--port %d: want a port from 1 to 65535, or 0 for any free port", opts.Port)
 		}
 		if opts.Port == 0 {
 			opts.Port = -1 // 0 asks the OS for a free port, as -1 does for the server

@@ -10,6 +10,7 @@ import (
 	"github.com/choria-io/fisk"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // defaultSettle is how long --settle waits without a TIMEOUT: a new source
@@ -63,7 +64,7 @@ func (s *settleFlag) wait(ctx context.Context, client *counters.Client, patterns
 		return nil
 	}
 	if s.timeout <= 0 {
-		return counters.Invalidf("--settle=%s: want a positive duration such as 30s", s.timeout)
+		return errkind.Invalidf("--settle=%s: want a positive duration such as 30s", s.timeout)
 	}
 	g, err := client.Topology(ctx, nil)
 	if err != nil {
@@ -89,7 +90,7 @@ func (s *settleFlag) wait(ctx context.Context, client *counters.Client, patterns
 // catchingUp explains a "has no value" for one literal subject at an
 // aggregate whose sources already hold a value: it is still catching up.
 func catchingUp(ctx context.Context, client *counters.Client, err error, patterns []string, stream string) error {
-	if !errors.Is(err, counters.ErrNotFound) || len(patterns) != 1 || !counters.IsLiteral(patterns[0]) {
+	if !errors.Is(err, errkind.ErrNotFound) || len(patterns) != 1 || !counters.IsLiteral(patterns[0]) {
 		return err
 	}
 	g, gerr := client.Topology(ctx, nil)

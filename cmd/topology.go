@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 	"github.com/jetcounter/counter/render"
 )
@@ -43,22 +44,22 @@ counter topology --check --domains hub,leaf`)
 	a.verbs["topology"] = func(ctx context.Context) error {
 		if asJSON {
 			if format != "" && format != render.FormatJSON {
-				return counters.Invalidf("--json and --format %s disagree: use one", format)
+				return errkind.Invalidf("--json and --format %s disagree: use one", format)
 			}
 			format = render.FormatJSON
 		}
 		if subject != "" && check {
-			return counters.Invalidf("--subject and --check cannot be used together")
+			return errkind.Invalidf("--subject and --check cannot be used together")
 		}
 		if (subject != "" || check) && format != "" && format != render.FormatJSON {
-			return counters.Invalidf("--format %s only applies to the tree: with --subject or --check use --json or nothing", format)
+			return errkind.Invalidf("--format %s only applies to the tree: with --subject or --check use --json or nothing", format)
 		}
 		if subjectSet {
 			if err := counters.ValidSubject(subject, false); err != nil {
 				return err
 			}
 		} else if settle.on {
-			return counters.Invalidf("--settle waits for the tiers of one counter: give --subject SUBJECT")
+			return errkind.Invalidf("--settle waits for the tiers of one counter: give --subject SUBJECT")
 		}
 		doms := splitList(domains)
 		if format == "" {
@@ -92,7 +93,7 @@ counter topology --check --domains hub,leaf`)
 				return err
 			}
 			if errs := countErrors(problems); errs > 0 {
-				return fmt.Errorf("%w: %s and %s in %s (each row names its fix)", errProblems,
+				return fmt.Errorf("%w: %s and %s in %s (each row names its fix)", errkind.ErrProblems,
 					render.Count(errs, "error"), render.Count(len(problems)-errs, "warning"), render.Count(len(g.Nodes()), "stream"))
 			}
 			return nil
@@ -132,7 +133,7 @@ func printTiers(ctx context.Context, client *counters.Client, out render.Printer
 	if !valued && !failed {
 		// Like get: a counter with no value at any tier is "not found"
 		// (exit 3), with nothing on stdout.
-		return counters.NotFoundf("counter %s has no value at any tier", subject)
+		return errkind.NotFoundf("counter %s has no value at any tier", subject)
 	}
 	if err := out.Tiers(subject, tiers); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/live"
 	"github.com/jetcounter/counter/render"
 )
@@ -88,15 +89,15 @@ func (f *watchFlags) validate(table bool) error {
 	}
 	switch {
 	case f.interval < 0:
-		return counters.Invalidf("--interval %s: want a positive duration such as 1s", f.interval)
+		return errkind.Invalidf("--interval %s: want a positive duration such as 1s", f.interval)
 	case f.top < 0:
-		return counters.Invalidf("--top %d: want a positive number of counters", f.top)
+		return errkind.Invalidf("--top %d: want a positive number of counters", f.top)
 	case f.count < 0:
-		return counters.Invalidf("--count %d: want a positive number of lines", f.count)
+		return errkind.Invalidf("--count %d: want a positive number of lines", f.count)
 	case f.duration < 0:
-		return counters.Invalidf("--duration %s: want a positive duration such as 30s", f.duration)
+		return errkind.Invalidf("--duration %s: want a positive duration such as 30s", f.duration)
 	case f.count > 0 && table:
-		return counters.Invalidf("--count counts JSON lines: add --json, or pipe the output")
+		return errkind.Invalidf("--count counts JSON lines: add --json, or pipe the output")
 	}
 	return nil
 }

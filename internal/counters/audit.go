@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/natsort"
 	"github.com/jetcounter/counter/internal/topology"
 )
@@ -438,7 +439,7 @@ func (r *AuditReport) Warnings() int {
 // history: one ordered consumer per stream reads every message once, and
 // the checker keeps per counter only the previous message's state. Then
 // each aggregate's sources record is compared with the sources' current
-// values. ErrNotFound when no counter matches at all.
+// values. errkind.ErrNotFound when no counter matches at all.
 func (c *Client) Audit(ctx context.Context, patterns []string, opts AuditOptions) (*AuditReport, error) {
 	for _, p := range patterns {
 		if err := ValidSubject(p, true); err != nil {
@@ -620,7 +621,7 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 		return nil // what is wrong with the source is said for what it sent
 	case u == nil:
 		return warn("%s is no longer a source of %s: the %s it last sent for %s stays counted", key, stream, lastSeen, subj)
-	case errors.Is(u.err, ErrNotFound):
+	case errors.Is(u.err, errkind.ErrNotFound):
 		return warn("source %s no longer exists: the %s it last sent for %s stays counted", u.id, lastSeen, subj)
 	case u.err != nil:
 		return warn("source %s could not be read: %v", u.id, u.err)
@@ -634,7 +635,7 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 		cur = u.values[subj]
 	} else if u.info.Config.AllowDirect || u.info.Config.MirrorDirect {
 		ctr, err := dc.readOne(ctx, u.name, subj, readLeader)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, errkind.ErrNotFound) {
 			return warn("source %s %s could not be read: %v", u.id, subj, err)
 		}
 		if ctr != nil {

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -116,7 +117,7 @@ func (c *Client) Bulk(ctx context.Context, r io.Reader, opts BulkOptions) (*Bulk
 			return nil, err
 		}
 		if opts.Coalesce {
-			return nil, errorf(ErrInvalid, "--coalesce sums lines into one increment per counter, which has no single id: leave out --id-prefix")
+			return nil, errkind.Invalidf("--coalesce sums lines into one increment per counter, which has no single id: leave out --id-prefix")
 		}
 	}
 	if opts.Window <= 0 {
@@ -471,7 +472,7 @@ func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad fun
 			for errors.Is(err, bufio.ErrBufferFull) {
 				_, err = r.reader.ReadSlice('\n')
 			}
-			bad(LineError{Line: line, Err: errorf(ErrInvalid, "line is longer than %d bytes", MaxBulkLineLen)})
+			bad(LineError{Line: line, Err: errkind.Invalidf("line is longer than %d bytes", MaxBulkLineLen)})
 			if err == io.EOF {
 				return nil
 			}
@@ -522,10 +523,10 @@ func (r *bulkRun) check(l bulkLine) (*bulkTarget, error) {
 		return nil, t.err
 	}
 	if l.id != nil && r.opts.Coalesce {
-		return nil, errorf(ErrInvalid, "--coalesce sums lines into one increment per counter, which cannot keep their ids: remove the ID column")
+		return nil, errkind.Invalidf("--coalesce sums lines into one increment per counter, which cannot keep their ids: remove the ID column")
 	}
 	if (l.id != nil || r.opts.IDPrefix != "") && !t.stream.dedupe {
-		return nil, errorf(ErrInvalid, "subject %s is in stream %s, which has no duplicate window (aggregates never have one), so an id would not make it retry-safe: increment a leaf stream, or leave out ids", t.subject, t.stream.name)
+		return nil, errkind.Invalidf("subject %s is in stream %s, which has no duplicate window (aggregates never have one), so an id would not make it retry-safe: increment a leaf stream, or leave out ids", t.subject, t.stream.name)
 	}
 	return t, nil
 }
@@ -541,13 +542,13 @@ func (r *bulkRun) target(subject string) *bulkTarget {
 			if SubjectMatches(subject, p) {
 				t.stream = s
 				if !s.counter {
-					t.err = errorf(ErrInvalid, "subject %s is in stream %s, which is not a counter stream", subject, s.name)
+					t.err = errkind.Invalidf("subject %s is in stream %s, which is not a counter stream", subject, s.name)
 				}
 				return t
 			}
 		}
 	}
-	t.err = errorf(ErrInvalid, "no counter stream captures subject %s: create one with 'counter create NAME --subjects ...'", subject)
+	t.err = errkind.Invalidf("no counter stream captures subject %s: create one with 'counter create NAME --subjects ...'", subject)
 	return t
 }
 
@@ -641,11 +642,11 @@ func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken
 	interrupted := func() {
 		if err := r.c.denials.err(); err != nil && r.res.Stopped == nil {
 			r.res.Interrupted = false
-			r.res.Stopped = errorf(ErrUnavailable, "publish: permission denied: %v", err)
+			r.res.Stopped = errkind.Unavailablef("publish: permission denied: %v", err)
 		}
 		if r.closed.Load() && r.res.Stopped == nil {
 			r.res.Interrupted = false
-			r.res.Stopped = errorf(ErrUnavailable, "connection lost: %v", cmp.Or(r.c.nc.LastError(), nats.ErrConnectionClosed))
+			r.res.Stopped = errkind.Unavailablef("connection lost: %v", cmp.Or(r.c.nc.LastError(), nats.ErrConnectionClosed))
 		}
 		if haveSlot {
 			<-r.slots
@@ -769,9 +770,9 @@ func (r *bulkRun) publish(it *bulkItem) bool {
 		delete(r.pending, tok)
 		if r.res.Stopped == nil {
 			r.res.Stopped = r.c.wrap(err, "publish "+it.t.subject)
-			if !errors.Is(r.res.Stopped, ErrUnavailable) {
+			if !errors.Is(r.res.Stopped, errkind.ErrUnavailable) {
 				// A write to a broken socket and the like: the connection is gone.
-				r.res.Stopped = errorf(ErrUnavailable, "publish %s: connection lost: %v", it.t.subject, err)
+				r.res.Stopped = errkind.Unavailablef("publish %s: connection lost: %v", it.t.subject, err)
 			}
 		}
 		r.mu.Unlock()
@@ -817,7 +818,7 @@ func (r *bulkRun) onAck(m *nats.Msg) {
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
 		// No responders: nobody received it (a stream leader election,
 		// or the stream went away). Never applied, so a resend is exact.
-		r.retryLater(it, time.Duration(it.attempts)*250*time.Millisecond, errorf(ErrUnavailable, "no stream answered (no responders)"))
+		r.retryLater(it, time.Duration(it.attempts)*250*time.Millisecond, errkind.Unavailablef("no stream answered (no responders)"))
 		return
 	}
 	ack, err := parseAck(m.Data)
@@ -829,7 +830,7 @@ func (r *bulkRun) onAck(m *nats.Msg) {
 	case ack.Duplicate:
 		r.finish(it, outDuplicate, nil)
 	case ack.val == nil:
-		r.finish(it, outFailed, errorf(ErrUnavailable, "stream %s stored the increment without counting: counters need nats-server 2.12 or newer", it.t.stream.name))
+		r.finish(it, outFailed, errkind.Unavailablef("stream %s stored the increment without counting: counters need nats-server 2.12 or newer", it.t.stream.name))
 	default:
 		if r.opts.Values {
 			r.mu.Lock()
@@ -876,7 +877,7 @@ func (r *bulkRun) giveUp(it *bulkItem) { r.giveUpWith(it, nil) }
 func (r *bulkRun) giveUpWith(it *bulkItem, why error) {
 	switch {
 	case it.maybeApplied:
-		r.finish(it, outUnknown, cmp.Or(why, errorf(ErrUnavailable, "no acknowledgement")))
+		r.finish(it, outUnknown, cmp.Or(why, errkind.Unavailablef("no acknowledgement")))
 	case why != nil && !r.stopping.Load():
 		r.finish(it, outFailed, why)
 	default:
@@ -914,7 +915,7 @@ func (r *bulkRun) sweep(every time.Duration, stop, done chan struct{}) {
 			r.mu.Unlock()
 			for _, it := range expired {
 				it.maybeApplied = true
-				why := errorf(ErrUnavailable, "no acknowledgement within %s", r.c.timeout)
+				why := errkind.Unavailablef("no acknowledgement within %s", r.c.timeout)
 				if r.id(it) == "" {
 					r.finish(it, outUnknown, why)
 					continue
@@ -950,7 +951,7 @@ wait:
 	r.mu.Unlock()
 	for _, it := range left {
 		it.maybeApplied = true
-		r.finish(it, outUnknown, errorf(ErrUnavailable, "no acknowledgement before the run stopped"))
+		r.finish(it, outUnknown, errkind.Unavailablef("no acknowledgement before the run stopped"))
 	}
 	// Resends waiting on a timer settle themselves within a second.
 	for len(r.slots) > 0 {
@@ -986,7 +987,7 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 	var failure *LineError
 	if why != nil && (o == outFailed || o == outUnknown) {
 		if o == outUnknown {
-			why = errorf(ErrUnavailable, "may or may not have been applied: %w", why)
+			why = errkind.Unavailablef("may or may not have been applied: %w", why)
 		}
 		failure = &LineError{Line: it.line, Err: why}
 		r.keepFailure(*failure)
@@ -1135,7 +1136,7 @@ func parseAck(data []byte) (bulkAck, error) {
 		Error     *jetstream.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(data, &full); err != nil {
-		return a, errorf(ErrUnavailable, "reply is not a JetStream acknowledgement: %.80q", data)
+		return a, errkind.Unavailablef("reply is not a JetStream acknowledgement: %.80q", data)
 	}
 	a = bulkAck{Seq: full.Seq, Duplicate: full.Duplicate, Error: full.Error}
 	if full.Val != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -143,11 +144,11 @@ func TestBulkCoalesce(t *testing.T) {
 	checkTotals(t, c, "b.c.>", in.totals)
 
 	_, err = c.Bulk(ctx, strings.NewReader("b.c.x +1 id-1\n"), counters.BulkOptions{Coalesce: true})
-	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "line 1: --coalesce") {
+	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "line 1: --coalesce") {
 		t.Fatalf("coalesce with an id column: %v", err)
 	}
 	_, err = c.Bulk(ctx, strings.NewReader("b.c.x\n"), counters.BulkOptions{Coalesce: true, IDPrefix: "p"})
-	if !errors.Is(err, counters.ErrInvalid) {
+	if !errors.Is(err, errkind.ErrInvalid) {
 		t.Fatalf("coalesce with --id-prefix: %v", err)
 	}
 }
@@ -236,7 +237,7 @@ func TestBulkBadLineWritesNothing(t *testing.T) {
 			input := strings.Join(lines[:4999], "") + tc.line + "\n" + strings.Join(lines[4999:], "")
 			res, err := c.Bulk(ctx, strings.NewReader(input), tc.opts)
 			var ie *counters.InputError
-			if !errors.As(err, &ie) || !errors.Is(err, counters.ErrInvalid) {
+			if !errors.As(err, &ie) || !errors.Is(err, errkind.ErrInvalid) {
 				t.Fatalf("got %+v, %v; want an input error", res, err)
 			}
 			if ie.Total != 1 || ie.Lines[0].Line != 5000 || !strings.Contains(ie.Lines[0].Err.Error(), tc.want) {
@@ -471,7 +472,7 @@ func TestBulkConnectionLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAccounted(t, res)
-	if res.Stopped == nil || !errors.Is(res.Stopped, counters.ErrUnavailable) || res.Applied < 1000 ||
+	if res.Stopped == nil || !errors.Is(res.Stopped, errkind.ErrUnavailable) || res.Applied < 1000 ||
 		res.Applied+res.Unknown+res.NotSent != n || res.NotSent == 0 || res.ResumeLine < 1 || res.ResumeLine > res.Applied+1 {
 		t.Fatalf("result %+v", res)
 	}

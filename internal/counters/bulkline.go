@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/big"
 	"unicode/utf8"
+
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // Bulk input lines: `SUBJECT [DELTA] [ID]`, fields separated by spaces or
@@ -49,7 +51,7 @@ func parseBulkLine(line []byte) (l bulkLine, skip bool, err error) {
 			return l, true, nil
 		}
 		if n == len(fields) {
-			return l, false, errorf(ErrInvalid, "too many fields: want SUBJECT [DELTA] [ID]")
+			return l, false, errkind.Invalidf("too many fields: want SUBJECT [DELTA] [ID]")
 		}
 		fields[n] = line[start:i]
 		n++
@@ -106,16 +108,16 @@ func parseDeltaBytes(b []byte) (int64, *big.Int, error) {
 }
 
 func badDelta(b []byte) error {
-	return errorf(ErrInvalid, "invalid delta %.40q: want a signed whole number such as +1, -5 or 1000000000000000000000", b)
+	return errkind.Invalidf("invalid delta %.40q: want a signed whole number such as +1, -5 or 1000000000000000000000", b)
 }
 
 // validID refuses an ID the server could not carry as a header value.
 func validID(id []byte) error {
 	if len(id) > MaxBulkIDLen {
-		return errorf(ErrInvalid, "id %.40q… is %d bytes long: ids are at most %d", id, len(id), MaxBulkIDLen)
+		return errkind.Invalidf("id %.40q… is %d bytes long: ids are at most %d", id, len(id), MaxBulkIDLen)
 	}
 	if !utf8.Valid(id) || bytes.ContainsFunc(id, isControl) {
-		return errorf(ErrInvalid, "id %q contains a control character or invalid UTF-8", id)
+		return errkind.Invalidf("id %q contains a control character or invalid UTF-8", id)
 	}
 	return nil
 }
@@ -123,13 +125,13 @@ func validID(id []byte) error {
 // ValidIDPrefix checks --id-prefix: it becomes part of every line's id.
 func ValidIDPrefix(p string) error {
 	if p == "" {
-		return errorf(ErrInvalid, "--id-prefix is empty")
+		return errkind.Invalidf("--id-prefix is empty")
 	}
 	if len(p) > MaxBulkIDLen-20 {
-		return errorf(ErrInvalid, "--id-prefix is %d bytes long: at most %d", len(p), MaxBulkIDLen-20)
+		return errkind.Invalidf("--id-prefix is %d bytes long: at most %d", len(p), MaxBulkIDLen-20)
 	}
 	if bytes.ContainsAny([]byte(p), " \t") {
-		return errorf(ErrInvalid, "--id-prefix %q contains whitespace", p)
+		return errkind.Invalidf("--id-prefix %q contains whitespace", p)
 	}
 	return validID([]byte(p))
 }
@@ -156,4 +158,4 @@ func (e *InputError) Error() string {
 	return fmt.Sprintf("%s (and %d more bad lines): nothing was sent", e.Lines[0].Error(), e.Total-1)
 }
 
-func (e *InputError) Unwrap() error { return ErrInvalid }
+func (e *InputError) Unwrap() error { return errkind.ErrInvalid }

@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 func TestParseBulkLine(t *testing.T) {
@@ -39,7 +41,7 @@ func TestParseBulkLine(t *testing.T) {
 	} {
 		l, skip, err := parseBulkLine([]byte(tc.line))
 		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrInvalid) {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, errkind.ErrInvalid) {
 				t.Errorf("%q: error %v, want %q", tc.line, err, tc.err)
 			}
 			continue

@@ -5,13 +5,12 @@ package counters
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -89,7 +88,7 @@ func (d *denials) err() error {
 // New wraps an established connection.
 func New(nc *nats.Conn, opts Options) (*Client, error) {
 	if opts.Domain != "" && opts.APIPrefix != "" {
-		return nil, Invalidf("--js-domain and --js-api-prefix cannot be used together")
+		return nil, errkind.Invalidf("--js-domain and --js-api-prefix cannot be used together")
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
@@ -110,7 +109,7 @@ func New(nc *nats.Conn, opts Options) (*Client, error) {
 		js, err = jetstream.New(nc)
 	}
 	if err != nil {
-		return nil, Invalidf("cannot use JetStream: %v", err)
+		return nil, errkind.Invalidf("cannot use JetStream: %v", err)
 	}
 	return &Client{
 		nc:      nc,
@@ -146,7 +145,7 @@ func (c *Client) inDomain(label string) (*Client, error) {
 		js, err = jetstream.NewWithDomain(c.nc, label)
 	}
 	if err != nil {
-		return nil, Invalidf("cannot use JetStream at %q: %v", label, err)
+		return nil, errkind.Invalidf("cannot use JetStream at %q: %v", label, err)
 	}
 	return &Client{nc: c.nc, js: js, prefix: prefix, timeout: c.timeout, denials: c.denials}, nil
 }
@@ -159,7 +158,7 @@ func (c *Client) requestContext(ctx context.Context) (context.Context, context.C
 }
 
 // APILevel returns the JetStream API level of the account's server, failing
-// with ErrUnavailable when JetStream cannot be reached or is too old.
+// with errkind.ErrUnavailable when JetStream cannot be reached or is too old.
 func (c *Client) APILevel(ctx context.Context) (int, error) {
 	ctx, cancel := c.requestContext(ctx)
 	defer cancel()
@@ -168,57 +167,18 @@ func (c *Client) APILevel(ctx context.Context) (int, error) {
 		return 0, c.wrap(err, "JetStream account info")
 	}
 	if info.API.Level < MinAPILevel {
-		return info.API.Level, Unavailablef("JetStream API level %d is too old: counters need nats-server 2.12 or newer (API level %d)", info.API.Level, MinAPILevel)
+		return info.API.Level, errkind.Unavailablef("JetStream API level %d is too old: counters need nats-server 2.12 or newer (API level %d)", info.API.Level, MinAPILevel)
 	}
 	return info.API.Level, nil
 }
 
 // wrap turns transport and JetStream API errors into kinded errors whose text
-// says what failed and what to do.
+// says what failed and what to do (errkind.NATS is the one table).
 func (c *Client) wrap(err error, what string) error {
-	var kerr *kindError
-	var apiErr *jetstream.APIError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &kerr):
-		return err
-	case errors.Is(err, context.Canceled) && c.denials.err() != nil:
-		return errorf(ErrUnavailable, "%s: permission denied: %v", what, c.denials.err())
-	case noJetStream(err):
-		return errorf(ErrUnavailable, "%s: JetStream is not available%s: enable JetStream on the server or check --js-domain", what, c.where())
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded):
-		return errorf(ErrUnavailable, "%s: no answer from JetStream%s within %s: check the server, --js-domain or raise --timeout", what, c.where(), c.timeout)
-	case errors.Is(err, nats.ErrPermissionViolation), errors.Is(err, nats.ErrAuthorization):
-		return errorf(ErrUnavailable, "%s: permission denied: %v", what, err)
-	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining), errors.Is(err, nats.ErrDisconnected),
-		// Whatever shape the error took on its way up (an iterator's
-		// "messages iterator closed"), a connection that is gone is the
-		// cause: retry (exit 4).
-		c.nc != nil && (c.nc.IsClosed() || c.nc.IsReconnecting()):
-		return errorf(ErrUnavailable, "%s: connection lost: %v", what, err)
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return errorf(ErrNotFound, "%s: stream not found%s", what, c.where())
-	case errors.As(err, &apiErr):
-		switch apiErr.ErrorCode {
-		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
-			return errorf(ErrUnavailable, "%s: JetStream is not enabled for this account%s", what, c.where())
-		}
-		if apiErr.Code == 503 {
-			return errorf(ErrUnavailable, "%s: %s (a leader election?): retry", what, apiErr.Description)
-		}
-		if apiErr.Code == 403 {
-			return errorf(ErrUnavailable, "%s: permission denied: %s", what, apiErr.Description)
-		}
-		return fmt.Errorf("%s: %s (error %d)", what, apiErr.Description, apiErr.ErrorCode)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// noJetStream is whether err says that no JetStream answered at all.
-func noJetStream(err error) bool {
-	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount)
+	return errkind.NATS(err, what, errkind.Where{
+		At: c.where(), Timeout: c.timeout, Denied: c.denials.err(),
+		Gone: c.nc != nil && (c.nc.IsClosed() || c.nc.IsReconnecting()),
+	})
 }
 
 func (c *Client) where() string {

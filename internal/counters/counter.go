@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go"
 )
 
@@ -71,7 +72,7 @@ func ParseBody(body []byte) (*big.Int, error) {
 		Val *string `json:"val"`
 	}
 	if err := json.Unmarshal(body, &b); err != nil || b.Val == nil {
-		return nil, errorf(ErrInvalid, "message is not a counter value: %.60q", body)
+		return nil, errkind.Invalidf("message is not a counter value: %.60q", body)
 	}
 	return ParseValue(*b.Val)
 }
@@ -91,7 +92,7 @@ func ParseSources(header string) (Sources, error) {
 	}
 	var raw map[string]map[string]string
 	if err := json.Unmarshal([]byte(header), &raw); err != nil {
-		return nil, errorf(ErrInvalid, "invalid %s header: %v%w", HeaderSources, err, errBrokenRecord)
+		return nil, errkind.Invalidf("invalid %s header: %v%w", HeaderSources, err, errBrokenRecord)
 	}
 	out := make(Sources, len(raw))
 	for key, subjects := range raw {
@@ -99,7 +100,7 @@ func ParseSources(header string) (Sources, error) {
 		for subj, val := range subjects {
 			v, err := ParseValue(val)
 			if err != nil {
-				return nil, errorf(ErrInvalid, "invalid %s header: %s %s: %v", HeaderSources, key, subj, err)
+				return nil, errkind.Invalidf("invalid %s header: %s %s: %v", HeaderSources, key, subj, err)
 			}
 			m[subj] = v
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/embedded"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/testserver"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -28,7 +29,7 @@ func big10(t testing.TB, s string) *big.Int {
 }
 
 func isKinded(err error) bool {
-	for _, k := range []error{counters.ErrInvalid, counters.ErrNotFound, counters.ErrUnavailable, counters.ErrRefused, counters.ErrConflict} {
+	for _, k := range []error{errkind.ErrInvalid, errkind.ErrNotFound, errkind.ErrUnavailable, errkind.ErrRefused, errkind.ErrConflict} {
 		if errors.Is(err, k) {
 			return true
 		}
@@ -94,16 +95,16 @@ func TestIncrGetBigAndNegative(t *testing.T) {
 			subjects(wild), wild[0].Seq, wild[0].Updated, subjects(got), a.Seq, a.Updated)
 	}
 
-	if _, err := c.Incr(ctx, "big.*", big.NewInt(1), ""); !errors.Is(err, counters.ErrInvalid) {
-		t.Fatalf("Incr on a wildcard: %v, want ErrInvalid", err)
+	if _, err := c.Incr(ctx, "big.*", big.NewInt(1), ""); !errors.Is(err, errkind.ErrInvalid) {
+		t.Fatalf("Incr on a wildcard: %v, want errkind.ErrInvalid", err)
 	}
 }
 
 func TestIncrNoStream(t *testing.T) {
 	c := newClient(t, testserver.Single(t))
 	_, err := c.Incr(ctx, "nowhere.x", big.NewInt(1), "")
-	if !errors.Is(err, counters.ErrNotFound) {
-		t.Fatalf("Incr with no stream: %v, want ErrNotFound", err)
+	if !errors.Is(err, errkind.ErrNotFound) {
+		t.Fatalf("Incr with no stream: %v, want errkind.ErrNotFound", err)
 	}
 	if !strings.Contains(err.Error(), "no stream captures subject nowhere.x") {
 		t.Fatalf("error %q does not name the subject", err)
@@ -121,7 +122,7 @@ func TestIncrUnreadableAckIsUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := c.Incr(ctx, "esc.x", big.NewInt(1), "")
-	if !counters.OutcomeUnknown(err) || !errors.Is(err, counters.ErrUnavailable) {
+	if !errkind.OutcomeUnknown(err) || !errors.Is(err, errkind.ErrUnavailable) {
 		t.Fatalf("Incr with an unreadable ack: %v, want an unknown outcome (exit 4)", err)
 	}
 	if !strings.Contains(err.Error(), "it may have been applied") {
@@ -295,15 +296,15 @@ func TestGetNotFound(t *testing.T) {
 	}
 	for _, tc := range cases {
 		got, err := c.Get(ctx, tc.patterns, counters.GetOptions{Stream: tc.stream})
-		if !errors.Is(err, counters.ErrNotFound) || !strings.Contains(err.Error(), tc.msg) {
-			t.Errorf("Get(%q, stream %q): err %v, want ErrNotFound with %q", tc.patterns, tc.stream, err, tc.msg)
+		if !errors.Is(err, errkind.ErrNotFound) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("Get(%q, stream %q): err %v, want errkind.ErrNotFound with %q", tc.patterns, tc.stream, err, tc.msg)
 		}
 		if !slices.Equal(subjects(got), tc.want) {
 			t.Errorf("Get(%q, stream %q) = %v, want partial %v", tc.patterns, tc.stream, subjects(got), tc.want)
 		}
 	}
-	if _, err := c.Get(ctx, []string{"a..b"}, counters.GetOptions{}); !errors.Is(err, counters.ErrInvalid) {
-		t.Errorf("Get(a..b): %v, want ErrInvalid", err)
+	if _, err := c.Get(ctx, []string{"a..b"}, counters.GetOptions{}); !errors.Is(err, errkind.ErrInvalid) {
+		t.Errorf("Get(a..b): %v, want errkind.ErrInvalid", err)
 	}
 }
 
@@ -318,7 +319,7 @@ func TestCreate(t *testing.T) {
 	if err != nil || res.Action != "would create" {
 		t.Fatalf("dry run: %+v, %v", res, err)
 	}
-	if _, err := c.StreamInfo(ctx, "DE"); !errors.Is(err, counters.ErrNotFound) {
+	if _, err := c.StreamInfo(ctx, "DE"); !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("dry run created the stream (StreamInfo: %v)", err)
 	}
 
@@ -348,8 +349,8 @@ func TestCreate(t *testing.T) {
 	differ.Description = "DACH"
 	differ.History = 2
 	_, err = c.Create(ctx, differ, counters.CreateOptions{})
-	if !errors.Is(err, counters.ErrConflict) {
-		t.Fatalf("conflict: %v, want ErrConflict", err)
+	if !errors.Is(err, errkind.ErrConflict) {
+		t.Fatalf("conflict: %v, want errkind.ErrConflict", err)
 	}
 	for _, field := range []string{"subjects: have [count.de.>], want [count.de.> count.at.>]", `description: have "Germany", want "DACH"`, "history: have unlimited, want 2", "nothing changed"} {
 		if !strings.Contains(err.Error(), field) {
@@ -380,8 +381,8 @@ func TestCreate(t *testing.T) {
 		kind error
 		msg  string
 	}{
-		{counters.SourceSpec{Stream: "PLAIN"}, counters.ErrInvalid, "source stream PLAIN is not a counter stream"},
-		{counters.SourceSpec{Stream: "GHOST"}, counters.ErrNotFound, "source stream GHOST not found"},
+		{counters.SourceSpec{Stream: "PLAIN"}, errkind.ErrInvalid, "source stream PLAIN is not a counter stream"},
+		{counters.SourceSpec{Stream: "GHOST"}, errkind.ErrNotFound, "source stream GHOST not found"},
 	}
 	for i, r := range refused {
 		name := "AGG" + strconv.Itoa(i)
@@ -390,7 +391,7 @@ func TestCreate(t *testing.T) {
 		if !errors.Is(err, r.kind) || !strings.Contains(err.Error(), r.msg) || !strings.Contains(err.Error(), "--force") {
 			t.Errorf("source %s: %v, want %v with %q and a hint", r.src, err, r.kind, r.msg)
 		}
-		if _, err := c.StreamInfo(ctx, name); !errors.Is(err, counters.ErrNotFound) {
+		if _, err := c.StreamInfo(ctx, name); !errors.Is(err, errkind.ErrNotFound) {
 			t.Errorf("source %s: refused create still made %s (%v)", r.src, name, err)
 		}
 		res, err := c.Create(ctx, spec, counters.CreateOptions{Force: true})
@@ -411,8 +412,8 @@ func TestCreate(t *testing.T) {
 		{Name: "X", Sources: []counters.SourceSpec{{Stream: "DE"}, {Stream: "DE", From: "count.de.a"}}},
 	}
 	for _, spec := range invalid {
-		if _, err := c.Create(ctx, spec, counters.CreateOptions{}); !errors.Is(err, counters.ErrInvalid) {
-			t.Errorf("Create(%+v): %v, want ErrInvalid", spec, err)
+		if _, err := c.Create(ctx, spec, counters.CreateOptions{}); !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("Create(%+v): %v, want errkind.ErrInvalid", spec, err)
 		}
 	}
 }
@@ -465,8 +466,8 @@ func TestAggregateSumsRegions(t *testing.T) {
 		t.Fatalf("wildcard read of EU: %v, %v", subjects(list), err)
 	}
 	// EU has no subjects of its own: without --stream nothing captures it.
-	if _, err := c.Get(ctx, []string{"count.eu.hits"}, counters.GetOptions{}); !errors.Is(err, counters.ErrNotFound) || !strings.Contains(err.Error(), "--stream") {
-		t.Fatalf("Get without --stream: %v, want ErrNotFound pointing at --stream", err)
+	if _, err := c.Get(ctx, []string{"count.eu.hits"}, counters.GetOptions{}); !errors.Is(err, errkind.ErrNotFound) || !strings.Contains(err.Error(), "--stream") {
+		t.Fatalf("Get without --stream: %v, want errkind.ErrNotFound pointing at --stream", err)
 	}
 }
 
@@ -478,12 +479,12 @@ func TestCrossDomainSource(t *testing.T) {
 
 	// The source check looks in the leaf's domain, not the hub's.
 	_, err := hubClient.Create(ctx, counters.StreamSpec{Name: "AGG", Sources: []counters.SourceSpec{{Stream: "GHOST", Domain: "leaf"}}}, counters.CreateOptions{})
-	if !errors.Is(err, counters.ErrNotFound) || !strings.Contains(err.Error(), "at $JS.leaf.API") {
-		t.Fatalf("missing leaf source: %v, want ErrNotFound naming $JS.leaf.API", err)
+	if !errors.Is(err, errkind.ErrNotFound) || !strings.Contains(err.Error(), "at $JS.leaf.API") {
+		t.Fatalf("missing leaf source: %v, want errkind.ErrNotFound naming $JS.leaf.API", err)
 	}
 	_, err = hubClient.Create(ctx, counters.StreamSpec{Name: "AGG", Sources: []counters.SourceSpec{{Stream: "L"}}}, counters.CreateOptions{})
-	if !errors.Is(err, counters.ErrNotFound) {
-		t.Fatalf("leaf stream looked up in the hub domain: %v, want ErrNotFound", err)
+	if !errors.Is(err, errkind.ErrNotFound) {
+		t.Fatalf("leaf stream looked up in the hub domain: %v, want errkind.ErrNotFound", err)
 	}
 
 	spec := counters.StreamSpec{Name: "AGG", Sources: []counters.SourceSpec{{Stream: "L", Domain: "leaf"}}}
@@ -540,8 +541,8 @@ func TestJetStreamDisabled(t *testing.T) {
 	}
 	check := func(what string, err error) {
 		t.Helper()
-		if !errors.Is(err, counters.ErrUnavailable) || !strings.Contains(err.Error(), "JetStream") {
-			t.Errorf("%s: %v, want ErrUnavailable mentioning JetStream", what, err)
+		if !errors.Is(err, errkind.ErrUnavailable) || !strings.Contains(err.Error(), "JetStream") {
+			t.Errorf("%s: %v, want errkind.ErrUnavailable mentioning JetStream", what, err)
 		}
 	}
 	_, err = c.APILevel(ctx)
@@ -566,8 +567,8 @@ func TestReadLastErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	noop := func(counters.Counter) error { return nil }
-	if err := c.ReadLast(ctx, "NOPE", []string{"x.>"}, noop); !errors.Is(err, counters.ErrNotFound) {
-		t.Fatalf("ReadLast of a missing stream: %v, want ErrNotFound", err)
+	if err := c.ReadLast(ctx, "NOPE", []string{"x.>"}, noop); !errors.Is(err, errkind.ErrNotFound) {
+		t.Fatalf("ReadLast of a missing stream: %v, want errkind.ErrNotFound", err)
 	}
 
 	mustCreate(t, c, counters.StreamSpec{Name: "R", Subjects: []string{"r.>"}})
@@ -635,10 +636,10 @@ func TestIncrTooLargeForHeader(t *testing.T) {
 	mustCreate(t, c, counters.StreamSpec{Name: "C", Subjects: []string{"big.>"}})
 	huge := big10(t, "1"+strings.Repeat("0", 70000))
 	_, err := c.Incr(ctx, "big.a", huge, "")
-	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "too large for the server") {
-		t.Fatalf("70,001-digit delta: %v, want ErrInvalid naming the size", err)
+	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "too large for the server") {
+		t.Fatalf("70,001-digit delta: %v, want errkind.ErrInvalid naming the size", err)
 	}
-	if _, err := c.Get(ctx, []string{"big.a"}, counters.GetOptions{}); !errors.Is(err, counters.ErrNotFound) {
+	if _, err := c.Get(ctx, []string{"big.a"}, counters.GetOptions{}); !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("big.a after the refused delta: %v, want no value", err)
 	}
 }
@@ -651,7 +652,7 @@ func TestIncrIDOnAggregateRefused(t *testing.T) {
 	mustCreate(t, c, counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"},
 		Sources: []counters.SourceSpec{{Stream: "DE", From: "count.de.>", To: "count.eu.>"}}})
 	_, err := c.Incr(ctx, "count.eu.x", big.NewInt(1), "id-1")
-	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "no duplicate window") {
+	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "no duplicate window") {
 		t.Fatalf("--id on an aggregate: %v", err)
 	}
 	if _, err := c.Incr(ctx, "count.de.x", big.NewInt(1), "id-1"); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -39,13 +40,13 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 	}
 	if s.Mirror != nil {
 		if len(s.Subjects) > 0 || len(s.Sources) > 0 {
-			return jetstream.StreamConfig{}, Invalidf("stream %s: --mirror cannot be combined with --subjects or --source (a mirror copies one stream as it is)", s.Name)
+			return jetstream.StreamConfig{}, errkind.Invalidf("stream %s: --mirror cannot be combined with --subjects or --source (a mirror copies one stream as it is)", s.Name)
 		}
 		if s.Mirror.From != "" {
-			return jetstream.StreamConfig{}, Invalidf("--mirror %s: a mirror copies a whole stream; give STREAM[@DOMAIN] only", s.Mirror)
+			return jetstream.StreamConfig{}, errkind.Invalidf("--mirror %s: a mirror copies a whole stream; give STREAM[@DOMAIN] only", s.Mirror)
 		}
 	} else if len(s.Subjects) == 0 && len(s.Sources) == 0 {
-		return jetstream.StreamConfig{}, Invalidf("stream %s needs --subjects, --source or --mirror", s.Name)
+		return jetstream.StreamConfig{}, errkind.Invalidf("stream %s needs --subjects, --source or --mirror", s.Name)
 	}
 	for _, subj := range s.Subjects {
 		if err := ValidSubject(subj, true); err != nil {
@@ -53,10 +54,10 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 		}
 	}
 	if s.Replicas < 0 || s.Replicas > 5 {
-		return jetstream.StreamConfig{}, Invalidf("--replicas %d: want 1 to 5", s.Replicas)
+		return jetstream.StreamConfig{}, errkind.Invalidf("--replicas %d: want 1 to 5", s.Replicas)
 	}
 	if s.History < 0 {
-		return jetstream.StreamConfig{}, Invalidf("--history %d: want 1 or more (0 = unlimited)", s.History)
+		return jetstream.StreamConfig{}, errkind.Invalidf("--history %d: want 1 or more (0 = unlimited)", s.History)
 	}
 	storage := jetstream.FileStorage
 	switch s.Storage {
@@ -64,7 +65,7 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 	case "memory":
 		storage = jetstream.MemoryStorage
 	default:
-		return jetstream.StreamConfig{}, Invalidf("--storage %q: want file or memory", s.Storage)
+		return jetstream.StreamConfig{}, errkind.Invalidf("--storage %q: want file or memory", s.Storage)
 	}
 	cfg := jetstream.StreamConfig{
 		Name:              s.Name,
@@ -98,7 +99,7 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 		key := src.Stream + "@" + src.Domain
 		if seen[key] {
 			// The server keys sources by name: two entries would collide.
-			return jetstream.StreamConfig{}, Invalidf("source %s is given twice: use one --source per upstream stream", src)
+			return jetstream.StreamConfig{}, errkind.Invalidf("source %s is given twice: use one --source per upstream stream", src)
 		}
 		seen[key] = true
 		cfg.Sources = append(cfg.Sources, src.StreamSource())
@@ -127,7 +128,7 @@ type CreateResult struct {
 }
 
 // Create makes the counter stream, or confirms an identical one exists.
-// An existing stream that differs is an ErrConflict naming the fields;
+// An existing stream that differs is an errkind.ErrConflict naming the fields;
 // nothing is changed.
 func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions) (*CreateResult, error) {
 	cfg, err := spec.Config()
@@ -148,18 +149,18 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 	}
 	for _, r := range refusals {
 		if !opts.Force {
-			return nil, errorf(r.kind, "%s; or pass --force to create anyway", r.msg)
+			return nil, errkind.Errorf(r.kind, "%s; or pass --force to create anyway", r.msg)
 		}
 		res.Warnings = append(res.Warnings, r.msg+" (created anyway: --force)")
 	}
 	existing, err := c.StreamInfo(ctx, cfg.Name)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, errkind.ErrNotFound):
 	case err != nil:
 		return nil, err
 	default:
 		if diffs := ConfigDiff(existing.Config, cfg); len(diffs) > 0 {
-			return nil, errorf(ErrConflict, "stream %s exists with a different configuration (%s): nothing changed; add --update to see what would change and apply it", cfg.Name, strings.Join(diffs, "; "))
+			return nil, errkind.Conflictf("stream %s exists with a different configuration (%s): nothing changed; add --update to see what would change and apply it", cfg.Name, strings.Join(diffs, "; "))
 		}
 		res.Action = "unchanged"
 		return res, nil
@@ -175,12 +176,12 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMaxStreams {
 			// An account limit, not bad input: the same command works once
 			// the limit is raised or a stream is deleted.
-			return nil, Unavailablef("create stream %s: the account's stream limit is reached (max_streams; error %d): delete a stream or ask the operator to raise the limit", cfg.Name, apiErr.ErrorCode)
+			return nil, errkind.Unavailablef("create stream %s: the account's stream limit is reached (max_streams; error %d): delete a stream or ask the operator to raise the limit", cfg.Name, apiErr.ErrorCode)
 		}
 		if errors.As(err, &apiErr) && apiErr.Code == 400 {
 			// The server validates what only it can (transform mappings,
 			// placement): its refusal is about the input, not a failure.
-			return nil, Invalidf("create stream %s: the server refused the configuration: %s (error %d)", cfg.Name, apiErr.Description, apiErr.ErrorCode)
+			return nil, errkind.Invalidf("create stream %s: the server refused the configuration: %s (error %d)", cfg.Name, apiErr.Description, apiErr.ErrorCode)
 		}
 		return nil, c.wrap(err, "create stream "+cfg.Name)
 	}
@@ -241,7 +242,7 @@ func (c *Client) refusals(ctx context.Context, d *discovery, cfg jetstream.Strea
 		// A diamond double counts and a cycle counts forever: both silently.
 		n := d.node(&jetstream.StreamInfo{Config: cfg}, "")
 		for _, h := range d.graph().NewHazards(*n) {
-			out = append(out, refusal{kind: ErrInvalid, msg: h.Message + "; " + h.Fix})
+			out = append(out, refusal{kind: errkind.ErrInvalid, msg: h.Message + "; " + h.Fix})
 		}
 	}
 	return out, nil
@@ -262,8 +263,8 @@ func (c *Client) checkSource(ctx context.Context, src SourceSpec, mirror bool) (
 		return nil, err
 	}
 	info, err := dc.StreamInfo(ctx, src.Stream)
-	if errors.Is(err, ErrNotFound) {
-		return &refusal{ErrNotFound, fmt.Sprintf("%s stream %s not found%s: create it first", what, src.Stream, dc.where())}, nil
+	if errors.Is(err, errkind.ErrNotFound) {
+		return &refusal{errkind.ErrNotFound, fmt.Sprintf("%s stream %s not found%s: create it first", what, src.Stream, dc.where())}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -272,17 +273,17 @@ func (c *Client) checkSource(ctx context.Context, src SourceSpec, mirror bool) (
 	switch {
 	case err != nil:
 		// A mirror whose origin cannot be read now (a leaf offline).
-		return &refusal{ErrUnavailable, fmt.Sprintf("could not check that %s stream %s holds counter values: %v", what, src.Stream, err)}, nil
+		return &refusal{errkind.ErrUnavailable, fmt.Sprintf("could not check that %s stream %s holds counter values: %v", what, src.Stream, err)}, nil
 	case !carries && mirror:
-		return &refusal{ErrInvalid, fmt.Sprintf("mirrored stream %s is not a counter stream (nor a mirror of one): its copies would hold no counter values", src.Stream)}, nil
+		return &refusal{errkind.ErrInvalid, fmt.Sprintf("mirrored stream %s is not a counter stream (nor a mirror of one): its copies would hold no counter values", src.Stream)}, nil
 	case !carries:
-		return &refusal{ErrInvalid, fmt.Sprintf("source stream %s is not a counter stream (nor a mirror of one): a counter aggregate sourcing it would stall silently", src.Stream)}, nil
+		return &refusal{errkind.ErrInvalid, fmt.Sprintf("source stream %s is not a counter stream (nor a mirror of one): a counter aggregate sourcing it would stall silently", src.Stream)}, nil
 	}
 	// A stream with sources of its own may store subjects outside its
 	// configured ones, so only a plain leaf's subjects bound what it holds.
 	if src.From != "" && len(info.Config.Sources) == 0 && info.Config.Mirror == nil && len(info.Config.Subjects) > 0 &&
 		!slices.ContainsFunc(info.Config.Subjects, func(s string) bool { return topology.Overlaps(s, src.From) }) {
-		return &refusal{ErrInvalid, fmt.Sprintf("source filter %s matches none of stream %s's subjects (%s): the aggregate would receive nothing", src.From, src.Stream, strings.Join(info.Config.Subjects, ", "))}, nil
+		return &refusal{errkind.ErrInvalid, fmt.Sprintf("source filter %s matches none of stream %s's subjects (%s): the aggregate would receive nothing", src.From, src.Stream, strings.Join(info.Config.Subjects, ", "))}, nil
 	}
 	return nil, nil
 }

@@ -3,6 +3,8 @@ package counters
 import (
 	"math/big"
 	"regexp"
+
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // deltaPattern is stricter than the server (which also takes spaces): a delta
@@ -12,11 +14,11 @@ var deltaPattern = regexp.MustCompile(`^[+-]?[0-9]+$`)
 // ParseDelta parses a signed decimal integer of any size.
 func ParseDelta(s string) (*big.Int, error) {
 	if !deltaPattern.MatchString(s) {
-		return nil, Invalidf("invalid delta %q: want a signed whole number such as +1, -5 or 1000000000000000000000", s)
+		return nil, errkind.Invalidf("invalid delta %q: want a signed whole number such as +1, -5 or 1000000000000000000000", s)
 	}
 	d, ok := new(big.Int).SetString(s, 10)
 	if !ok {
-		return nil, Invalidf("invalid delta %q", s)
+		return nil, errkind.Invalidf("invalid delta %q", s)
 	}
 	return d, nil
 }
@@ -33,7 +35,7 @@ func Signed(v *big.Int) string {
 func ParseValue(s string) (*big.Int, error) {
 	v, ok := new(big.Int).SetString(s, 10)
 	if !ok {
-		return nil, errorf(ErrInvalid, "counter value %q is not an integer", s)
+		return nil, errkind.Invalidf("counter value %q is not an integer", s)
 	}
 	return v, nil
 }

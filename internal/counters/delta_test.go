@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 func TestParseDelta(t *testing.T) {
@@ -46,8 +47,8 @@ func TestParseDelta(t *testing.T) {
 			t.Errorf("ParseDelta(%q) = %s, want an error", in, d)
 			continue
 		}
-		if !errors.Is(err, counters.ErrInvalid) {
-			t.Errorf("ParseDelta(%q): error %v is not ErrInvalid", in, err)
+		if !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("ParseDelta(%q): error %v is not errkind.ErrInvalid", in, err)
 		}
 		if !strings.Contains(err.Error(), "invalid delta") {
 			t.Errorf("ParseDelta(%q): error %q does not say what was wrong", in, err)
@@ -77,8 +78,8 @@ func TestParseValue(t *testing.T) {
 		t.Fatalf("ParseValue = %v, %v", v, err)
 	}
 	for _, in := range []string{"", "abc", "1.5"} {
-		if _, err := counters.ParseValue(in); !errors.Is(err, counters.ErrInvalid) {
-			t.Errorf("ParseValue(%q): err = %v, want ErrInvalid", in, err)
+		if _, err := counters.ParseValue(in); !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("ParseValue(%q): err = %v, want errkind.ErrInvalid", in, err)
 		}
 	}
 }
@@ -96,8 +97,8 @@ func FuzzParseDelta(f *testing.F) {
 			t.Fatalf("ParseDelta(%q): accepted=%v, regexp match=%v (err %v)", s, err == nil, want, err)
 		}
 		if err != nil {
-			if !errors.Is(err, counters.ErrInvalid) {
-				t.Fatalf("ParseDelta(%q): error %v is not ErrInvalid", s, err)
+			if !errors.Is(err, errkind.ErrInvalid) {
+				t.Fatalf("ParseDelta(%q): error %v is not errkind.ErrInvalid", s, err)
 			}
 			return
 		}
@@ -136,8 +137,8 @@ func TestParseBody(t *testing.T) {
 		}
 	}
 	for _, in := range []string{``, `{}`, `{"val":5}`, `{"val":""}`, `{"val":"1.5"}`, `{"val":"1"`, `{"val":"1"}}`, `{"val":"0x10"}`, `hello`} {
-		if v, err := counters.ParseBody([]byte(in)); !errors.Is(err, counters.ErrInvalid) {
-			t.Errorf("ParseBody(%s) = %v, %v; want ErrInvalid", in, v, err)
+		if v, err := counters.ParseBody([]byte(in)); !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("ParseBody(%s) = %v, %v; want errkind.ErrInvalid", in, v, err)
 		}
 	}
 }

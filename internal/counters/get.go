@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -46,7 +47,7 @@ func (o GetOptions) mode() readMode {
 
 // Get returns the last value of every counter matching the patterns, sorted
 // by subject then stream. Patterns that match nothing are reported with an
-// ErrNotFound error alongside whatever was found.
+// errkind.ErrNotFound error alongside whatever was found.
 func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([]Counter, error) {
 	for _, p := range patterns {
 		if err := ValidSubject(p, true); err != nil {
@@ -142,7 +143,7 @@ func notFound(missing, uncaptured []string, plan []streamPlan) error {
 	case len(missing) > 0:
 		parts = append(parts, fmt.Sprintf("no counter matches %s%s", strings.Join(missing, ", "), where))
 	}
-	return NotFoundf("%s", strings.Join(parts, "; "))
+	return errkind.NotFoundf("%s", strings.Join(parts, "; "))
 }
 
 type streamPlan struct {
@@ -282,7 +283,7 @@ func (c *Client) readLiterals(ctx context.Context, stream string, subjects []str
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, errkind.ErrNotFound):
 			case err != nil:
 				errs = append(errs, err)
 			default:
@@ -335,20 +336,20 @@ func (c *Client) readOne(ctx context.Context, stream, subject string, mode readM
 	}
 	var resp msgGetResponse
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, errorf(ErrUnavailable, "read %s from stream %s: reply is not a JetStream answer: %.80q", subject, stream, msg.Data)
+		return nil, errkind.Unavailablef("read %s from stream %s: reply is not a JetStream answer: %.80q", subject, stream, msg.Data)
 	}
 	if resp.Error != nil {
 		switch resp.Error.ErrorCode {
 		case jetstream.JSErrCodeMessageNotFound:
-			return nil, NotFoundf("counter %s has no value in stream %s", subject, stream)
+			return nil, errkind.NotFoundf("counter %s has no value in stream %s", subject, stream)
 		case jetstream.JSErrCodeStreamNotFound:
-			return nil, NotFoundf("stream %s not found%s", stream, c.where())
+			return nil, errkind.NotFoundf("stream %s not found%s", stream, c.where())
 		}
 		return nil, c.wrap(resp.Error, "read "+subject+" from stream "+stream)
 	}
 	m := resp.Message
 	if m == nil {
-		return nil, errorf(ErrUnavailable, "read %s from stream %s: the answer holds no message", subject, stream)
+		return nil, errkind.Unavailablef("read %s from stream %s: the answer holds no message", subject, stream)
 	}
 	var hdr nats.Header
 	if len(m.Header) > 0 {
@@ -395,7 +396,7 @@ func (c *Client) readOneDirect(ctx context.Context, stream, subject string, mode
 	}
 	if status := msg.Header.Get("Status"); status != "" {
 		if status == "404" {
-			return nil, NotFoundf("counter %s has no value in stream %s", subject, stream)
+			return nil, errkind.NotFoundf("counter %s has no value in stream %s", subject, stream)
 		}
 		return nil, fmt.Errorf("read %s from stream %s: %s %s", subject, stream, status, msg.Header.Get("Description"))
 	}
@@ -460,7 +461,7 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 		if meta.NumPending == 0 && got < want {
 			// Counters that the consumer listed at its start went away
 			// while it delivered (purged meanwhile): never a shorter list.
-			return false, errorf(ErrUnavailable, "read from stream %s ended after %d of %d counters (purged while reading?): the read is incomplete; retry", stream, got, want)
+			return false, errkind.Unavailablef("read from stream %s ended after %d of %d counters (purged while reading?): the read is incomplete; retry", stream, got, want)
 		}
 		return meta.NumPending == 0, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -61,7 +62,7 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 		return nil, err
 	}
 	if opts.Last < 0 {
-		return nil, Invalidf("--last %d: want a positive number of messages", opts.Last)
+		return nil, errkind.Invalidf("--last %d: want a positive number of messages", opts.Last)
 	}
 	plan, err := c.resolve(ctx, []string{subject}, opts.Stream)
 	if err != nil {
@@ -72,7 +73,7 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 		for _, sp := range plan {
 			names = append(names, sp.info.Config.Name)
 		}
-		return nil, Invalidf("%s is held by streams %s: choose one with --stream", subject, strings.Join(names, ", "))
+		return nil, errkind.Invalidf("%s is held by streams %s: choose one with --stream", subject, strings.Join(names, ", "))
 	}
 	info := plan[0].info
 	stream := info.Config.Name
@@ -89,7 +90,7 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 			return nil, err
 		}
 		if n == 0 {
-			return nil, NotFoundf("counter %s has no history in stream %s", subject, stream)
+			return nil, errkind.NotFoundf("counter %s has no history in stream %s", subject, stream)
 		}
 		hi.Total = n
 		fm := parseHistoryMsg(first.Header.Get(headerSubject), seqHeader(first), timeHeader(first), first.Header, first.Data)
@@ -138,7 +139,7 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 		return nil, err
 	}
 	if seen == 0 && !direct && opts.Since.IsZero() {
-		return nil, NotFoundf("counter %s has no history in stream %s", subject, stream)
+		return nil, errkind.NotFoundf("counter %s has no history in stream %s", subject, stream)
 	}
 	if !direct && opts.Since.IsZero() {
 		hi.Total = seen // read from the start
@@ -163,7 +164,7 @@ func (c *Client) readHistory(ctx context.Context, stream string, cfg jetstream.O
 	cancel()
 	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return 0, NotFoundf("stream %s not found%s", stream, c.where())
+			return 0, errkind.NotFoundf("stream %s not found%s", stream, c.where())
 		}
 		return 0, c.wrap(err, what)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -74,11 +75,11 @@ func TestHistoryLeaf(t *testing.T) {
 	if len(none) != 0 || info.Shown != 0 {
 		t.Fatalf("--since the future: %q", rows(none))
 	}
-	if _, err := c.History(ctx, "count.de.nothing", counters.HistoryOptions{}, func(counters.HistoryMsg) error { return nil }); !errors.Is(err, counters.ErrNotFound) {
-		t.Fatalf("history of a counter without messages: %v, want ErrNotFound", err)
+	if _, err := c.History(ctx, "count.de.nothing", counters.HistoryOptions{}, func(counters.HistoryMsg) error { return nil }); !errors.Is(err, errkind.ErrNotFound) {
+		t.Fatalf("history of a counter without messages: %v, want errkind.ErrNotFound", err)
 	}
-	if _, err := c.History(ctx, "count.de.*", counters.HistoryOptions{}, func(counters.HistoryMsg) error { return nil }); !errors.Is(err, counters.ErrInvalid) {
-		t.Fatalf("history of a wildcard: %v, want ErrInvalid", err)
+	if _, err := c.History(ctx, "count.de.*", counters.HistoryOptions{}, func(counters.HistoryMsg) error { return nil }); !errors.Is(err, errkind.ErrInvalid) {
+		t.Fatalf("history of a wildcard: %v, want errkind.ErrInvalid", err)
 	}
 }
 
@@ -308,8 +309,8 @@ func TestAuditFindsDamage(t *testing.T) {
 	if len(r.Counters) != 2 || r.Problems() != 0 || r.Counters[0].Subject != "c.p.q" || r.Counters[1].Value.String() != "2" {
 		t.Fatalf("overlapping patterns: %+v", r.Counters)
 	}
-	if _, err := c.Audit(ctx, []string{"nothing.>"}, counters.AuditOptions{Stream: "C"}); !errors.Is(err, counters.ErrNotFound) {
-		t.Fatalf("audit of nothing: %v, want ErrNotFound", err)
+	if _, err := c.Audit(ctx, []string{"nothing.>"}, counters.AuditOptions{Stream: "C"}); !errors.Is(err, errkind.ErrNotFound) {
+		t.Fatalf("audit of nothing: %v, want errkind.ErrNotFound", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strings"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -80,7 +81,7 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 			// duplicate window, and must not have one: it would drop
 			// sourced updates that carry an id already seen. There, --id
 			// would promise a retry safety that does not exist.
-			return nil, Invalidf("stream %s has no duplicate window (aggregates never have one), so a message id would not make this increment retry-safe: increment a leaf stream, or leave out --id", stream)
+			return nil, errkind.Invalidf("stream %s has no duplicate window (aggregates never have one), so a message id would not make this increment retry-safe: increment a leaf stream, or leave out --id", stream)
 		}
 		extra = nats.Header{HeaderMsgID: []string{msgID}}
 	}
@@ -105,7 +106,7 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 		}
 	default:
 		// A server without counters stores the message as a plain one.
-		return nil, errorf(ErrUnavailable, "increment %s: stream %s stored it without counting: counters need nats-server 2.12 or newer and a stream made by 'counter create'", subject, ack.Stream)
+		return nil, errkind.Unavailablef("increment %s: stream %s stored it without counting: counters need nats-server 2.12 or newer and a stream made by 'counter create'", subject, ack.Stream)
 	}
 	return res, nil
 }
@@ -113,7 +114,7 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 // StreamFor names the stream that captures a literal subject, with one
 // JetStream API request (stream names filtered by that subject: the
 // cheapest request that answers it, a third of a one-shot incr's time
-// with the full stream list). ErrNotFound when no stream captures it. It is
+// with the full stream list). errkind.ErrNotFound when no stream captures it. It is
 // the server half of the publish gate; ValidPublishSubject is the local
 // half.
 func (c *Client) StreamFor(ctx context.Context, subject string) (string, error) {
@@ -133,14 +134,14 @@ func (c *Client) StreamFor(ctx context.Context, subject string) (string, error) 
 		Error   *jetstream.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return "", errorf(ErrUnavailable, "find the stream for %s: the reply is not a JetStream answer: %.80q", subject, msg.Data)
+		return "", errkind.Unavailablef("find the stream for %s: the reply is not a JetStream answer: %.80q", subject, msg.Data)
 	}
 	if resp.Error != nil {
 		return "", c.wrap(resp.Error, "find the stream for "+subject)
 	}
 	switch len(resp.Streams) {
 	case 0:
-		return "", NotFoundf("no stream captures subject %s: create one with 'counter create NAME --subjects %s'", subject, subject)
+		return "", errkind.NotFoundf("no stream captures subject %s: create one with 'counter create NAME --subjects %s'", subject, subject)
 	case 1:
 		return resp.Streams[0], nil
 	}
@@ -161,7 +162,7 @@ func (e *noLeaderError) Error() string {
 	return stream + " has no leader yet (no server answered the increment): retry (with --id to make the retry safe)"
 }
 
-func (e *noLeaderError) Unwrap() error { return ErrUnavailable }
+func (e *noLeaderError) Unwrap() error { return errkind.ErrUnavailable }
 
 // publishIncr sends one increment with any extra headers (message id, reset
 // reason) and returns the server's acknowledgement; API errors in the ack
@@ -191,8 +192,7 @@ func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int
 		// Sent, and answered with something unreadable (nats-server 2.15.2
 		// writes a control character in a stream name as an invalid JSON
 		// escape): the increment may well have been applied.
-		return nil, &kindError{kind: ErrUnknownOutcome, err: ErrUnavailable,
-			msg: fmt.Sprintf("increment %s %s: the reply is not a JetStream acknowledgement (%.80q): it may have been applied; read the counter, or %s", subject, Signed(delta), resp.Data, retryAdvice(extra))}
+		return nil, errkind.Unknownf("increment %s %s: the reply is not a JetStream acknowledgement (%.80q): it may have been applied; read the counter, or %s", subject, Signed(delta), resp.Data, retryAdvice(extra))
 	}
 	if ack.Error != nil {
 		return nil, c.incrError(ctx, subject, ack)
@@ -212,12 +212,10 @@ func (c *Client) publishError(ctx context.Context, subject string, delta *big.In
 		return c.wrap(err, "increment "+subject)
 	case ctx.Err() != nil:
 		// Interrupted by the user after sending.
-		return &kindError{kind: ErrUnknownOutcome, err: ErrUnavailable,
-			msg: fmt.Sprintf("increment %s %s: interrupted before the server answered: it may have been applied; read the counter, or %s", subject, Signed(delta), retry)}
+		return errkind.Unknownf("increment %s %s: interrupted before the server answered: it may have been applied; read the counter, or %s", subject, Signed(delta), retry)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
 		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected):
-		return &kindError{kind: ErrUnknownOutcome, err: ErrUnavailable,
-			msg: fmt.Sprintf("increment %s %s: no answer within %s: it may have been applied; read the counter, or %s", subject, Signed(delta), c.timeout, retry)}
+		return errkind.Unknownf("increment %s %s: no answer within %s: it may have been applied; read the counter, or %s", subject, Signed(delta), c.timeout, retry)
 	}
 	return c.wrap(err, "increment "+subject)
 }
@@ -241,9 +239,9 @@ func (c *Client) incrError(ctx context.Context, subject string, ack pubAck) erro
 	case errCodeCountersDisabled:
 		return errors.New("stream " + stream + " is not a counter stream: increments need a stream made with 'counter create'")
 	case errCodeIncrInvalid:
-		return Invalidf("increment %s: the server rejected the increment: %s", subject, ack.Error.Description)
+		return errkind.Invalidf("increment %s: the server rejected the increment: %s", subject, ack.Error.Description)
 	case errCodeHeaderTooLarge, errCodeMessageTooLarge:
-		return Invalidf("increment %s: the delta is too large for the server (%s): it travels in a header, which holds at most about 65,000 digits", subject, ack.Error.Description)
+		return errkind.Invalidf("increment %s: the delta is too large for the server (%s): it travels in a header, which holds at most about 65,000 digits", subject, ack.Error.Description)
 	case errCodeCounterBroken:
 		return errors.New("counter " + subject + " in stream " + stream + " is broken (its stored value or sources record is not valid), so every increment is refused: 'counter reset " + subject + "' recovers it (it purges the subject, then publishes +0; it asks first)")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -92,16 +93,16 @@ func TestUnansweredPublishIsUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Incr(ctx, "silent.x", big.NewInt(1), "")
-	if err == nil || !counters.OutcomeUnknown(err) || !errors.Is(err, counters.ErrUnavailable) {
-		t.Fatalf("unanswered publish: %v (unknown %v)", err, counters.OutcomeUnknown(err))
+	if err == nil || !errkind.OutcomeUnknown(err) || !errors.Is(err, errkind.ErrUnavailable) {
+		t.Fatalf("unanswered publish: %v (unknown %v)", err, errkind.OutcomeUnknown(err))
 	}
 	got, err := c.Get(ctx, []string{"silent.x"}, counters.GetOptions{})
 	if err != nil || got[0].Value.String() != "1" {
 		t.Fatalf("after the unknown outcome: %v %v, want the increment applied", got, err)
 	}
 	_, err = c.Incr(ctx, "nobody.x", big.NewInt(1), "")
-	if err == nil || counters.OutcomeUnknown(err) {
-		t.Fatalf("publish nobody received: %v (unknown %v)", err, counters.OutcomeUnknown(err))
+	if err == nil || errkind.OutcomeUnknown(err) {
+		t.Fatalf("publish nobody received: %v (unknown %v)", err, errkind.OutcomeUnknown(err))
 	}
 }
 
@@ -190,7 +191,7 @@ func TestResetUnknownOutcome(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Incr(ctx, "silent.x", big.NewInt(5), ""); !counters.OutcomeUnknown(err) {
+	if _, err := c.Incr(ctx, "silent.x", big.NewInt(5), ""); !errkind.OutcomeUnknown(err) {
 		t.Fatalf("incr: %v", err)
 	}
 	plan, err := c.PlanReset(ctx, []string{"silent.x"}, counters.ResetOptions{}, nil)
@@ -202,7 +203,7 @@ func TestResetUnknownOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := res[0]
-	if r.Outcome != counters.ResetUnknown || r.Unacked.String() != "-5" || r.After != nil || !counters.OutcomeUnknown(r.Err) ||
+	if r.Outcome != counters.ResetUnknown || r.Unacked.String() != "-5" || r.After != nil || !errkind.OutcomeUnknown(r.Err) ||
 		!strings.Contains(r.Err.Error(), "may or may not have been applied") {
 		t.Fatalf("result %+v", r)
 	}

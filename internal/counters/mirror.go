@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -13,10 +14,10 @@ import (
 func ParseMirrorSpec(spec string) (SourceSpec, error) {
 	s, err := ParseSourceSpec(spec)
 	if err != nil {
-		return SourceSpec{}, Invalidf("invalid mirror %q: want STREAM[@DOMAIN]", spec)
+		return SourceSpec{}, errkind.Invalidf("invalid mirror %q: want STREAM[@DOMAIN]", spec)
 	}
 	if s.From != "" {
-		return SourceSpec{}, Invalidf("invalid mirror %q: a mirror copies a whole stream; want STREAM[@DOMAIN]", spec)
+		return SourceSpec{}, errkind.Invalidf("invalid mirror %q: a mirror copies a whole stream; want STREAM[@DOMAIN]", spec)
 	}
 	return s, nil
 }
@@ -63,7 +64,7 @@ func (c *Client) carriesCounterValues(ctx context.Context, info *jetstream.Strea
 		}
 		up, err := dc.StreamInfo(ctx, e.Upstream)
 		if err != nil {
-			if !errors.Is(err, ErrNotFound) {
+			if !errors.Is(err, errkind.ErrNotFound) {
 				lookupErr = err
 			}
 			return nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 func TestParseMirrorSpec(t *testing.T) {
@@ -15,8 +16,8 @@ func TestParseMirrorSpec(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "DE:count.de.>", "DE:a:b", "DE@", "D E", "@leaf"} {
-		if _, err := counters.ParseMirrorSpec(bad); !errors.Is(err, counters.ErrInvalid) {
-			t.Errorf("%q: %v, want ErrInvalid", bad, err)
+		if _, err := counters.ParseMirrorSpec(bad); !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("%q: %v, want errkind.ErrInvalid", bad, err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go"
 )
 
@@ -21,8 +22,8 @@ func TestPublishErrorOutcomes(t *testing.T) {
 
 	err := c.publishError(ctx, "a.b", one, nil, nats.ErrNoResponders)
 	var nl *noLeaderError
-	if !errors.As(err, &nl) || !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotFound) {
-		t.Fatalf("no responders: %v, want a no-leader ErrUnavailable", err)
+	if !errors.As(err, &nl) || !errors.Is(err, errkind.ErrUnavailable) || errors.Is(err, errkind.ErrNotFound) {
+		t.Fatalf("no responders: %v, want a no-leader errkind.ErrUnavailable", err)
 	}
 	nl.stream = "A"
 	if want := "stream A has no leader yet"; !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--id") {
@@ -36,8 +37,8 @@ func TestPublishErrorOutcomes(t *testing.T) {
 				hdr.Set(HeaderMsgID, id)
 			}
 			err := c.publishError(ctx, "a.b", one, hdr, cause)
-			if !errors.Is(err, ErrUnknownOutcome) || !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("%v: %v, want ErrUnknownOutcome and ErrUnavailable", cause, err)
+			if !errors.Is(err, errkind.ErrUnknownOutcome) || !errors.Is(err, errkind.ErrUnavailable) {
+				t.Fatalf("%v: %v, want errkind.ErrUnknownOutcome and errkind.ErrUnavailable", cause, err)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, "may have been applied") || strings.Contains(msg, "fail") {
@@ -51,7 +52,7 @@ func TestPublishErrorOutcomes(t *testing.T) {
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := c.publishError(cancelled, "a.b", one, nil, context.Canceled); !errors.Is(err, ErrUnknownOutcome) || !strings.Contains(err.Error(), "interrupted") {
+	if err := c.publishError(cancelled, "a.b", one, nil, context.Canceled); !errors.Is(err, errkind.ErrUnknownOutcome) || !strings.Contains(err.Error(), "interrupted") {
 		t.Errorf("interrupted: %v, want an unknown outcome", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/big"
+
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // What an aggregate can carry up (COUNTERS.md "Headers cap what can be
@@ -63,7 +65,7 @@ func (c *Client) checkCarried(ctx context.Context, subject string, delta *big.In
 	switch {
 	case err == nil:
 		result.Add(result, cur.Value)
-	case !errors.Is(err, ErrNotFound):
+	case !errors.Is(err, errkind.ErrNotFound):
 		return err
 	}
 	if d := len(new(big.Int).Abs(result).String()); d > digits {
@@ -82,7 +84,7 @@ func (c *Client) checkCarried(ctx context.Context, subject string, delta *big.In
 		}
 		limit := MaxCarriedDigits(k, len(stream)+20, len(subject))
 		if digits > limit {
-			return Invalidf("increment %s: a value or delta of %d digits is more than aggregate %s above could carry (at most %d digits with its %d source(s)): its source would stop for every later counter of %s; nothing was written", subject, digits, h.Stream, limit, k, stream)
+			return errkind.Invalidf("increment %s: a value or delta of %d digits is more than aggregate %s above could carry (at most %d digits with its %d source(s)): its source would stop for every later counter of %s; nothing was written", subject, digits, h.Stream, limit, k, stream)
 		}
 	}
 	return nil

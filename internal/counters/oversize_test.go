@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -29,7 +30,7 @@ func TestIncrRefusesWhatAggregatesCannotCarry(t *testing.T) {
 	}
 
 	_, err := c.Incr(ctx, "count.de.big", digits(limit+1), "")
-	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "more than aggregate EU above could carry") {
+	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "more than aggregate EU above could carry") {
 		t.Fatalf("incr of %d digits: %v", limit+1, err)
 	}
 	if n := subjectMsgs(t, c.Conn(), "DE", "count.de.big"); n != 0 {
@@ -39,7 +40,7 @@ func TestIncrRefusesWhatAggregatesCannotCarry(t *testing.T) {
 	// together do not.
 	half := digits(limit) // times 9: limit digits; twice that: limit+1
 	resetIncrBig(t, c, "count.de.sum", new(big.Int).Mul(half, big.NewInt(9)))
-	if _, err := c.Incr(ctx, "count.de.sum", new(big.Int).Mul(half, big.NewInt(9)), ""); !errors.Is(err, counters.ErrInvalid) {
+	if _, err := c.Incr(ctx, "count.de.sum", new(big.Int).Mul(half, big.NewInt(9)), ""); !errors.Is(err, errkind.ErrInvalid) {
 		t.Fatalf("increment to %d digits: %v", limit+1, err)
 	}
 

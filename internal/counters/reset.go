@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/natsort"
 )
 
@@ -190,7 +191,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 	for _, ctr := range list {
 		n := g.Node(ctr.Stream)
 		if n == nil || n.Config == nil {
-			return nil, NotFoundf("stream %s not found%s: was it deleted during the reset?", ctr.Stream, c.where())
+			return nil, errkind.NotFoundf("stream %s not found%s: was it deleted during the reset?", ctr.Stream, c.where())
 		}
 		if err := checkResettable(n.Config, ctr.Subject); err != nil {
 			return nil, err
@@ -203,7 +204,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 		}
 		switch {
 		case t.Broken && t.Aggregate:
-			return nil, Invalidf("counter %s in stream %s is broken (%v) and is an aggregate: purging it whole would drop what its sources contributed, and each source's next update would add its whole value again; fix its sources record first, or reset the tiers below", ctr.Subject, ctr.Stream, ctr.SourcesError)
+			return nil, errkind.Invalidf("counter %s in stream %s is broken (%v) and is an aggregate: purging it whole would drop what its sources contributed, and each source's next update would add its whole value again; fix its sources record first, or reset the tiers below", ctr.Subject, ctr.Stream, ctr.SourcesError)
 		case t.Broken:
 			t.Warnings = append(t.Warnings, fmt.Sprintf("%s in %s is broken (%v): the server refuses every increment of it, so it will be recovered instead: every message of %s in %s is purged, then +0 is published (aggregates above drop by what they last saw from it)", ctr.Subject, ctr.Stream, ctr.SourcesError, ctr.Subject, ctr.Stream))
 		case ctr.SourcesError != nil:
@@ -231,7 +232,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 		t := &plan.Targets[i]
 		for _, h := range g.Up(t.Stream, t.Subject) {
 			if targeted[ResetTarget{Subject: h.Subject, Stream: h.Stream}] {
-				return nil, Invalidf("the counters matched span two tiers: %s in %s sums %s in %s, and resetting both subtracts twice; pick one tier with --stream", h.Subject, h.Stream, t.Subject, t.Stream)
+				return nil, errkind.Invalidf("the counters matched span two tiers: %s in %s sums %s in %s, and resetting both subtracts twice; pick one tier with --stream", h.Subject, h.Stream, t.Subject, t.Stream)
 			}
 			byStream[h.Stream] = append(byStream[h.Stream], ref{i, len(t.Above)})
 			t.Above = append(t.Above, PlannedTier{Stream: h.Stream, Subject: h.Subject, Depth: h.Depth})
@@ -303,10 +304,10 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
 	name := cfg.Name
 	if cfg.Mirror != nil {
-		return Invalidf("stream %s is a mirror of %s and takes no increments: reset at %s (the mirror and every aggregate above it follow)", name, cfg.Mirror.Name, cfg.Mirror.Name)
+		return errkind.Invalidf("stream %s is a mirror of %s and takes no increments: reset at %s (the mirror and every aggregate above it follow)", name, cfg.Mirror.Name, cfg.Mirror.Name)
 	}
 	if !cfg.AllowDirect {
-		return Invalidf("stream %s has allow_direct off: counters need direct reads; turn it on before resetting", name)
+		return errkind.Invalidf("stream %s has allow_direct off: counters need direct reads; turn it on before resetting", name)
 	}
 	for _, s := range cfg.Subjects {
 		if SubjectMatches(subject, s) {
@@ -314,9 +315,9 @@ func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
 		}
 	}
 	if len(cfg.Subjects) == 0 {
-		return Invalidf("stream %s has no subjects of its own, so it cannot take the negative increment a reset publishes: add subject %s to it (subjects of an aggregate may be its sourced ones: counter create %s … --subjects %s --update), or reset upstream", name, subject, name, subject)
+		return errkind.Invalidf("stream %s has no subjects of its own, so it cannot take the negative increment a reset publishes: add subject %s to it (subjects of an aggregate may be its sourced ones: counter create %s … --subjects %s --update), or reset upstream", name, subject, name, subject)
 	}
-	return Invalidf("stream %s does not capture subject %s (its subjects: %s): a reset there would land in another stream; reset the subject at the stream that captures it", name, subject, strings.Join(cfg.Subjects, ", "))
+	return errkind.Invalidf("stream %s does not capture subject %s (its subjects: %s): a reset there would land in another stream; reset the subject at the stream that captures it", name, subject, strings.Join(cfg.Subjects, ", "))
 }
 
 // Reset applies the safe reset to every counter of the plan (COUNTERS.md
@@ -547,11 +548,11 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 	// is corrected by the rounds below (the ack shows what is left); only
 	// "nothing to undo" must come from the leader.
 	cur, err := c.readOne(ctx, t.Stream, t.Subject, readDirect)
-	if errors.Is(err, ErrNotFound) || (err == nil && cur.Value.Sign() == 0) {
+	if errors.Is(err, errkind.ErrNotFound) || (err == nil && cur.Value.Sign() == 0) {
 		cur, err = c.readOne(ctx, t.Stream, t.Subject, readLeader)
 	}
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, errkind.ErrNotFound):
 		// Purged since the plan: nothing to undo.
 		r.Before, r.After, r.Outcome = new(big.Int), new(big.Int), ResetUnchanged
 		return r
@@ -573,15 +574,14 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 		ack, err := c.publishIncr(ctx, t.Subject, next, hdr)
 		if err != nil {
 			r.Err, r.Outcome = err, ResetFailed
-			if OutcomeUnknown(err) {
+			if errkind.OutcomeUnknown(err) {
 				// Sent, not acknowledged: it may have been applied.
 				r.Outcome, r.Unacked, r.After = ResetUnknown, next, nil
 				why := fmt.Sprintf("no answer within %s", c.timeout)
 				if ctx.Err() != nil {
 					why = "interrupted while waiting for the acknowledgement"
 				}
-				r.Err = &kindError{kind: ErrUnknownOutcome, err: ErrUnavailable,
-					msg: fmt.Sprintf("reset %s: the negative increment %s was sent but not acknowledged (%s), so it may or may not have been applied: read the counter, or run the reset again (it re-reads the value)", t.Subject, Signed(next), why)}
+				r.Err = errkind.Unknownf("reset %s: the negative increment %s was sent but not acknowledged (%s), so it may or may not have been applied: read the counter, or run the reset again (it re-reads the value)", t.Subject, Signed(next), why)
 			} else if r.Rounds > 0 {
 				// Earlier rounds were applied: the counter is reset up to
 				// the increments that raced with it.
@@ -603,12 +603,12 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 			return r
 		}
 		if ack.Val == nil {
-			r.Err, r.Outcome = errorf(ErrUnavailable, "reset %s: stream %s stored the increment without counting", t.Subject, ack.Stream), ResetFailed
+			r.Err, r.Outcome = errkind.Unavailablef("reset %s: stream %s stored the increment without counting", t.Subject, ack.Stream), ResetFailed
 			return r
 		}
 		val, err := ParseValue(*ack.Val)
 		if err != nil {
-			// Not ErrInvalid: the negative increment was applied.
+			// Not errkind.ErrInvalid: the negative increment was applied.
 			r.Rounds++
 			r.Delta.Add(r.Delta, next)
 			r.Err, r.Outcome, r.After = fmt.Errorf("reset %s: the increment %s was applied but its acknowledged value %q is not a number: read the counter before resetting again", t.Subject, Signed(next), *ack.Val), ResetUnknown, nil
@@ -657,7 +657,7 @@ func (c *Client) recoverBroken(ctx context.Context, s jetstream.Stream, t Planne
 		// Purged, so it reads "no value": the next increment starts it at
 		// 0 and carries the drop to the aggregates above.
 		r.Err, r.Outcome = fmt.Errorf("recover broken counter %s: it was purged, but the +0 that tells the aggregates above failed (%v): run 'counter incr %s +0'", t.Subject, err, t.Subject), ResetFailed
-		if OutcomeUnknown(err) {
+		if errkind.OutcomeUnknown(err) {
 			r.Outcome = ResetUnknown
 		}
 		return r
@@ -677,7 +677,7 @@ func (c *Client) stream(ctx context.Context, name string) (jetstream.Stream, err
 	s, err := c.js.Stream(rctx, name)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return nil, NotFoundf("stream %s not found%s", name, c.where())
+			return nil, errkind.NotFoundf("stream %s not found%s", name, c.where())
 		}
 		return nil, c.wrap(err, "stream "+name)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -45,7 +46,7 @@ func valueOrZero(t testing.TB, c *counters.Client, stream, subject string) *big.
 	t.Helper()
 	got, err := c.Get(ctx, []string{subject}, counters.GetOptions{Stream: stream})
 	switch {
-	case errors.Is(err, counters.ErrNotFound):
+	case errors.Is(err, errkind.ErrNotFound):
 		return new(big.Int)
 	case err != nil:
 		t.Fatalf("get %s in %s: %v", subject, stream, err)
@@ -298,12 +299,12 @@ func TestResetRefusesDoubleTier(t *testing.T) {
 	waitValue(t, c, "EU", "count.eu.hits", "2")
 	waitValue(t, c, "WORLD", "count.world.hits", "2")
 	_, err := c.PlanReset(ctx, []string{"count.>"}, counters.ResetOptions{}, nil)
-	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "subtracts twice") {
+	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "subtracts twice") {
 		t.Fatalf("PlanReset count.>: %v", err)
 	}
 	// WORLD has no subjects: a reset there cannot be published.
 	_, err = c.PlanReset(ctx, []string{"count.world.hits"}, counters.ResetOptions{Stream: "WORLD"}, nil)
-	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "no subjects of its own") {
+	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "no subjects of its own") {
 		t.Fatalf("PlanReset at WORLD: %v", err)
 	}
 }
@@ -392,7 +393,7 @@ func concurrentResets(t *testing.T, c *counters.Client, writers, resets int) {
 		for _, tier := range []struct{ stream, subject string }{{"DE", de}, {"EU", "count.eu.hits"}} {
 			opts := counters.ResetOptions{Stream: tier.stream}
 			plan, err := c.PlanReset(ctx, []string{tier.subject}, opts, nil)
-			if errors.Is(err, counters.ErrNotFound) {
+			if errors.Is(err, errkind.ErrNotFound) {
 				continue // nothing there yet (or just reset and purged)
 			}
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -45,19 +46,19 @@ func SettleTiers(g *topology.Graph, patterns []string, stream string) []string {
 // stream's namespace), what its upstream held when Settle was called: the
 // aggregate's Nats-Counter-Sources entry equals the upstream value then, or
 // the upstream value now. A stream without sources is settled at once.
-// When timeout passes first the error is ErrUnavailable and names the
+// When timeout passes first the error is errkind.ErrUnavailable and names the
 // source that is behind.
 func (c *Client) Settle(ctx context.Context, g *topology.Graph, stream string, patterns []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	st := &settleState{visiting: map[string]bool{}}
 	err := c.settle(ctx, g, stream, patterns, st)
-	if err != nil && !errors.Is(err, ErrUnavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if err != nil && !errors.Is(err, errkind.ErrUnavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// The deadline hit in the middle of a read.
 		if st.pending != nil {
 			return settleTimeout(st.behind, st.pending)
 		}
-		return Unavailablef("stream %s has not caught up with its sources in time: the aggregate is still catching up; retry, or wait longer with --settle=TIMEOUT", stream)
+		return errkind.Unavailablef("stream %s has not caught up with its sources in time: the aggregate is still catching up; retry, or wait longer with --settle=TIMEOUT", stream)
 	}
 	return err
 }
@@ -203,7 +204,7 @@ func settleTimeout(n *topology.Node, x *expectation) error {
 	if x.edge.Error != "" {
 		why = " (source error: " + x.edge.Error + ")"
 	}
-	return Unavailablef("stream %s has not caught up with its source %s for %s (want %s from %s)%s: the aggregate is still catching up; retry, or wait longer with --settle=TIMEOUT",
+	return errkind.Unavailablef("stream %s has not caught up with its source %s for %s (want %s from %s)%s: the aggregate is still catching up; retry, or wait longer with --settle=TIMEOUT",
 		n.ID, x.upstream.ID, x.aggSubject, x.want, x.srcSubject, why)
 }
 

@@ -3,6 +3,7 @@ package counters
 import (
 	"strings"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -20,7 +21,7 @@ type SourceSpec struct {
 // contain ':' (it separates the parts).
 func ParseSourceSpec(spec string) (SourceSpec, error) {
 	bad := func(why string) (SourceSpec, error) {
-		return SourceSpec{}, Invalidf("invalid source %q: %s (want STREAM[@DOMAIN][:FROM[:TO]])", spec, why)
+		return SourceSpec{}, errkind.Invalidf("invalid source %q: %s (want STREAM[@DOMAIN][:FROM[:TO]])", spec, why)
 	}
 	parts := strings.Split(spec, ":")
 	if len(parts) > 3 {
@@ -110,10 +111,10 @@ func (s SourceSpec) mapping() *jetstream.StreamSource {
 
 func validName(what, name string) error {
 	if name == "" {
-		return errorf(ErrInvalid, "empty %s", what)
+		return errkind.Invalidf("empty %s", what)
 	}
 	if strings.ContainsAny(name, " \t\r\n.*>/\\@") || strings.ContainsFunc(name, isControl) {
-		return errorf(ErrInvalid, "%s %q may not contain spaces, control characters, '.', '*', '>', '/', '\\' or '@'", what, name)
+		return errkind.Invalidf("%s %q may not contain spaces, control characters, '.', '*', '>', '/', '\\' or '@'", what, name)
 	}
 	return nil
 }

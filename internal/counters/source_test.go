@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -66,8 +67,8 @@ func TestParseSourceSpec(t *testing.T) {
 			t.Errorf("ParseSourceSpec(%q) = %+v, want an error", c.in, got)
 			continue
 		}
-		if !errors.Is(err, counters.ErrInvalid) {
-			t.Errorf("ParseSourceSpec(%q): %v is not ErrInvalid", c.in, err)
+		if !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("ParseSourceSpec(%q): %v is not errkind.ErrInvalid", c.in, err)
 		}
 		msg := err.Error()
 		if !strings.Contains(msg, c.why) || !strings.Contains(msg, "STREAM[@DOMAIN][:FROM[:TO]]") {
@@ -144,13 +145,13 @@ func TestValidSubject(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "a..b", ".a", "a.", "a b", "a.>.b", "a.b*", "a.>x", "a\tb"} {
-		if err := counters.ValidSubject(s, true); !errors.Is(err, counters.ErrInvalid) {
-			t.Errorf("ValidSubject(%q, wildcards) = %v, want ErrInvalid", s, err)
+		if err := counters.ValidSubject(s, true); !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("ValidSubject(%q, wildcards) = %v, want errkind.ErrInvalid", s, err)
 		}
 	}
 	for _, s := range []string{"a.*", "a.>", "*"} {
-		if err := counters.ValidSubject(s, false); !errors.Is(err, counters.ErrInvalid) {
-			t.Errorf("ValidSubject(%q, literal) = %v, want ErrInvalid", s, err)
+		if err := counters.ValidSubject(s, false); !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("ValidSubject(%q, literal) = %v, want errkind.ErrInvalid", s, err)
 		}
 	}
 }
@@ -190,8 +191,8 @@ func FuzzParseSourceSpec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		spec, err := counters.ParseSourceSpec(in)
 		if err != nil {
-			if !errors.Is(err, counters.ErrInvalid) {
-				t.Fatalf("ParseSourceSpec(%q): %v is not ErrInvalid", in, err)
+			if !errors.Is(err, errkind.ErrInvalid) {
+				t.Fatalf("ParseSourceSpec(%q): %v is not errkind.ErrInvalid", in, err)
 			}
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -120,7 +121,7 @@ func (c *Client) behind(ctx context.Context, n, up *topology.Node, e topology.Ed
 	}
 	agg, err := dc.readOne(ctx, n.Name, aggSubject, readSources)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, errkind.ErrNotFound):
 	case err != nil || agg.SourcesError != nil:
 		return "", "", nil
 	default:
@@ -148,7 +149,7 @@ func (c *Client) readLastMessage(ctx context.Context, stream string) (*Counter, 
 	}
 	var resp msgGetResponse
 	if err := json.Unmarshal(msg.Data, &resp); err != nil || resp.Error != nil || resp.Message == nil {
-		return nil, NotFoundf("stream %s: no last message", stream)
+		return nil, errkind.NotFoundf("stream %s: no last message", stream)
 	}
 	v, err := ParseBody(resp.Message.Data)
 	if err != nil {

@@ -2,6 +2,8 @@ package counters
 
 import (
 	"strings"
+
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 // MaxSubjectLen is the longest subject the tool accepts. The server refuses
@@ -22,32 +24,32 @@ var reservedPrefixes = []string{"$", "_INBOX.", "_R_."}
 // long subject whole, and shows control characters escaped.
 func ValidSubject(subject string, wildcards bool) error {
 	if subject == "" {
-		return errorf(ErrInvalid, "subject is empty")
+		return errkind.Invalidf("subject is empty")
 	}
 	if len(subject) > MaxSubjectLen {
-		return errorf(ErrInvalid, "subject %.40q… is %d bytes long: subjects are at most %d", subject, len(subject), MaxSubjectLen)
+		return errkind.Invalidf("subject %.40q… is %d bytes long: subjects are at most %d", subject, len(subject), MaxSubjectLen)
 	}
 	if strings.ContainsAny(subject, " \t\r\n") {
-		return errorf(ErrInvalid, "subject %q contains whitespace", subject)
+		return errkind.Invalidf("subject %q contains whitespace", subject)
 	}
 	if strings.ContainsFunc(subject, isControl) {
-		return errorf(ErrInvalid, "subject %q contains a control character", subject)
+		return errkind.Invalidf("subject %q contains a control character", subject)
 	}
 	tokens := strings.Split(subject, ".")
 	for i, t := range tokens {
 		switch {
 		case t == "":
-			return errorf(ErrInvalid, "subject %q has an empty token", subject)
+			return errkind.Invalidf("subject %q has an empty token", subject)
 		case t == "*" || t == ">":
 			if !wildcards {
-				return errorf(ErrInvalid, "subject %q has a wildcard; name one counter", subject)
+				return errkind.Invalidf("subject %q has a wildcard; name one counter", subject)
 			}
 			if t == ">" && i != len(tokens)-1 {
-				return errorf(ErrInvalid, "subject %q: '>' must be the last token", subject)
+				return errkind.Invalidf("subject %q: '>' must be the last token", subject)
 			}
 		case strings.ContainsAny(t, "*>") && len(t) > 1:
 			// "a*b" is a literal token to the server, but almost always a typo.
-			return errorf(ErrInvalid, "subject %q: wildcards must be whole tokens", subject)
+			return errkind.Invalidf("subject %q: wildcards must be whole tokens", subject)
 		}
 	}
 	return nil
@@ -62,7 +64,7 @@ func ValidPublishSubject(subject string) error {
 		return err
 	}
 	if ReservedSubject(subject) {
-		return errorf(ErrInvalid, "subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", subject)
+		return errkind.Invalidf("subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", subject)
 	}
 	return nil
 }
@@ -75,7 +77,7 @@ func ValidPublishPattern(pattern string) error {
 		return err
 	}
 	if ReservedSubject(pattern) {
-		return errorf(ErrInvalid, "subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", pattern)
+		return errkind.Invalidf("subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", pattern)
 	}
 	return nil
 }

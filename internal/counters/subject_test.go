@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/jetcounter/counter/internal/errkind"
 )
 
 func TestValidPublishSubject(t *testing.T) {
@@ -17,8 +19,8 @@ func TestValidPublishSubject(t *testing.T) {
 		"$KV.b.k", "$O.b.c", "_INBOX.abc", "$JS.hub.API.INFO", "_R_.x",
 		"", "a..b", "a.*", "a.>", "a b", "a\x1bb", "a\x07", strings.Repeat("a", MaxSubjectLen+1),
 	} {
-		if err := ValidPublishSubject(s); !errors.Is(err, ErrInvalid) {
-			t.Errorf("ValidPublishSubject(%.40q) = %v, want ErrInvalid", s, err)
+		if err := ValidPublishSubject(s); !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("ValidPublishSubject(%.40q) = %v, want errkind.ErrInvalid", s, err)
 		}
 	}
 	long := strings.Repeat("x", 100000)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -125,10 +126,10 @@ func (d *discovery) list(ctx context.Context, dc *Client, domain string) error {
 		if domain == "" {
 			return dc.wrap(err, "list streams")
 		}
-		if noJetStream(err) {
+		if errkind.NoJetStream(err) {
 			// A domain the user named (--domains, a source's @DOMAIN), not
 			// --js-domain: the name is the likelier mistake.
-			return errorf(ErrUnavailable, "list streams in domain %s: JetStream is not available%s: check the domain name, and that a server of domain %s is connected", domain, dc.where(), domain)
+			return errkind.Unavailablef("list streams in domain %s: JetStream is not available%s: check the domain name, and that a server of domain %s is connected", domain, dc.where(), domain)
 		}
 		return dc.wrap(err, "list streams in domain "+domain)
 	}
@@ -245,7 +246,7 @@ func (d *discovery) followMissing(ctx context.Context) error {
 			if err != nil {
 				// It stays a node without configuration, which Check
 				// reports: as missing, or with why it could not be read.
-				if !errors.Is(err, ErrNotFound) {
+				if !errors.Is(err, errkind.ErrNotFound) {
 					d.lookupErrors[e.Upstream] = err.Error()
 				}
 				continue
@@ -271,7 +272,7 @@ type Tier struct {
 	Direct  *big.Int
 	Sources []TierSource
 	// Error is why the value could not be read; Err the same as an error,
-	// keeping its kind (permission denied is ErrUnavailable).
+	// keeping its kind (permission denied is errkind.ErrUnavailable).
 	Error string
 	Err   error `json:"-"`
 	// Warning: the value was read, but its sources record could not be
@@ -294,7 +295,7 @@ type TierSource struct {
 
 // Tiers follows subject through every tier of g: the streams that hold it
 // as their own or produce it from a source, the aggregates above (Up) and
-// the sources below (Down), with values read at each. ErrNotFound when no
+// the sources below (Down), with values read at each. errkind.ErrNotFound when no
 // counter stream holds or produces the subject.
 func (c *Client) Tiers(ctx context.Context, g *topology.Graph, subject string) ([]Tier, error) {
 	if err := ValidSubject(subject, false); err != nil {
@@ -334,7 +335,7 @@ func (c *Client) Tiers(ctx context.Context, g *topology.Graph, subject string) (
 		}
 	}
 	if len(tiers) == 0 {
-		return nil, NotFoundf("no counter stream holds %s: check the subject (counter topology shows the streams)", subject)
+		return nil, errkind.NotFoundf("no counter stream holds %s: check the subject (counter topology shows the streams)", subject)
 	}
 	// Sources first, then the named tier, then aggregates: the order data flows.
 	sort.SliceStable(tiers, func(i, j int) bool { return tiers[i].Depth < tiers[j].Depth })
@@ -422,7 +423,7 @@ func holdsVia(g *topology.Graph, n *topology.Node, subject string, visiting map[
 // n's domain. No value is an empty result, not an error.
 func (c *Client) readTier(ctx context.Context, n *topology.Node, subject string) ([]Counter, error) {
 	if n == nil || n.Config == nil {
-		return nil, NotFoundf("stream not found")
+		return nil, errkind.NotFoundf("stream not found")
 	}
 	dc, err := c.inDomain(n.Domain)
 	if err != nil {
@@ -433,7 +434,7 @@ func (c *Client) readTier(ctx context.Context, n *topology.Node, subject string)
 	if IsLiteral(subject) {
 		// From the leader: tiers are compared with each other ("behind").
 		ctr, err := dc.readOne(ctx, n.Name, subject, readSources)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, errkind.ErrNotFound) {
 			return nil, nil
 		}
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/testserver"
 	"github.com/jetcounter/counter/internal/topology"
 )
@@ -104,8 +105,8 @@ func TestTopologyRegions(t *testing.T) {
 	}) {
 		t.Fatalf("tiers of count.eu.hits:\n%s", strings.Join(got, "\n"))
 	}
-	if _, err := c.Tiers(ctx, g, "nothing.here"); !errors.Is(err, counters.ErrNotFound) {
-		t.Fatalf("unknown subject: %v, want ErrNotFound", err)
+	if _, err := c.Tiers(ctx, g, "nothing.here"); !errors.Is(err, errkind.ErrNotFound) {
+		t.Fatalf("unknown subject: %v, want errkind.ErrNotFound", err)
 	}
 	// A counter nobody incremented yet still has its tiers, without values.
 	tiers, err = c.Tiers(ctx, g, "count.pl.misses")
@@ -263,10 +264,10 @@ func TestCreateRefusesDiamondAndCycle(t *testing.T) {
 
 	diamond := counters.StreamSpec{Name: "GLOBAL", Sources: sources(t, "EU", "PL")}
 	_, err := c.Create(ctx, diamond, counters.CreateOptions{})
-	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "PL reaches counter stream GLOBAL by 2 paths") || !strings.Contains(err.Error(), "--force") {
-		t.Fatalf("diamond: %v, want ErrInvalid naming the paths and --force", err)
+	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "PL reaches counter stream GLOBAL by 2 paths") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("diamond: %v, want errkind.ErrInvalid naming the paths and --force", err)
 	}
-	if _, err := c.StreamInfo(ctx, "GLOBAL"); !errors.Is(err, counters.ErrNotFound) {
+	if _, err := c.StreamInfo(ctx, "GLOBAL"); !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("refused stream was created anyway: %v", err)
 	}
 	res, err := c.Create(ctx, diamond, counters.CreateOptions{Force: true})
@@ -284,8 +285,8 @@ func TestCreateRefusesDiamondAndCycle(t *testing.T) {
 		t.Fatalf("point PL at LOOP: %v", err)
 	}
 	_, err = c.Create(ctx, counters.StreamSpec{Name: "LOOP", Subjects: []string{"loop.>"}, Sources: sources(t, "EU")}, counters.CreateOptions{})
-	if !errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), "cycle") {
-		t.Fatalf("cycle: %v, want ErrInvalid about a cycle", err)
+	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "cycle") {
+		t.Fatalf("cycle: %v, want errkind.ErrInvalid about a cycle", err)
 	}
 }
 

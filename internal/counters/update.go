@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -170,17 +171,17 @@ func UpdateRefusal(have, want jetstream.StreamConfig) error {
 	name := have.Name
 	switch {
 	case have.Mirror != nil && want.Mirror == nil:
-		return Invalidf("stream %s is a mirror: it cannot become a counter stream; create a new stream instead", name)
+		return errkind.Invalidf("stream %s is a mirror: it cannot become a counter stream; create a new stream instead", name)
 	case have.Mirror == nil && want.Mirror != nil:
-		return Invalidf("stream %s is not a mirror: a stream cannot become one; create a new stream with --mirror", name)
+		return errkind.Invalidf("stream %s is not a mirror: a stream cannot become one; create a new stream with --mirror", name)
 	case have.Mirror != nil && mirrorKey(have.Mirror) != mirrorKey(want.Mirror):
-		return Invalidf("stream %s mirrors %s: a mirror's origin cannot change; create a new mirror of %s", name, specOf(have.Mirror), specOf(want.Mirror))
+		return errkind.Invalidf("stream %s mirrors %s: a mirror's origin cannot change; create a new mirror of %s", name, specOf(have.Mirror), specOf(want.Mirror))
 	case have.Mirror == nil && !have.AllowMsgCounter:
-		return Invalidf("stream %s is not a counter stream: counters cannot be turned on for an existing stream; create a new one", name)
+		return errkind.Invalidf("stream %s is not a counter stream: counters cannot be turned on for an existing stream; create a new one", name)
 	case have.Storage != want.Storage:
-		return Invalidf("stream %s: storage cannot change (have %s, want %s); create a new stream and move the sources and subjects to it", name, have.Storage, want.Storage)
+		return errkind.Invalidf("stream %s: storage cannot change (have %s, want %s); create a new stream and move the sources and subjects to it", name, have.Storage, want.Storage)
 	case have.Retention != want.Retention:
-		return Invalidf("stream %s: retention cannot change (have %s, want %s); create a new stream", name, have.Retention, want.Retention)
+		return errkind.Invalidf("stream %s: retention cannot change (have %s, want %s); create a new stream", name, have.Retention, want.Retention)
 	}
 	old, next := sourceEdges(have.Sources), sourceEdges(want.Sources)
 	for _, n := range next {
@@ -191,7 +192,7 @@ func UpdateRefusal(have, want jetstream.StreamConfig) error {
 			if o.src.Name != n.src.Name || findEdge(next, o.key) != nil {
 				continue
 			}
-			return Invalidf("source %s of %s would move from %s to %s: that is a new source key, and %s would count %s's whole value again (even with --force, nothing changed). To move it safely, create a new aggregate that sources %s, or remove the source in one update, add it back with another (its plan shows the value counted again) and reset %s afterwards",
+			return errkind.Invalidf("source %s of %s would move from %s to %s: that is a new source key, and %s would count %s's whole value again (even with --force, nothing changed). To move it safely, create a new aggregate that sources %s, or remove the source in one update, add it back with another (its plan shows the value counted again) and reset %s afterwards",
 				o.src.Name, name, where(apiPrefix(o.src.External)), where(apiPrefix(n.src.External)), name, o.src.Name, specOf(n.src), name)
 		}
 	}
@@ -439,7 +440,7 @@ func countersWord(n int) string {
 // plans the update: the changes, their effects on values at this tier and
 // every tier above (read now), and what needs --force. It writes nothing.
 // A stream that does not exist gives a plan with Exists false. Changes no
-// update can make are an ErrInvalid error, whatever opts.Force says.
+// update can make are an errkind.ErrInvalid error, whatever opts.Force says.
 func (c *Client) PlanUpdate(ctx context.Context, spec StreamSpec, opts CreateOptions) (*UpdatePlan, error) {
 	want, err := spec.Config()
 	if err != nil {
@@ -449,7 +450,7 @@ func (c *Client) PlanUpdate(ctx context.Context, spec StreamSpec, opts CreateOpt
 		return nil, err
 	}
 	existing, err := c.StreamInfo(ctx, want.Name)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errkind.ErrNotFound) {
 		return &UpdatePlan{Stream: want.Name, Want: want}, nil
 	}
 	if err != nil {
@@ -606,14 +607,14 @@ func (c *Client) ApplyUpdate(ctx context.Context, plan *UpdatePlan) error {
 		return err
 	}
 	if diffs := ConfigDiff(info.Config, plan.Have); len(diffs) > 0 {
-		return errorf(ErrConflict, "stream %s changed since the plan was made (%s): nothing changed; run the command again to see the new plan", plan.Stream, strings.Join(diffs, "; "))
+		return errkind.Conflictf("stream %s changed since the plan was made (%s): nothing changed; run the command again to see the new plan", plan.Stream, strings.Join(diffs, "; "))
 	}
 	rctx, cancel := c.requestContext(ctx)
 	defer cancel()
 	if _, err := c.js.UpdateStream(rctx, plan.Want); err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.Code == 400 {
-			return Invalidf("update stream %s: the server refused the configuration: %s (error %d); nothing changed", plan.Stream, apiErr.Description, apiErr.ErrorCode)
+			return errkind.Invalidf("update stream %s: the server refused the configuration: %s (error %d); nothing changed", plan.Stream, apiErr.Description, apiErr.ErrorCode)
 		}
 		return c.wrap(err, "update stream "+plan.Stream)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/testserver"
 	"github.com/jetcounter/counter/internal/topology"
 	"github.com/nats-io/nats.go/jetstream"
@@ -161,8 +162,8 @@ func TestUpdateRefusals(t *testing.T) {
 		"to a mirror": {Name: "EU", Mirror: &counters.SourceSpec{Stream: "DE"}},
 	} {
 		_, err := c.PlanUpdate(ctx, spec, counters.CreateOptions{Force: true})
-		if !errors.Is(err, counters.ErrInvalid) {
-			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		if !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("%s: %v, want errkind.ErrInvalid", name, err)
 		}
 	}
 	// The domain move says how to do it safely.
@@ -204,12 +205,12 @@ func TestUpdateRefusals(t *testing.T) {
 	waitValue(t, c, "EU", "count.eu2.hits", "3")
 	waitValue(t, c, "EU", "count.eu.hits", "3")
 	// Stale: applying the same plan again finds the stream changed.
-	if err := c.ApplyUpdate(ctx, plan); !errors.Is(err, counters.ErrConflict) {
+	if err := c.ApplyUpdate(ctx, plan); !errors.Is(err, errkind.ErrConflict) {
 		t.Fatalf("stale plan: %v", err)
 	}
 	// Create without --update still refuses a differing stream, pointing at --update.
 	_, err = c.Create(ctx, euSpec("DE:count.de.>:count.eu.>", "PL"), counters.CreateOptions{Force: true})
-	if !errors.Is(err, counters.ErrConflict) || !strings.Contains(err.Error(), "--update") {
+	if !errors.Is(err, errkind.ErrConflict) || !strings.Contains(err.Error(), "--update") {
 		t.Fatalf("create over a differing stream: %v", err)
 	}
 }
@@ -275,7 +276,7 @@ func TestMirrorThenSourceAcrossDomains(t *testing.T) {
 	}
 	// A mirror of a plain stream is no counter tier.
 	rawStream(t, leafClient.JetStream(), jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}})
-	if _, err := hubClient.Create(ctx, counters.StreamSpec{Name: "LOGS_COPY", Mirror: &counters.SourceSpec{Stream: "LOGS", Domain: "leaf"}}, counters.CreateOptions{}); !errors.Is(err, counters.ErrInvalid) {
+	if _, err := hubClient.Create(ctx, counters.StreamSpec{Name: "LOGS_COPY", Mirror: &counters.SourceSpec{Stream: "LOGS", Domain: "leaf"}}, counters.CreateOptions{}); !errors.Is(err, errkind.ErrInvalid) {
 		t.Fatalf("mirror of a plain stream: %v", err)
 	}
 
@@ -319,7 +320,7 @@ func TestMirrorThenSourceAcrossDomains(t *testing.T) {
 		}
 	}
 	_, err = hubClient.Create(ctx, counters.StreamSpec{Name: "EU3", Sources: []counters.SourceSpec{{Stream: "DE_COPY"}}}, counters.CreateOptions{})
-	if !errors.Is(err, counters.ErrUnavailable) || !strings.Contains(err.Error(), "could not check that source stream DE_COPY holds counter values") {
+	if !errors.Is(err, errkind.ErrUnavailable) || !strings.Contains(err.Error(), "could not check that source stream DE_COPY holds counter values") {
 		t.Fatalf("create sourcing a mirror whose origin is offline: %v", err)
 	}
 }
@@ -353,8 +354,8 @@ func TestUpdateRefusalRules(t *testing.T) {
 		switch {
 		case c.bad == "" && err != nil:
 			t.Errorf("%s: refused: %v", c.name, err)
-		case c.bad != "" && (!errors.Is(err, counters.ErrInvalid) || !strings.Contains(err.Error(), c.bad)):
-			t.Errorf("%s: %v, want ErrInvalid with %q", c.name, err, c.bad)
+		case c.bad != "" && (!errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), c.bad)):
+			t.Errorf("%s: %v, want errkind.ErrInvalid with %q", c.name, err, c.bad)
 		}
 	}
 	mirror := mustConfig(t, counters.StreamSpec{Name: "M", Mirror: &counters.SourceSpec{Stream: "DE", Domain: "leaf"}})

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -146,7 +147,7 @@ func (c *Client) Watch(ctx context.Context, patterns []string, opts WatchOptions
 		if err := nc.LastError(); err != nil {
 			why = " (" + err.Error() + ")"
 		}
-		w.emit(WatchEvent{Kind: WatchClosed, Err: errorf(ErrUnavailable, "watch: the connection to the server was closed%s: check the server and credentials, then watch again", why)})
+		w.emit(WatchEvent{Kind: WatchClosed, Err: errkind.Unavailablef("watch: the connection to the server was closed%s: check the server and credentials, then watch again", why)})
 	})
 	for _, ws := range w.streams {
 		if err := w.start(ctx, ws, false); err != nil {
@@ -237,7 +238,7 @@ func (w *Watch) start(ctx context.Context, ws *watchedStream, resume bool) error
 	})
 	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return NotFoundf("stream %s not found%s", ws.name, w.c.where())
+			return errkind.NotFoundf("stream %s not found%s", ws.name, w.c.where())
 		}
 		return w.c.wrap(err, "watch stream "+ws.name)
 	}
@@ -389,5 +390,5 @@ func watchFilters(patterns []string) ([]string, error) {
 	case 1:
 		return sets[0], nil
 	}
-	return nil, Invalidf("patterns %s and %s overlap in part: watch one pattern that covers both, or patterns that do not overlap", strings.Join(sets[0], " "), strings.Join(sets[1], " "))
+	return nil, errkind.Invalidf("patterns %s and %s overlap in part: watch one pattern that covers both, or patterns that do not overlap", strings.Join(sets[0], " "), strings.Join(sets[1], " "))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/embedded"
+	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -127,10 +128,10 @@ func TestWatchErrors(t *testing.T) {
 		stream   string
 		kind     error
 	}{
-		{[]string{"w..x"}, "", counters.ErrInvalid},
-		{[]string{"w.*.c", "w.b.*"}, "", counters.ErrInvalid}, // overlap, neither covers the other
-		{[]string{"nowhere.x"}, "", counters.ErrNotFound},
-		{[]string{"w.x"}, "NOPE", counters.ErrNotFound},
+		{[]string{"w..x"}, "", errkind.ErrInvalid},
+		{[]string{"w.*.c", "w.b.*"}, "", errkind.ErrInvalid}, // overlap, neither covers the other
+		{[]string{"nowhere.x"}, "", errkind.ErrNotFound},
+		{[]string{"w.x"}, "NOPE", errkind.ErrNotFound},
 	}
 	for _, tc := range cases {
 		w, err := c.Watch(ctx, tc.patterns, counters.WatchOptions{Stream: tc.stream})
@@ -244,7 +245,7 @@ func TestWatchMemoryStreamRecreated(t *testing.T) {
 	r.stop()
 	r.start()
 	ev := watchEvent(t, w, "stream gone", isKind(counters.WatchProblem))
-	if !errors.Is(ev.Err, counters.ErrNotFound) {
+	if !errors.Is(ev.Err, errkind.ErrNotFound) {
 		t.Fatalf("problem %v, want a not-found error", ev.Err)
 	}
 	other := reconnectingClient(t, url)
@@ -331,7 +332,7 @@ func TestWatchStreamDeletedAndRecreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := watchEvent(t, w, "stream gone", isKind(counters.WatchProblem))
-	if !errors.Is(ev.Err, counters.ErrNotFound) {
+	if !errors.Is(ev.Err, errkind.ErrNotFound) {
 		t.Fatalf("problem %v, want a not-found error", ev.Err)
 	}
 	mustCreate(t, c, spec)
