@@ -7,13 +7,14 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/history"
 	"github.com/jetcounter/counter/render"
 )
 
 func addAudit(a *app) {
 	var (
 		patterns []string
-		opts     counters.AuditOptions
+		opts     history.AuditOptions
 		asJSON   bool
 	)
 	c := a.fisk.Command("audit", "Recount counters from their retained history and prove each total (exit 5 on any problem)")
@@ -41,7 +42,7 @@ counter audit 'count.>' --json > audit.jsonl || echo "audit failed: $?"`)
 			return err
 		}
 		defer client.Conn().Close()
-		report, err := client.Audit(ctx, patterns, opts)
+		report, err := history.Audit(ctx, client, patterns, opts)
 		if err != nil {
 			return err
 		}
@@ -64,7 +65,7 @@ counter audit 'count.>' --json > audit.jsonl || echo "audit failed: $?"`)
 }
 
 // auditSummary is the one line on stderr: what was read and what holds.
-func auditSummary(r *counters.AuditReport) string {
+func auditSummary(r *history.AuditReport) string {
 	failed := 0
 	for i := range r.Counters {
 		if !r.Counters[i].OK() {

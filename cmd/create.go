@@ -7,12 +7,13 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/render"
 )
 
 func addCreate(a *app) {
 	var (
-		spec    counters.StreamSpec
+		spec    streams.StreamSpec
 		sources []string
 		mirror  string
 		dryRun  bool
@@ -53,7 +54,7 @@ counter create EU --subjects 'count.eu.>' --source 'DE_COPY:count.de.>:count.eu.
 	a.verbs["create"] = func(ctx context.Context) error {
 		spec.Sources = spec.Sources[:0]
 		for _, s := range sources {
-			src, err := counters.ParseSourceSpec(s)
+			src, err := streams.ParseSourceSpec(s)
 			if err != nil {
 				return err
 			}
@@ -61,7 +62,7 @@ counter create EU --subjects 'count.eu.>' --source 'DE_COPY:count.de.>:count.eu.
 		}
 		spec.Mirror = nil
 		if mirror != "" {
-			m, err := counters.ParseMirrorSpec(mirror)
+			m, err := streams.ParseMirrorSpec(mirror)
 			if err != nil {
 				return err
 			}
@@ -75,9 +76,9 @@ counter create EU --subjects 'count.eu.>' --source 'DE_COPY:count.de.>:count.eu.
 			return err
 		}
 		defer client.Conn().Close()
-		opts := counters.CreateOptions{DryRun: dryRun, Force: force, Domains: splitList(domains)}
+		opts := streams.CreateOptions{DryRun: dryRun, Force: force, Domains: splitList(domains)}
 		if update {
-			plan, err := client.PlanUpdate(ctx, spec, opts)
+			plan, err := streams.PlanUpdate(ctx, client, spec, opts)
 			if err != nil {
 				return err
 			}
@@ -86,7 +87,7 @@ counter create EU --subjects 'count.eu.>' --source 'DE_COPY:count.de.>:count.eu.
 			}
 			// No such stream yet: the same command creates it, so CI converges.
 		}
-		res, err := client.Create(ctx, spec, opts)
+		res, err := streams.Create(ctx, client, spec, opts)
 		if err != nil {
 			return err
 		}
@@ -103,7 +104,7 @@ const shownCounters = 20
 
 // update shows the plan, asks at a terminal when values change (elsewhere
 // that needs --force), and applies it.
-func (a *app) update(ctx context.Context, client *counters.Client, plan *counters.UpdatePlan, dryRun, force, asJSON bool) error {
+func (a *app) update(ctx context.Context, client *counters.Client, plan *streams.UpdatePlan, dryRun, force, asJSON bool) error {
 	out := a.printer(asJSON)
 	refused := func() error {
 		return errkind.Invalidf("update of stream %s refused: %s; or pass --force to update anyway; nothing changed", plan.Stream, strings.Join(plan.Refusals, "; "))
@@ -144,7 +145,7 @@ func (a *app) update(ctx context.Context, client *counters.Client, plan *counter
 		}
 		asked = true
 	}
-	if err := client.ApplyUpdate(ctx, plan); err != nil {
+	if err := streams.ApplyUpdate(ctx, client, plan); err != nil {
 		return err
 	}
 	if asJSON {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -109,7 +110,7 @@ func TestIncrUnknownOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := c.Create(ctx, counters.StreamSpec{Name: "U", Subjects: []string{"u.>"}}, counters.CreateOptions{}); err != nil {
+	if _, err := streams.Create(ctx, c, streams.StreamSpec{Name: "U", Subjects: []string{"u.>"}}, streams.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	proxy := blackholeProxy(t, strings.TrimPrefix(s.ClientURL(), "nats://"), "HPUB u.x ")
@@ -197,7 +198,7 @@ func TestIncrNoLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := c.Create(ctx, counters.StreamSpec{Name: "NL", Subjects: []string{"nl.>"}, Replicas: 1, Storage: "memory"}, counters.CreateOptions{}); err != nil {
+	if _, err := streams.Create(ctx, c, streams.StreamSpec{Name: "NL", Subjects: []string{"nl.>"}, Replicas: 1, Storage: "memory"}, streams.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := c.StreamInfo(ctx, "NL")
@@ -242,7 +243,7 @@ func TestGetConnectionLostMidRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "M", Subjects: []string{"m.>"}, Storage: "memory"}, counters.CreateOptions{}); err != nil {
+	if _, err := streams.Create(context.Background(), c, streams.StreamSpec{Name: "M", Subjects: []string{"m.>"}, Storage: "memory"}, streams.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := seedCounters(nc, "m", 2000); err != nil {

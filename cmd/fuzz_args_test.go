@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -48,7 +49,7 @@ func FuzzArguments(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "VICTIM", Subjects: []string{"victim.>"}}, counters.CreateOptions{}); err != nil {
+	if _, err := streams.Create(context.Background(), c, streams.StreamSpec{Name: "VICTIM", Subjects: []string{"victim.>"}}, streams.CreateOptions{}); err != nil {
 		f.Fatal(err)
 	}
 	js, err := jetstream.New(nc)

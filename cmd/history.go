@@ -9,13 +9,14 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/history"
 	"github.com/jetcounter/counter/render"
 )
 
 func addHistory(a *app) {
 	var (
 		subject string
-		opts    counters.HistoryOptions
+		opts    history.HistoryOptions
 		since   string
 		asJSON  bool
 	)
@@ -58,7 +59,7 @@ counter history orders.done --json | jq -r 'select(.delta | startswith("-")) | .
 		}
 		defer client.Conn().Close()
 		out := a.printer(asJSON).NewHistory()
-		info, err := client.History(ctx, subject, opts, func(m counters.HistoryMsg) error {
+		info, err := history.History(ctx, client, subject, opts, func(m history.HistoryMsg) error {
 			if err := out.Write(m); err != nil {
 				return err
 			}
@@ -80,7 +81,7 @@ counter history orders.done --json | jq -r 'select(.delta | startswith("-")) | .
 // historyNote says, on stderr, what the printed rows do not: that nothing
 // changed in the window, or where the retained history starts when its
 // first message is not among them.
-func historyNote(info *counters.HistoryInfo, opts counters.HistoryOptions) string {
+func historyNote(info *history.HistoryInfo, opts history.HistoryOptions) string {
 	if info.Shown == 0 {
 		return fmt.Sprintf("no change of %s in stream %s since %s", info.Subject, info.Stream, opts.Since.UTC().Format(time.RFC3339))
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -110,11 +111,11 @@ func TestHostileInvocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, spec := range []counters.StreamSpec{
+	for _, spec := range []streams.StreamSpec{
 		{Name: "VICTIM", Subjects: []string{"victim.>"}},
 		{Name: "AGG", Subjects: []string{"agg.>"}},
 	} {
-		if _, err := c.Create(ctx, spec, counters.CreateOptions{}); err != nil {
+		if _, err := streams.Create(ctx, c, spec, streams.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

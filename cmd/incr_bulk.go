@@ -13,7 +13,7 @@ import (
 	"github.com/choria-io/fisk"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/bulk"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/render"
 )
@@ -56,7 +56,7 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 		return errkind.Invalidf("--id names one increment: give each line an ID column, or use --id-prefix")
 	}
 	if f.idPrefix != "" {
-		if err := counters.ValidIDPrefix(f.idPrefix); err != nil {
+		if err := bulk.ValidIDPrefix(f.idPrefix); err != nil {
 			return err
 		}
 	}
@@ -89,26 +89,26 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 	}
 	defer client.Conn().Close()
 
-	opts := counters.BulkOptions{IDPrefix: f.idPrefix, Coalesce: f.coalesce, Follow: f.follow, Values: f.values}
+	opts := bulk.BulkOptions{IDPrefix: f.idPrefix, Coalesce: f.coalesce, Follow: f.follow, Values: f.values}
 	var bar *bulkProgress
 	if a.env.StderrTTY {
 		bar = newBulkProgress(a.env.Stderr)
 		opts.Progress = bar.update
 	}
-	opts.BadLine = func(e counters.LineError) {
+	opts.BadLine = func(e bulk.LineError) {
 		bar.clear()
 		fmt.Fprintln(a.env.Stderr, "counter: skipped "+e.Error())
 	}
 	if f.follow {
 		// A follower may run for days: say so when it happens.
-		opts.Failure = func(e counters.LineError) {
+		opts.Failure = func(e bulk.LineError) {
 			bar.clear()
 			fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
 		}
 	}
-	res, err := client.Bulk(ctx, in, opts)
+	res, err := bulk.Bulk(ctx, client, in, opts)
 	bar.clear()
-	var inputErr *counters.InputError
+	var inputErr *bulk.InputError
 	if errors.As(err, &inputErr) && inputErr.Total > 1 {
 		for _, e := range inputErr.Lines {
 			fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
@@ -148,7 +148,7 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 }
 
 // bulkOutcome is the run's exit status, with what to do next.
-func bulkOutcome(res *counters.BulkResult, f *incrBulkFlags, name string) error {
+func bulkOutcome(res *bulk.BulkResult, f *incrBulkFlags, name string) error {
 	var next string
 	switch {
 	case res.Unknown == 0 && res.NotSent == 0:
@@ -198,7 +198,7 @@ type bulkProgress struct {
 
 func newBulkProgress(w io.Writer) *bulkProgress { return &bulkProgress{w: w} }
 
-func (b *bulkProgress) update(p counters.BulkProgress) {
+func (b *bulkProgress) update(p bulk.BulkProgress) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	max, now, what := p.Total, p.Done, "sending"

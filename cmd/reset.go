@@ -11,13 +11,14 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/reset"
 	"github.com/jetcounter/counter/render"
 )
 
 func addReset(a *app) {
 	var (
 		patterns []string
-		opts     counters.ResetOptions
+		opts     reset.ResetOptions
 		force    bool
 		dryRun   bool
 		asJSON   bool
@@ -54,7 +55,7 @@ counter reset 'count.de.>' --force --json`)
 			return err
 		}
 		defer client.Conn().Close()
-		plan, err := client.PlanReset(ctx, patterns, opts, splitList(domains))
+		plan, err := reset.PlanReset(ctx, client, patterns, opts, splitList(domains))
 		if err != nil && ctx.Err() != nil {
 			return errkind.Refusedf("reset cancelled (interrupted while planning): nothing was reset")
 		}
@@ -77,7 +78,7 @@ counter reset 'count.de.>' --force --json`)
 		opts.By = resetBy()
 		progress, done := a.resetProgress()
 		opts.Progress = progress
-		results, err := client.Reset(ctx, plan, opts)
+		results, err := reset.Reset(ctx, client, plan, opts)
 		done()
 		if err != nil {
 			return err
@@ -92,7 +93,7 @@ counter reset 'count.de.>' --force --json`)
 
 // confirmReset shows the plan and asks y/N at a terminal. Anywhere else a
 // reset needs --force: nothing is written.
-func (a *app) confirmReset(ctx context.Context, plan *counters.ResetPlan) error {
+func (a *app) confirmReset(ctx context.Context, plan *reset.ResetPlan) error {
 	if !a.env.StdinTTY || !a.env.StderrTTY {
 		broken := ""
 		if n := plan.BrokenCount(); n > 0 {
@@ -104,7 +105,7 @@ func (a *app) confirmReset(ctx context.Context, plan *counters.ResetPlan) error 
 	const shown = 20
 	head := plan
 	if len(plan.Targets) > shown {
-		head = &counters.ResetPlan{Targets: plan.Targets[:shown]}
+		head = &reset.ResetPlan{Targets: plan.Targets[:shown]}
 	}
 	if err := (render.Printer{W: a.env.Stderr, TTY: true}).ResetPlan(head); err != nil {
 		return err
@@ -151,13 +152,13 @@ func resetBy() string {
 
 // resetProgress reports progress on stderr at a terminal, at most ten times
 // a second; done ends the line.
-func (a *app) resetProgress() (func(counters.ResetProgress), func()) {
+func (a *app) resetProgress() (func(reset.ResetProgress), func()) {
 	if !a.env.StderrTTY {
 		return nil, func() {}
 	}
 	var last time.Time
 	shown := false
-	return func(p counters.ResetProgress) {
+	return func(p reset.ResetProgress) {
 			if p.Total < 2 || (time.Since(last) < 100*time.Millisecond && p.Purged < p.Total) {
 				return
 			}
@@ -172,7 +173,7 @@ func (a *app) resetProgress() (func(counters.ResetProgress), func()) {
 
 // resetWarnings tells, on stderr, which counters were reset but not purged:
 // housekeeping only, so the exit status stays 0.
-func (a *app) resetWarnings(results []counters.ResetResult) {
+func (a *app) resetWarnings(results []reset.ResetResult) {
 	const most = 5
 	var lines []string
 	interrupted := 0
@@ -182,9 +183,9 @@ func (a *app) resetWarnings(results []counters.ResetResult) {
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
-		case r.PurgeError != nil && errors.Is(r.PurgeError, counters.ErrInterrupted):
+		case r.PurgeError != nil && errors.Is(r.PurgeError, reset.ErrInterrupted):
 			interrupted++
-		case r.PurgeError != nil && errors.Is(r.PurgeError, counters.ErrPurgeSkipped):
+		case r.PurgeError != nil && errors.Is(r.PurgeError, reset.ErrPurgeSkipped):
 			why := r.PurgeError.Error()
 			if kept[why] == 0 {
 				keptWhy = append(keptWhy, why)
@@ -211,21 +212,21 @@ func (a *app) resetWarnings(results []counters.ResetResult) {
 
 // resetFailures is the run's error when some counters were not reset or
 // their outcome is unknown; its kind (exit code) is that of the first.
-func resetFailures(results []counters.ResetResult) error {
+func resetFailures(results []reset.ResetResult) error {
 	var first error
 	var failed, unknown, skipped int
 	for _, r := range results {
 		switch r.Outcome {
-		case counters.ResetFailed:
+		case reset.ResetFailed:
 			failed++
-		case counters.ResetUnknown:
+		case reset.ResetUnknown:
 			unknown++
-		case counters.ResetSkipped:
+		case reset.ResetSkipped:
 			skipped++
 		default:
 			continue
 		}
-		if first == nil && r.Outcome != counters.ResetSkipped {
+		if first == nil && r.Outcome != reset.ResetSkipped {
 			first = r.Err
 		}
 	}
@@ -257,7 +258,7 @@ func resetFailures(results []counters.ResetResult) error {
 
 // planWarnings shows, on stderr, what the plan warns about: the plan's own
 // warnings, then each counter's (at most most of them; -1: all).
-func (a *app) planWarnings(plan *counters.ResetPlan, most int) {
+func (a *app) planWarnings(plan *reset.ResetPlan, most int) {
 	lines := slices.Clone(plan.Warnings)
 	for _, t := range plan.Targets {
 		lines = append(lines, t.Warnings...)

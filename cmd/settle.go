@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/tiers"
 )
 
 // defaultSettle is how long --settle waits without a TIMEOUT: a new source
@@ -57,9 +58,9 @@ func expandOptionalValues(args []string) []string {
 
 // settle waits, for each tier a read of patterns is answered by, until its
 // sources have delivered what they held now.
-// With tiers, the aggregates above are waited for too (get --tiers,
+// With aboveToo, the aggregates above are waited for too (get --tiers,
 // topology --subject).
-func (s *settleFlag) wait(ctx context.Context, client *counters.Client, patterns []string, stream string, tiers bool) error {
+func (s *settleFlag) wait(ctx context.Context, client *counters.Client, patterns []string, stream string, aboveToo bool) error {
 	if !s.on {
 		return nil
 	}
@@ -71,15 +72,15 @@ func (s *settleFlag) wait(ctx context.Context, client *counters.Client, patterns
 		return err
 	}
 	deadline := time.Now().Add(s.timeout)
-	for _, tier := range counters.SettleTiers(g, patterns, stream) {
-		if err := client.Settle(ctx, g, tier, patterns, time.Until(deadline)); err != nil {
+	for _, tier := range tiers.SettleTiers(g, patterns, stream) {
+		if err := tiers.Settle(ctx, client, g, tier, patterns, time.Until(deadline)); err != nil {
 			return err
 		}
-		if !tiers {
+		if !aboveToo {
 			continue
 		}
 		for _, h := range g.Up(tier, patterns[0]) {
-			if err := client.Settle(ctx, g, h.Stream, []string{h.Subject}, time.Until(deadline)); err != nil {
+			if err := tiers.Settle(ctx, client, g, h.Stream, []string{h.Subject}, time.Until(deadline)); err != nil {
 				return err
 			}
 		}
@@ -97,8 +98,8 @@ func catchingUp(ctx context.Context, client *counters.Client, err error, pattern
 	if gerr != nil {
 		return err
 	}
-	for _, tier := range counters.SettleTiers(g, patterns, stream) {
-		if src := client.CatchingUp(ctx, g, tier, patterns[0]); src != "" {
+	for _, tier := range tiers.SettleTiers(g, patterns, stream) {
+		if src := tiers.CatchingUp(ctx, client, g, tier, patterns[0]); src != "" {
 			return fmt.Errorf("%w: stream %s is still catching up with the streams it reads from (%s below it has a value): wait for it with --settle", err, tier, src)
 		}
 	}

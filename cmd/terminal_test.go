@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -31,7 +32,7 @@ func TestTerminalShowsControlCharacters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "ESC", Subjects: []string{"esc.>"}}, counters.CreateOptions{}); err != nil {
+	if _, err := streams.Create(context.Background(), c, streams.StreamSpec{Name: "ESC", Subjects: []string{"esc.>"}}, streams.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	hostile := "esc.\x1b]0;owned\x07\x1b[2J"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/tiers"
 	"github.com/jetcounter/counter/internal/topology"
 	"github.com/jetcounter/counter/render"
 )
@@ -88,7 +89,7 @@ counter topology --check --domains hub,leaf`)
 		case check:
 			// A lagging source is looked at again a moment later: one
 			// that has not moved is stalled (an error, with its fix).
-			problems := client.StalledSources(ctx, g, g.Check(), stalledAfter)
+			problems := tiers.StalledSources(ctx, client, g, g.Check(), stalledAfter)
 			if err := out.Problems(problems, len(g.Nodes())); err != nil {
 				return err
 			}
@@ -121,7 +122,7 @@ func printTiers(ctx context.Context, client *counters.Client, out render.Printer
 			return err
 		}
 	}
-	tiers, err := client.Tiers(ctx, g, subject)
+	tiers, err := tiers.Tiers(ctx, client, g, subject)
 	if err != nil {
 		return err
 	}

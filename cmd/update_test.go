@@ -10,7 +10,7 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -26,11 +26,11 @@ func TestUpdatePromptTerminal(t *testing.T) {
 	s := testserver.Single(t)
 	c := watchTestClient(t, s.ClientURL())
 	ctx := context.Background()
-	for _, spec := range []counters.StreamSpec{
+	for _, spec := range []streams.StreamSpec{
 		{Name: "DE", Subjects: []string{"count.de.>"}},
 		{Name: "FR", Subjects: []string{"count.fr.>"}},
 	} {
-		if _, err := c.Create(ctx, spec, counters.CreateOptions{}); err != nil {
+		if _, err := streams.Create(ctx, c, spec, streams.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -43,7 +43,7 @@ func TestUpdatePromptTerminal(t *testing.T) {
 		t.Run(answer.name, func(t *testing.T) {
 			agg := "EU_" + strings.ReplaceAll(answer.name, "-", "_")
 			sub := "count." + strings.ToLower(agg) + ".>"
-			if _, err := c.Create(ctx, counters.StreamSpec{Name: agg, Sources: []counters.SourceSpec{{Stream: "DE", From: "count.de.>", To: sub}}}, counters.CreateOptions{}); err != nil {
+			if _, err := streams.Create(ctx, c, streams.StreamSpec{Name: agg, Sources: []streams.SourceSpec{{Stream: "DE", From: "count.de.>", To: sub}}}, streams.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			ptmx, tty, err := pty.Open()

@@ -13,6 +13,7 @@ import (
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/live"
+	"github.com/jetcounter/counter/internal/watch"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -61,7 +62,7 @@ counter watch orders.done --json --count 2 | tail -n 1`)
 			return err
 		}
 		defer client.Conn().Close()
-		w, err := client.Watch(ctx, f.patterns, counters.WatchOptions{Stream: f.stream})
+		w, err := watch.Start(ctx, client, f.patterns, watch.WatchOptions{Stream: f.stream})
 		if err != nil {
 			return err
 		}
@@ -104,7 +105,7 @@ func (f *watchFlags) validate(table bool) error {
 
 // watchLines prints one JSON line per change (or, with --interval, per
 // counter and interval), flushing whenever it has caught up.
-func (a *app) watchLines(ctx context.Context, w *counters.Watch, f *watchFlags) error {
+func (a *app) watchLines(ctx context.Context, w *watch.Watch, f *watchFlags) error {
 	board := live.NewBoard(time.Now())
 	out := a.printer(true).NewWatchLines()
 	var tick <-chan time.Time
@@ -123,8 +124,8 @@ func (a *app) watchLines(ctx context.Context, w *counters.Watch, f *watchFlags) 
 		written++
 		return f.count > 0 && written >= f.count, nil
 	}
-	handle := func(ev counters.WatchEvent) (done bool, err error) {
-		if ev.Kind != counters.WatchUpdate {
+	handle := func(ev watch.WatchEvent) (done bool, err error) {
+		if ev.Kind != watch.WatchUpdate {
 			return false, a.watchNotice(board, ev, &lastNotice)
 		}
 		c, changed := board.Apply(ev.Update, time.Now())
@@ -189,12 +190,12 @@ func flushed(out *render.WatchLines, err error) error {
 // the board, connection changes to stderr. A closed connection ends the
 // watch. last is the previous notice: a problem retried every few seconds
 // is reported once, not once per attempt.
-func (a *app) watchNotice(board *live.Board, ev counters.WatchEvent, last *string) error {
+func (a *app) watchNotice(board *live.Board, ev watch.WatchEvent, last *string) error {
 	msg := watchStatus(ev)
 	switch ev.Kind {
-	case counters.WatchSynced:
+	case watch.WatchSynced:
 		board.Synced(ev.Stream)
-	case counters.WatchClosed:
+	case watch.WatchClosed:
 		return ev.Err
 	}
 	if msg != "" && msg != *last {
@@ -206,18 +207,18 @@ func (a *app) watchNotice(board *live.Board, ev counters.WatchEvent, last *strin
 
 // watchStatus says what a connection event means to the person watching;
 // "" for events that need no word.
-func watchStatus(ev counters.WatchEvent) string {
+func watchStatus(ev watch.WatchEvent) string {
 	switch ev.Kind {
-	case counters.WatchDisconnected:
+	case watch.WatchDisconnected:
 		if ev.Err != nil {
 			return "disconnected (" + redact(ev.Err.Error()) + "), reconnecting…"
 		}
 		return "disconnected, reconnecting…"
-	case counters.WatchReconnected:
+	case watch.WatchReconnected:
 		return "reconnected, resuming…"
-	case counters.WatchResumed:
+	case watch.WatchResumed:
 		return "stream " + ev.Stream + " resumed at " + time.Now().Format(time.TimeOnly)
-	case counters.WatchProblem:
+	case watch.WatchProblem:
 		return redact(ev.Err.Error()) + "; retrying"
 	}
 	return ""
@@ -225,7 +226,7 @@ func watchStatus(ev counters.WatchEvent) string {
 
 // watchTable shows the live table on the alternate screen until q, Ctrl-C
 // or --duration, and always leaves the terminal as it found it.
-func (a *app) watchTable(ctx context.Context, w *counters.Watch, f *watchFlags) error {
+func (a *app) watchTable(ctx context.Context, w *watch.Watch, f *watchFlags) error {
 	interval := f.interval
 	if interval == 0 {
 		interval = time.Second
@@ -291,13 +292,13 @@ func (a *app) watchTable(ctx context.Context, w *counters.Watch, f *watchFlags) 
 		screen.WriteString("\x1b[K\x1b[J")
 		return screen.Flush()
 	}
-	handle := func(ev counters.WatchEvent) error {
+	handle := func(ev watch.WatchEvent) error {
 		switch ev.Kind {
-		case counters.WatchUpdate:
+		case watch.WatchUpdate:
 			board.Apply(ev.Update, time.Now())
-		case counters.WatchSynced:
+		case watch.WatchSynced:
 			board.Synced(ev.Stream)
-		case counters.WatchClosed:
+		case watch.WatchClosed:
 			return ev.Err
 		default:
 			status = watchStatus(ev)

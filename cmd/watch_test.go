@@ -29,6 +29,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/embedded"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -67,7 +68,7 @@ func watchFixture(t *testing.T) (string, *server.Server, *counters.Client) {
 	}
 	s := testserver.Single(t)
 	c := watchTestClient(t, s.ClientURL())
-	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, counters.CreateOptions{}); err != nil {
+	if _, err := streams.Create(context.Background(), c, streams.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, streams.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return bin, s, c
@@ -216,7 +217,7 @@ func TestWatchResumesAfterRestart(t *testing.T) {
 	t.Cleanup(func() { stop() })
 	url := srv.ClientURL()
 	c := watchTestClient(t, url)
-	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, counters.CreateOptions{}); err != nil {
+	if _, err := streams.Create(context.Background(), c, streams.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, streams.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	incr(t, c, "w.a", "10")
@@ -278,7 +279,7 @@ func TestWatchIntervalCoalesces(t *testing.T) {
 	s := testserver.Single(t)
 	url := s.ClientURL()
 	c := watchTestClient(t, url)
-	if _, err := c.Create(context.Background(), counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, counters.CreateOptions{}); err != nil {
+	if _, err := streams.Create(context.Background(), c, streams.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, streams.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	incr(t, c, "w.n", "3")

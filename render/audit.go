@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/history"
 )
 
 // AuditJSON is one counter of `counter audit --json` (one per line).
@@ -51,7 +51,7 @@ var AuditHeader = []string{"SUBJECT", "STREAM", "RESULT", "CHECK", "SEQ", "DETAI
 
 // Audit prints the result of `counter audit`: per counter one row when it
 // holds, one per problem and warning otherwise.
-func (p Printer) Audit(list []counters.CounterAudit) error {
+func (p Printer) Audit(list []history.CounterAudit) error {
 	if p.JSON {
 		bw := bufio.NewWriterSize(p.W, 64<<10)
 		for _, a := range list {
@@ -111,7 +111,7 @@ func (p Printer) Audit(list []counters.CounterAudit) error {
 }
 
 // auditSummary says what was proven for a counter that holds.
-func auditSummary(a counters.CounterAudit) string {
+func auditSummary(a history.CounterAudit) string {
 	s := fmt.Sprintf("%s = direct %s", valueText(a.Value), valueText(a.Direct))
 	if len(a.Sources) > 0 {
 		s += " + sources " + a.Sources.Total().String()
@@ -123,14 +123,14 @@ func auditSummary(a counters.CounterAudit) string {
 	return s
 }
 
-func problemDetail(p counters.AuditProblem) string {
+func problemDetail(p history.AuditProblem) string {
 	if p.Expected == "" && p.Found == "" {
 		return p.Message
 	}
 	return fmt.Sprintf("%s (expected %s, found %s)", p.Message, p.Expected, p.Found)
 }
 
-func auditJSON(a counters.CounterAudit) AuditJSON {
+func auditJSON(a history.CounterAudit) AuditJSON {
 	out := AuditJSON{
 		Subject: a.Subject, Stream: a.Stream, OK: a.OK(), Messages: a.Messages,
 		FirstSeq: a.FirstSeq, LastSeq: a.LastSeq,
@@ -147,7 +147,7 @@ func auditJSON(a counters.CounterAudit) AuditJSON {
 	return out
 }
 
-func problemsOf(list []counters.AuditProblem) []AuditProblemJSON {
+func problemsOf(list []history.AuditProblem) []AuditProblemJSON {
 	out := make([]AuditProblemJSON, len(list))
 	for i, p := range list {
 		out[i] = AuditProblemJSON{Seq: p.Seq, Check: p.Check, Message: p.Message, Expected: p.Expected, Found: p.Found}

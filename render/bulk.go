@@ -5,7 +5,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/bulk"
 )
 
 // BulkJSON is the summary of `counter incr -` / `--file` with --json.
@@ -43,7 +43,7 @@ type BulkFailureJSON struct {
 	Error string `json:"error"`
 }
 
-func perSecond(res *counters.BulkResult) float64 {
+func perSecond(res *bulk.BulkResult) float64 {
 	s := res.Elapsed.Seconds()
 	if s <= 0 {
 		return 0
@@ -53,7 +53,7 @@ func perSecond(res *counters.BulkResult) float64 {
 }
 
 // BulkJSON writes the summary as one JSON object.
-func (p Printer) BulkJSON(res *counters.BulkResult) error {
+func (p Printer) BulkJSON(res *bulk.BulkResult) error {
 	out := BulkJSON{
 		Lines: res.Lines, Increments: res.Sent, Counters: res.Counters,
 		Applied: res.Applied, Duplicates: res.Duplicates, Failed: res.Failed,
@@ -75,7 +75,7 @@ func (p Printer) BulkJSON(res *counters.BulkResult) error {
 }
 
 // BulkSummary is the one-line summary written to stderr after a run.
-func BulkSummary(res *counters.BulkResult) string {
+func BulkSummary(res *bulk.BulkResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s, %s to %s in %.2fs (%s lines/s): %d applied",
 		Count(res.Lines, "line"), Count(res.Sent, "increment"), Count(res.Counters, "counter"),

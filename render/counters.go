@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/natsort"
+	"github.com/jetcounter/counter/internal/streams"
 )
 
 // CounterJSON is one counter in --json output. Values are strings: they
@@ -152,7 +153,7 @@ type CreateJSON struct {
 }
 
 // Create prints what create did; a dry run prints the configuration.
-func (p Printer) Create(r *counters.CreateResult, dryRun bool) error {
+func (p Printer) Create(r *streams.CreateResult, dryRun bool) error {
 	if p.JSON {
 		return p.WriteJSON(CreateJSON{Stream: r.Stream, Result: r.Action, Config: r.Config, Warnings: r.Warnings})
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/history"
 )
 
 // HistoryJSON is one message of `counter history --json` (one per line).
@@ -57,7 +58,7 @@ func (p Printer) NewHistory() *HistoryWriter {
 }
 
 // Write prints (or, for the table, keeps) one message.
-func (h *HistoryWriter) Write(m counters.HistoryMsg) error {
+func (h *HistoryWriter) Write(m history.HistoryMsg) error {
 	if h.p.JSON {
 		b, err := json.Marshal(historyJSON(m))
 		if err != nil {
@@ -130,7 +131,7 @@ func valueText(v *big.Int) string {
 
 // originText is "direct", or the source as --source would name it:
 // STREAM[@DOMAIN]:SUBJECT (the upstream subject, before any transform).
-func originText(o counters.Origin) string {
+func originText(o history.Origin) string {
 	if o.Direct() {
 		return "direct"
 	}
@@ -141,7 +142,7 @@ func originText(o counters.Origin) string {
 	return name + ":" + o.Subject
 }
 
-func historyNotes(m counters.HistoryMsg) []string {
+func historyNotes(m history.HistoryMsg) []string {
 	var notes []string
 	if m.FirstRetained && !m.StartsCounter() {
 		notes = append(notes, "retained history starts here (older messages were purged)")
@@ -165,7 +166,7 @@ func historyNotes(m counters.HistoryMsg) []string {
 	return notes
 }
 
-func historyJSON(m counters.HistoryMsg) HistoryJSON {
+func historyJSON(m history.HistoryMsg) HistoryJSON {
 	out := HistoryJSON{
 		Subject: m.Subject, Stream: m.Stream, Seq: m.Seq,
 		Time:   m.Time.UTC().Format(time.RFC3339Nano),

@@ -9,17 +9,18 @@ import (
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/history"
 )
 
-func historyFixture() []counters.HistoryMsg {
+func historyFixture() []history.HistoryMsg {
 	at := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
-	return []counters.HistoryMsg{
+	return []history.HistoryMsg{
 		{Stream: "EU", Seq: 8, Time: at, Subject: "count.eu.hits", Value: big.NewInt(0), Delta: big.NewInt(-12),
 			Sources: counters.Sources{"DE": {"count.de.hits": big.NewInt(12)}}, FirstRetained: true,
 			ResetReason: "double count\x1b[2J", ResetBy: "ops@host"},
 		{Stream: "EU", Seq: 9, Time: at.Add(1500 * time.Millisecond), Subject: "count.eu.hits", Value: big.NewInt(5), Delta: big.NewInt(5),
 			Sources: counters.Sources{"DE": {"count.de.hits": big.NewInt(17)}},
-			Origin:  counters.Origin{Key: "DE:Ab3dEf9h", Stream: "DE@leaf", Subject: "count.de.hits", Seq: 31}, MsgID: "a\tb"},
+			Origin:  history.Origin{Key: "DE:Ab3dEf9h", Stream: "DE@leaf", Subject: "count.de.hits", Seq: 31}, MsgID: "a\tb"},
 		{Stream: "EU", Seq: 10, Time: at.Add(2 * time.Second), Subject: "count.eu.hits", Err: errors.New("message is not a counter value")},
 	}
 }
@@ -73,12 +74,12 @@ func TestHistoryTSVAndJSON(t *testing.T) {
 }
 
 func TestAuditOutput(t *testing.T) {
-	list := []counters.CounterAudit{
+	list := []history.CounterAudit{
 		{Subject: "count.eu.hits", Stream: "EU", Messages: 3, FirstSeq: 8, LastSeq: 10, Value: big.NewInt(5), Direct: big.NewInt(-12),
 			Sources:  counters.Sources{"DE": {"count.de.hits": big.NewInt(17)}},
-			Warnings: []counters.AuditProblem{{Check: counters.CheckUpstream, Message: "behind: source DE count.de.hits is 18, last seen 17", Expected: "18", Found: "17"}}},
+			Warnings: []history.AuditProblem{{Check: history.CheckUpstream, Message: "behind: source DE count.de.hits is 18, last seen 17", Expected: "18", Found: "17"}}},
 		{Subject: "x\x1b", Stream: "C", Messages: 2, FirstSeq: 1, LastSeq: 2, Complete: true, Value: big.NewInt(9), Direct: big.NewInt(9),
-			Problems: []counters.AuditProblem{{Seq: 2, Check: counters.CheckChain, Message: "value 9 is not ...", Expected: "3", Found: "9"}}, MoreProblems: 4},
+			Problems: []history.AuditProblem{{Seq: 2, Check: history.CheckChain, Message: "value 9 is not ...", Expected: "3", Found: "9"}}, MoreProblems: 4},
 	}
 	var buf bytes.Buffer
 	if err := (Printer{W: &buf, TTY: true}).Audit(list); err != nil {
@@ -107,11 +108,11 @@ func TestAuditOutput(t *testing.T) {
 }
 
 func TestAuditTableCollapsesWhatHolds(t *testing.T) {
-	var list []counters.CounterAudit
+	var list []history.CounterAudit
 	for i := range 60 {
-		list = append(list, counters.CounterAudit{Subject: "c." + strings.Repeat("x", i%3+1), Stream: "C", Messages: 1, FirstSeq: 1, Complete: true, Value: big.NewInt(1), Direct: big.NewInt(1)})
+		list = append(list, history.CounterAudit{Subject: "c." + strings.Repeat("x", i%3+1), Stream: "C", Messages: 1, FirstSeq: 1, Complete: true, Value: big.NewInt(1), Direct: big.NewInt(1)})
 	}
-	list[7].Problems = []counters.AuditProblem{{Seq: 3, Check: counters.CheckChain, Message: "broken"}}
+	list[7].Problems = []history.AuditProblem{{Seq: 3, Check: history.CheckChain, Message: "broken"}}
 	var buf bytes.Buffer
 	if err := (Printer{W: &buf, TTY: true}).Audit(list); err != nil {
 		t.Fatal(err)

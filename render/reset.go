@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/reset"
 )
 
 // ResetPlanJSON is `counter reset --dry-run --json`.
@@ -38,7 +39,7 @@ type PlannedTierJSON struct {
 
 // ResetPlan prints what a reset will do: each counter at its tier (depth 0),
 // then every aggregate above it with its value now and after.
-func (p Printer) ResetPlan(plan *counters.ResetPlan) error {
+func (p Printer) ResetPlan(plan *reset.ResetPlan) error {
 	if p.JSON {
 		out := ResetPlanJSON{Plan: make([]PlannedResetJSON, len(plan.Targets)), Warnings: plan.Warnings}
 		for i, t := range plan.Targets {
@@ -129,7 +130,7 @@ const (
 )
 
 // ResetResults prints what a reset did.
-func (p Printer) ResetResults(results []counters.ResetResult) error {
+func (p Printer) ResetResults(results []reset.ResetResult) error {
 	if p.JSON {
 		out := ResetJSON{Results: make([]ResetResultJSON, len(results))}
 		for i, r := range results {
@@ -152,15 +153,15 @@ func (p Printer) ResetResults(results []counters.ResetResult) error {
 	for i, r := range results {
 		purged := PurgedYes
 		switch {
-		case r.Outcome == counters.ResetUnknown:
+		case r.Outcome == reset.ResetUnknown:
 			purged = PurgedUnknown
-		case r.Outcome == counters.ResetSkipped:
+		case r.Outcome == reset.ResetSkipped:
 			purged = PurgedSkipped
 		case r.Err != nil:
 			purged = PurgedFailed
 		case r.Rounds == 0:
 			purged = PurgedNothing
-		case !r.Purged && errors.Is(r.PurgeError, counters.ErrPurgeSkipped):
+		case !r.Purged && errors.Is(r.PurgeError, reset.ErrPurgeSkipped):
 			purged = PurgedKept
 		case !r.Purged:
 			purged = PurgedNo

@@ -7,21 +7,21 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/reset"
 )
 
 // TestResetResultsOutcomes: every PURGED value the table can show, and the
 // JSON leaves out what is not known (after of an unknown outcome).
 func TestResetResultsOutcomes(t *testing.T) {
-	results := []counters.ResetResult{
-		{Subject: "a", Stream: "S", Outcome: counters.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1, Purged: true},
-		{Subject: "b", Stream: "S", Outcome: counters.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1, PurgeError: errors.New("denied")},
-		{Subject: "c", Stream: "S", Outcome: counters.ResetUnchanged, Before: new(big.Int), Delta: new(big.Int), After: new(big.Int)},
-		{Subject: "d", Stream: "S", Outcome: counters.ResetFailed, Before: big.NewInt(5), Err: errors.New("denied")},
-		{Subject: "e", Stream: "S", Outcome: counters.ResetUnknown, Before: big.NewInt(5), Unacked: big.NewInt(-5), Err: errors.New("no ack")},
-		{Subject: "f", Stream: "S", Outcome: counters.ResetSkipped, Err: errors.New("interrupted")},
-		{Subject: "g", Stream: "EU", Outcome: counters.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1,
-			PurgeError: fmt.Errorf("%w: source PL has not delivered anything to aggregate EU yet", counters.ErrPurgeSkipped)},
+	results := []reset.ResetResult{
+		{Subject: "a", Stream: "S", Outcome: reset.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1, Purged: true},
+		{Subject: "b", Stream: "S", Outcome: reset.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1, PurgeError: errors.New("denied")},
+		{Subject: "c", Stream: "S", Outcome: reset.ResetUnchanged, Before: new(big.Int), Delta: new(big.Int), After: new(big.Int)},
+		{Subject: "d", Stream: "S", Outcome: reset.ResetFailed, Before: big.NewInt(5), Err: errors.New("denied")},
+		{Subject: "e", Stream: "S", Outcome: reset.ResetUnknown, Before: big.NewInt(5), Unacked: big.NewInt(-5), Err: errors.New("no ack")},
+		{Subject: "f", Stream: "S", Outcome: reset.ResetSkipped, Err: errors.New("interrupted")},
+		{Subject: "g", Stream: "EU", Outcome: reset.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1,
+			PurgeError: fmt.Errorf("%w: source PL has not delivered anything to aggregate EU yet", reset.ErrPurgeSkipped)},
 	}
 	var out bytes.Buffer
 	if err := (Printer{W: &out}).ResetResults(results); err != nil {
@@ -50,9 +50,9 @@ func TestResetResultsOutcomes(t *testing.T) {
 // with its reason, and the outcome is still reset.
 func TestResetResultsKeptJSON(t *testing.T) {
 	var out bytes.Buffer
-	r := counters.ResetResult{Subject: "g", Stream: "EU", Outcome: counters.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1,
-		PurgeError: fmt.Errorf("%w: source PL has not delivered anything to aggregate EU yet", counters.ErrPurgeSkipped)}
-	if err := (Printer{W: &out, JSON: true}).ResetResults([]counters.ResetResult{r}); err != nil {
+	r := reset.ResetResult{Subject: "g", Stream: "EU", Outcome: reset.ResetDone, Before: big.NewInt(5), Delta: big.NewInt(-5), After: new(big.Int), Rounds: 1,
+		PurgeError: fmt.Errorf("%w: source PL has not delivered anything to aggregate EU yet", reset.ErrPurgeSkipped)}
+	if err := (Printer{W: &out, JSON: true}).ResetResults([]reset.ResetResult{r}); err != nil {
 		t.Fatal(err)
 	}
 	want := `{"results":[{"subject":"g","stream":"EU","outcome":"reset","before":"5","delta":"-5","after":"0","rounds":1,"purged":false,"purge_error":"purge skipped: source PL has not delivered anything to aggregate EU yet"}]}` + "\n"

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/tiers"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -492,7 +492,7 @@ func strPtr(v *big.Int) *string {
 
 // Tiers prints a counter followed through its tiers: sources first, then
 // the subject asked for (depth 0), then the aggregates above.
-func (p Printer) Tiers(subject string, tiers []counters.Tier) error {
+func (p Printer) Tiers(subject string, tiers []tiers.Tier) error {
 	if p.JSON {
 		out := TiersJSON{Subject: subject, Path: make([]TierJSON, 0, len(tiers))}
 		for _, t := range tiers {

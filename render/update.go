@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/streams"
 )
 
 // UpdateJSON is `counter create … --update --json`: the plan, and what was
@@ -66,7 +67,7 @@ func optional(v *big.Int) *string {
 // change with its effect on values, then every counter whose value changes
 // with the tiers above it. limit > 0 shows that many counters and counts
 // the rest (JSON is always whole).
-func (p Printer) UpdatePlan(plan *counters.UpdatePlan, result string, limit int) error {
+func (p Printer) UpdatePlan(plan *streams.UpdatePlan, result string, limit int) error {
 	if p.JSON {
 		out := UpdateJSON{Stream: plan.Stream, Result: result, Changes: []ConfigChangeJSON{}, Counters: []CounterEffectJSON{}, Unknown: plan.Unknown, Refusals: plan.Refusals}
 		for _, c := range plan.Changes {

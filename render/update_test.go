@@ -9,14 +9,15 @@ import (
 	"testing"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/streams"
 )
 
-func bigPlan(n int) *counters.UpdatePlan {
-	plan := &counters.UpdatePlan{Stream: "EU", Exists: true, Changes: []counters.ConfigChange{{
+func bigPlan(n int) *streams.UpdatePlan {
+	plan := &streams.UpdatePlan{Stream: "EU", Exists: true, Changes: []streams.ConfigChange{{
 		Field: "source", Op: "add", Item: "FR:count.fr.>:count.eu.>", Effect: "adds", Delta: big.NewInt(int64(n)), Counted: n,
 	}}}
 	for i := range n {
-		plan.Counters = append(plan.Counters, counters.CounterEffect{
+		plan.Counters = append(plan.Counters, streams.CounterEffect{
 			Subject: fmt.Sprintf("count.eu.%02d", i), Delta: big.NewInt(1), After: big.NewInt(1),
 			Above: []counters.PlannedTier{{Stream: "GLOBAL", Subject: fmt.Sprintf("count.all.%02d", i), Depth: 1, Now: big.NewInt(5), After: big.NewInt(6)}},
 		})

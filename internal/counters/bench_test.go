@@ -10,6 +10,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
+	"github.com/jetcounter/counter/internal/history"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -18,9 +21,9 @@ import (
 func BenchmarkGet100k(b *testing.B) {
 	const n = 100_000
 	s := testserver.Single(b)
-	c := newClient(b, s)
-	mustCreate(b, c, counters.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
-	seed(b, testserver.Connect(b, s), "bench", n)
+	c := countertest.NewClient(b, s)
+	countertest.MustCreate(b, c, streams.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
+	countertest.Seed(b, testserver.Connect(b, s), "bench", n)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -37,8 +40,8 @@ func BenchmarkGet100k(b *testing.B) {
 
 // BenchmarkIncr is one increment round trip (publish, ack with the value).
 func BenchmarkIncr(b *testing.B) {
-	c := newClient(b, testserver.Single(b))
-	mustCreate(b, c, counters.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
+	c := countertest.NewClient(b, testserver.Single(b))
+	countertest.MustCreate(b, c, streams.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
 	one := big.NewInt(1)
 	var i int64
 	b.ReportAllocs()
@@ -58,9 +61,9 @@ func BenchmarkIncr(b *testing.B) {
 // stream lookup).
 func BenchmarkGetOne(b *testing.B) {
 	s := testserver.Single(b)
-	c := newClient(b, s)
-	mustCreate(b, c, counters.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
-	seed(b, testserver.Connect(b, s), "bench", 1000)
+	c := countertest.NewClient(b, s)
+	countertest.MustCreate(b, c, streams.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
+	countertest.Seed(b, testserver.Connect(b, s), "bench", 1000)
 	b.ReportAllocs()
 	for b.Loop() {
 		got, err := c.Get(ctx, []string{"bench.500"}, counters.GetOptions{})
@@ -68,7 +71,7 @@ func BenchmarkGetOne(b *testing.B) {
 			b.Fatal(err)
 		}
 		if len(got) != 1 || got[0].Value.Int64() != 500 {
-			b.Fatalf("got %v", subjects(got))
+			b.Fatalf("got %v", countertest.Subjects(got))
 		}
 	}
 }
@@ -79,8 +82,8 @@ func BenchmarkGetOne(b *testing.B) {
 func BenchmarkAudit100k(b *testing.B) {
 	const counterCount, changes = 1000, 100
 	s := testserver.Single(b)
-	c := newClient(b, s)
-	mustCreate(b, c, counters.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
+	c := countertest.NewClient(b, s)
+	countertest.MustCreate(b, c, streams.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
 	nc := testserver.Connect(b, s)
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
@@ -99,7 +102,7 @@ func BenchmarkAudit100k(b *testing.B) {
 		b.Fatal("seeding did not finish")
 	}
 	audit := func() {
-		r, err := c.Audit(ctx, []string{"bench.>"}, counters.AuditOptions{})
+		r, err := history.Audit(ctx, c, []string{"bench.>"}, history.AuditOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -120,6 +120,22 @@ func New(nc *nats.Conn, opts Options) (*Client, error) {
 	}, nil
 }
 
+// Timeout bounds each request.
+func (c *Client) Timeout() time.Duration { return c.timeout }
+
+// Prefix is the JetStream API prefix requests go to ("$JS.API", a
+// domain's, or the user's), without a trailing dot.
+func (c *Client) Prefix() string { return c.prefix }
+
+// Denied is the permission violation the server last reported, if any.
+func (c *Client) Denied() error { return c.denials.err() }
+
+// TrackDenials makes a permission violation cancel the work cancel ends;
+// call the returned function instead of cancel.
+func (c *Client) TrackDenials(cancel context.CancelFunc) context.CancelFunc {
+	return c.denials.track(cancel)
+}
+
 // Conn returns the underlying connection.
 func (c *Client) Conn() *nats.Conn { return c.nc }
 
@@ -129,7 +145,7 @@ func (c *Client) JetStream() jetstream.JetStream { return c.js }
 // inDomain returns a client over the same connection for a topology
 // domain label: a JetStream domain name, or (for a source reached through
 // an account import) the API prefix itself.
-func (c *Client) inDomain(label string) (*Client, error) {
+func (c *Client) InDomain(label string) (*Client, error) {
 	if label == "" {
 		return c, nil
 	}
@@ -152,7 +168,7 @@ func (c *Client) inDomain(label string) (*Client, error) {
 
 // requestContext bounds one request by the client timeout; a permission
 // violation reported by the server cancels it at once.
-func (c *Client) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+func (c *Client) RequestContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	return rctx, c.denials.track(cancel)
 }
@@ -160,11 +176,11 @@ func (c *Client) requestContext(ctx context.Context) (context.Context, context.C
 // APILevel returns the JetStream API level of the account's server, failing
 // with errkind.ErrUnavailable when JetStream cannot be reached or is too old.
 func (c *Client) APILevel(ctx context.Context) (int, error) {
-	ctx, cancel := c.requestContext(ctx)
+	ctx, cancel := c.RequestContext(ctx)
 	defer cancel()
 	info, err := c.js.AccountInfo(ctx)
 	if err != nil {
-		return 0, c.wrap(err, "JetStream account info")
+		return 0, c.Wrap(err, "JetStream account info")
 	}
 	if info.API.Level < MinAPILevel {
 		return info.API.Level, errkind.Unavailablef("JetStream API level %d is too old: counters need nats-server 2.12 or newer (API level %d)", info.API.Level, MinAPILevel)
@@ -174,16 +190,67 @@ func (c *Client) APILevel(ctx context.Context) (int, error) {
 
 // wrap turns transport and JetStream API errors into kinded errors whose text
 // says what failed and what to do (errkind.NATS is the one table).
-func (c *Client) wrap(err error, what string) error {
+func (c *Client) Wrap(err error, what string) error {
 	return errkind.NATS(err, what, errkind.Where{
-		At: c.where(), Timeout: c.timeout, Denied: c.denials.err(),
+		At: c.Where(), Timeout: c.timeout, Denied: c.denials.err(),
 		Gone: c.nc != nil && (c.nc.IsClosed() || c.nc.IsReconnecting()),
 	})
 }
 
-func (c *Client) where() string {
+func (c *Client) Where() string {
 	if c.prefix == "" || c.prefix == "$JS.API" {
 		return ""
 	}
 	return " at " + c.prefix
 }
+
+// Stream looks a stream up (its info and a handle for purges).
+func (c *Client) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	rctx, cancel := c.RequestContext(ctx)
+	defer cancel()
+	s, err := c.js.Stream(rctx, name)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, errkind.NotFoundf("stream %s not found%s", name, c.Where())
+		}
+		return nil, c.Wrap(err, "stream "+name)
+	}
+	return s, nil
+}
+
+// InFlight is how many requests Parallel keeps going at once.
+const InFlight = 64
+
+// Parallel runs do(0..n-1) InFlight at a time; once ctx is done the
+// indexes not started go to skipped instead.
+func Parallel(ctx context.Context, n int, do, skipped func(int)) {
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range min(n, InFlight) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if ctx.Err() != nil {
+					skipped(i)
+					continue
+				}
+				do(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// PollFirst and PollMax pace a wait for the server to catch up: the first
+// look comes soon, later ones back off.
+const (
+	PollFirst = 10 * time.Millisecond
+	PollMax   = 250 * time.Millisecond
+)

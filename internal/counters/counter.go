@@ -17,9 +17,9 @@ const (
 	HeaderSources  = "Nats-Counter-Sources"
 	HeaderMsgID    = "Nats-Msg-Id"
 	headerStream   = "Nats-Stream"
-	headerSubject  = "Nats-Subject"
-	headerSequence = "Nats-Sequence"
-	headerTime     = "Nats-Time-Stamp"
+	HeaderSubject  = "Nats-Subject"
+	HeaderSequence = "Nats-Sequence"
+	HeaderTime     = "Nats-Time-Stamp"
 )
 
 // Counter is the last stored value of one counter subject in one stream.
@@ -113,7 +113,7 @@ func ParseSources(header string) (Sources, error) {
 // withSources, its Nats-Counter-Sources header. A bad sources record (any
 // client may write that header, and the server keeps counting) is kept as
 // a warning on the counter: the value does not depend on it.
-func counterFromMsg(subject, stream string, seq uint64, ts time.Time, h nats.Header, body []byte, withSources bool) (Counter, error) {
+func CounterFromMsg(subject, stream string, seq uint64, ts time.Time, h nats.Header, body []byte, withSources bool) (Counter, error) {
 	v, err := ParseBody(body)
 	if err != nil {
 		return Counter{}, err
@@ -125,3 +125,28 @@ func counterFromMsg(subject, stream string, seq uint64, ts time.Time, h nats.Hea
 	}
 	return ctr, nil
 }
+
+// PlannedTier is one aggregate above a reset counter: its value drops by the
+// reset amount, since the negative delta is sourced like any other.
+type PlannedTier struct {
+	Stream  string // topology node ID: NAME, or NAME@DOMAIN in another domain
+	Subject string
+	Depth   int
+	// Now is nil when that tier holds no value for the subject yet.
+	Now, After *big.Int
+}
+
+// Entry is the record's value for source key and subject, nil if none.
+func (s Sources) Entry(key, subject string) *big.Int {
+	if s == nil {
+		return nil
+	}
+	return s[key][subject]
+}
+
+// Headers of our own on a reset message: an audit trail that stays in the
+// stream (and is copied into the aggregates above, which source it).
+const (
+	HeaderResetReason = "Counter-Reset-Reason"
+	HeaderResetBy     = "Counter-Reset-By"
+)

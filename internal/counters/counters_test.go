@@ -11,22 +11,15 @@ import (
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
 	"github.com/jetcounter/counter/internal/embedded"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 var ctx = context.Background()
-
-func big10(t testing.TB, s string) *big.Int {
-	t.Helper()
-	v, ok := new(big.Int).SetString(s, 10)
-	if !ok {
-		t.Fatalf("bad test number %q", s)
-	}
-	return v
-}
 
 func isKinded(err error) bool {
 	for _, k := range []error{errkind.ErrInvalid, errkind.ErrNotFound, errkind.ErrUnavailable, errkind.ErrRefused, errkind.ErrConflict} {
@@ -37,17 +30,9 @@ func isKinded(err error) bool {
 	return false
 }
 
-func subjects(list []counters.Counter) []string {
-	out := make([]string, len(list))
-	for i, c := range list {
-		out[i] = c.Stream + ":" + c.Subject + "=" + c.Value.String()
-	}
-	return out
-}
-
 func TestIncrGetBigAndNegative(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	mustCreate(t, c, counters.StreamSpec{Name: "C", Subjects: []string{"big.>"}})
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "C", Subjects: []string{"big.>"}})
 
 	forty := "1234567890123456789012345678901234567890"
 	steps := []struct{ delta, want string }{
@@ -57,14 +42,14 @@ func TestIncrGetBigAndNegative(t *testing.T) {
 	}
 	var last *counters.IncrResult
 	for i, s := range steps {
-		r, err := c.Incr(ctx, "big.a", big10(t, s.delta), "")
+		r, err := c.Incr(ctx, "big.a", countertest.Big(t, s.delta), "")
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		if r.Value.String() != s.want || r.Stream != "C" || r.Subject != "big.a" || r.Duplicate || r.Seq != uint64(i+1) {
 			t.Fatalf("step %d: got %+v value %s, want value %s seq %d", i, r, r.Value, s.want, i+1)
 		}
-		if r.Delta.String() != big10(t, s.delta).String() {
+		if r.Delta.String() != countertest.Big(t, s.delta).String() {
 			t.Fatalf("step %d: delta %s, want %s", i, r.Delta, s.delta)
 		}
 		last = r
@@ -77,8 +62,8 @@ func TestIncrGetBigAndNegative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"C:big.a=-" + forty, "C:big.neg=-5"}; !slices.Equal(subjects(got), want) {
-		t.Fatalf("Get = %v, want %v", subjects(got), want)
+	if want := []string{"C:big.a=-" + forty, "C:big.neg=-5"}; !slices.Equal(countertest.Subjects(got), want) {
+		t.Fatalf("Get = %v, want %v", countertest.Subjects(got), want)
 	}
 	a := got[0]
 	if a.Seq != last.Seq || a.Sources != nil || time.Since(a.Updated) > time.Minute || a.Updated.After(time.Now().Add(time.Minute)) {
@@ -90,9 +75,9 @@ func TestIncrGetBigAndNegative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(subjects(wild), subjects(got)) || wild[0].Seq != a.Seq || !wild[0].Updated.Equal(a.Updated) {
+	if !slices.Equal(countertest.Subjects(wild), countertest.Subjects(got)) || wild[0].Seq != a.Seq || !wild[0].Updated.Equal(a.Updated) {
 		t.Fatalf("wildcard Get = %v (seq %d, %v), literal Get = %v (seq %d, %v)",
-			subjects(wild), wild[0].Seq, wild[0].Updated, subjects(got), a.Seq, a.Updated)
+			countertest.Subjects(wild), wild[0].Seq, wild[0].Updated, countertest.Subjects(got), a.Seq, a.Updated)
 	}
 
 	if _, err := c.Incr(ctx, "big.*", big.NewInt(1), ""); !errors.Is(err, errkind.ErrInvalid) {
@@ -101,7 +86,7 @@ func TestIncrGetBigAndNegative(t *testing.T) {
 }
 
 func TestIncrNoStream(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
+	c := countertest.NewClient(t, testserver.Single(t))
 	_, err := c.Incr(ctx, "nowhere.x", big.NewInt(1), "")
 	if !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("Incr with no stream: %v, want errkind.ErrNotFound", err)
@@ -116,7 +101,7 @@ func TestIncrNoStream(t *testing.T) {
 // unknown, as a timeout does: the increment was applied, and the error must
 // not read as "failed".
 func TestIncrUnreadableAckIsUnknown(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
+	c := countertest.NewClient(t, testserver.Single(t))
 	cfg := jetstream.StreamConfig{Name: "E\x1bSC", Subjects: []string{"esc.>"}, AllowMsgCounter: true, AllowDirect: true}
 	if _, err := c.JetStream().CreateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
@@ -131,7 +116,7 @@ func TestIncrUnreadableAckIsUnknown(t *testing.T) {
 }
 
 func TestNotCounterStream(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
+	c := countertest.NewClient(t, testserver.Single(t))
 	if _, err := c.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "PLAIN", Subjects: []string{"plain.>"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +143,8 @@ func TestNotCounterStream(t *testing.T) {
 }
 
 func TestIncrMsgIDDedupe(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	mustCreate(t, c, counters.StreamSpec{Name: "C", Subjects: []string{"d.>"}})
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "C", Subjects: []string{"d.>"}})
 
 	first, err := c.Incr(ctx, "d.x", big.NewInt(5), "op-1")
 	if err != nil || first.Duplicate || first.Value.String() != "5" {
@@ -178,7 +163,7 @@ func TestIncrMsgIDDedupe(t *testing.T) {
 	}
 	got, err := c.Get(ctx, []string{"d.x"}, counters.GetOptions{})
 	if err != nil || len(got) != 1 || got[0].Value.String() != "7" {
-		t.Fatalf("after duplicate: %v, %v; want 7 (applied once)", subjects(got), err)
+		t.Fatalf("after duplicate: %v, %v; want 7 (applied once)", countertest.Subjects(got), err)
 	}
 	next, err := c.Incr(ctx, "d.x", big.NewInt(1), "op-2")
 	if err != nil || next.Duplicate || next.Value.String() != "8" {
@@ -188,10 +173,10 @@ func TestIncrMsgIDDedupe(t *testing.T) {
 
 func TestGetThousandsEveryValue(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "MANY", Subjects: []string{"many.>"}})
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "MANY", Subjects: []string{"many.>"}})
 	const n = 3000
-	seed(t, testserver.Connect(t, s), "many", n)
+	countertest.Seed(t, testserver.Connect(t, s), "many", n)
 
 	checkAll := func(what string, got []counters.Counter, want int) {
 		t.Helper()
@@ -234,9 +219,9 @@ func TestGetThousandsEveryValue(t *testing.T) {
 }
 
 func TestGetPatternsAcrossStreams(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	mustCreate(t, c, counters.StreamSpec{Name: "A", Subjects: []string{"a.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "B", Subjects: []string{"b.>"}})
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "A", Subjects: []string{"a.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "B", Subjects: []string{"b.>"}})
 	for subj, v := range map[string]int64{"a.1": 1, "a.2": 2, "a.x.y": 3, "b.1": 10, "b.2": -20} {
 		if _, err := c.Incr(ctx, subj, big.NewInt(v), ""); err != nil {
 			t.Fatal(err)
@@ -263,16 +248,16 @@ func TestGetPatternsAcrossStreams(t *testing.T) {
 			t.Errorf("Get(%q): %v", tc.patterns, err)
 			continue
 		}
-		if !slices.Equal(subjects(got), tc.want) {
-			t.Errorf("Get(%q) = %v, want %v", tc.patterns, subjects(got), tc.want)
+		if !slices.Equal(countertest.Subjects(got), tc.want) {
+			t.Errorf("Get(%q) = %v, want %v", tc.patterns, countertest.Subjects(got), tc.want)
 		}
 	}
 }
 
 func TestGetNotFound(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	mustCreate(t, c, counters.StreamSpec{Name: "A", Subjects: []string{"a.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "B", Subjects: []string{"b.>"}})
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "A", Subjects: []string{"a.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "B", Subjects: []string{"b.>"}})
 	if _, err := c.Incr(ctx, "a.1", big.NewInt(1), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -299,8 +284,8 @@ func TestGetNotFound(t *testing.T) {
 		if !errors.Is(err, errkind.ErrNotFound) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("Get(%q, stream %q): err %v, want errkind.ErrNotFound with %q", tc.patterns, tc.stream, err, tc.msg)
 		}
-		if !slices.Equal(subjects(got), tc.want) {
-			t.Errorf("Get(%q, stream %q) = %v, want partial %v", tc.patterns, tc.stream, subjects(got), tc.want)
+		if !slices.Equal(countertest.Subjects(got), tc.want) {
+			t.Errorf("Get(%q, stream %q) = %v, want partial %v", tc.patterns, tc.stream, countertest.Subjects(got), tc.want)
 		}
 	}
 	if _, err := c.Get(ctx, []string{"a..b"}, counters.GetOptions{}); !errors.Is(err, errkind.ErrInvalid) {
@@ -309,13 +294,13 @@ func TestGetNotFound(t *testing.T) {
 }
 
 func TestCreate(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
+	c := countertest.NewClient(t, testserver.Single(t))
 	if _, err := c.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "PLAIN", Subjects: []string{"plain.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	spec := counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}, Description: "Germany"}
+	spec := streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}, Description: "Germany"}
 
-	res, err := c.Create(ctx, spec, counters.CreateOptions{DryRun: true})
+	res, err := streams.Create(ctx, c, spec, streams.CreateOptions{DryRun: true})
 	if err != nil || res.Action != "would create" {
 		t.Fatalf("dry run: %+v, %v", res, err)
 	}
@@ -323,7 +308,7 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("dry run created the stream (StreamInfo: %v)", err)
 	}
 
-	res, err = c.Create(ctx, spec, counters.CreateOptions{})
+	res, err = streams.Create(ctx, c, spec, streams.CreateOptions{})
 	if err != nil || res.Action != "created" || res.Stream != "DE" {
 		t.Fatalf("create: %+v, %v", res, err)
 	}
@@ -337,8 +322,8 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("created config is not a safe counter stream: %+v", cfg)
 	}
 
-	for _, opts := range []counters.CreateOptions{{}, {DryRun: true}} {
-		res, err = c.Create(ctx, spec, opts)
+	for _, opts := range []streams.CreateOptions{{}, {DryRun: true}} {
+		res, err = streams.Create(ctx, c, spec, opts)
 		if err != nil || res.Action != "unchanged" {
 			t.Fatalf("create again (%+v): %+v, %v", opts, res, err)
 		}
@@ -348,7 +333,7 @@ func TestCreate(t *testing.T) {
 	differ.Subjects = []string{"count.de.>", "count.at.>"}
 	differ.Description = "DACH"
 	differ.History = 2
-	_, err = c.Create(ctx, differ, counters.CreateOptions{})
+	_, err = streams.Create(ctx, c, differ, streams.CreateOptions{})
 	if !errors.Is(err, errkind.ErrConflict) {
 		t.Fatalf("conflict: %v, want errkind.ErrConflict", err)
 	}
@@ -366,35 +351,35 @@ func TestCreate(t *testing.T) {
 
 	// An aggregate with a filtered and a renamed source comes back from the
 	// server as the same configuration ("unchanged", not a conflict).
-	agg := counters.StreamSpec{Name: "EU", Sources: []counters.SourceSpec{
+	agg := streams.StreamSpec{Name: "EU", Sources: []streams.SourceSpec{
 		{Stream: "DE", From: "count.de.>", To: "count.eu.>"},
 		{Stream: "DE2", From: "count.de2.>"},
 	}}
-	mustCreate(t, c, counters.StreamSpec{Name: "DE2", Subjects: []string{"count.de2.>"}})
-	mustCreate(t, c, agg)
-	if res, err := c.Create(ctx, agg, counters.CreateOptions{}); err != nil || res.Action != "unchanged" {
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE2", Subjects: []string{"count.de2.>"}})
+	countertest.MustCreate(t, c, agg)
+	if res, err := streams.Create(ctx, c, agg, streams.CreateOptions{}); err != nil || res.Action != "unchanged" {
 		t.Fatalf("aggregate again: %+v, %v", res, err)
 	}
 
 	refused := []struct {
-		src  counters.SourceSpec
+		src  streams.SourceSpec
 		kind error
 		msg  string
 	}{
-		{counters.SourceSpec{Stream: "PLAIN"}, errkind.ErrInvalid, "source stream PLAIN is not a counter stream"},
-		{counters.SourceSpec{Stream: "GHOST"}, errkind.ErrNotFound, "source stream GHOST not found"},
+		{streams.SourceSpec{Stream: "PLAIN"}, errkind.ErrInvalid, "source stream PLAIN is not a counter stream"},
+		{streams.SourceSpec{Stream: "GHOST"}, errkind.ErrNotFound, "source stream GHOST not found"},
 	}
 	for i, r := range refused {
 		name := "AGG" + strconv.Itoa(i)
-		spec := counters.StreamSpec{Name: name, Sources: []counters.SourceSpec{r.src}}
-		_, err := c.Create(ctx, spec, counters.CreateOptions{})
+		spec := streams.StreamSpec{Name: name, Sources: []streams.SourceSpec{r.src}}
+		_, err := streams.Create(ctx, c, spec, streams.CreateOptions{})
 		if !errors.Is(err, r.kind) || !strings.Contains(err.Error(), r.msg) || !strings.Contains(err.Error(), "--force") {
 			t.Errorf("source %s: %v, want %v with %q and a hint", r.src, err, r.kind, r.msg)
 		}
 		if _, err := c.StreamInfo(ctx, name); !errors.Is(err, errkind.ErrNotFound) {
 			t.Errorf("source %s: refused create still made %s (%v)", r.src, name, err)
 		}
-		res, err := c.Create(ctx, spec, counters.CreateOptions{Force: true})
+		res, err := streams.Create(ctx, c, spec, streams.CreateOptions{Force: true})
 		if err != nil || res.Action != "created" || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], r.msg) {
 			t.Errorf("source %s with Force: %+v, %v", r.src, res, err)
 		}
@@ -403,41 +388,41 @@ func TestCreate(t *testing.T) {
 		}
 	}
 
-	invalid := []counters.StreamSpec{
+	invalid := []streams.StreamSpec{
 		{Name: "X"},
 		{Name: "X.Y", Subjects: []string{"x"}},
 		{Name: "X", Subjects: []string{"x..y"}},
 		{Name: "X", Subjects: []string{"x"}, Storage: "tape"},
 		{Name: "X", Subjects: []string{"x"}, Replicas: 7},
-		{Name: "X", Sources: []counters.SourceSpec{{Stream: "DE"}, {Stream: "DE", From: "count.de.a"}}},
+		{Name: "X", Sources: []streams.SourceSpec{{Stream: "DE"}, {Stream: "DE", From: "count.de.a"}}},
 	}
 	for _, spec := range invalid {
-		if _, err := c.Create(ctx, spec, counters.CreateOptions{}); !errors.Is(err, errkind.ErrInvalid) {
+		if _, err := streams.Create(ctx, c, spec, streams.CreateOptions{}); !errors.Is(err, errkind.ErrInvalid) {
 			t.Errorf("Create(%+v): %v, want errkind.ErrInvalid", spec, err)
 		}
 	}
 }
 
 func TestAggregateSumsRegions(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
-	var srcs []counters.SourceSpec
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	var srcs []streams.SourceSpec
 	for _, s := range []string{"DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>"} {
-		spec, err := counters.ParseSourceSpec(s)
+		spec, err := streams.ParseSourceSpec(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		srcs = append(srcs, spec)
 	}
-	mustCreate(t, c, counters.StreamSpec{Name: "EU", Sources: srcs})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "EU", Sources: srcs})
 
 	for subj, v := range map[string]int64{"count.de.hits": 5, "count.pl.hits": 10} {
 		if _, err := c.Incr(ctx, subj, big.NewInt(v), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eu := waitValue(t, c, "EU", "count.eu.hits", "15")
+	eu := countertest.WaitValue(t, c, "EU", "count.eu.hits", "15")
 	if eu.Stream != "EU" {
 		t.Fatalf("stream %q, want EU", eu.Stream)
 	}
@@ -458,12 +443,12 @@ func TestAggregateSumsRegions(t *testing.T) {
 	if _, err := c.Incr(ctx, "count.pl.hits", big.NewInt(-3), ""); err != nil {
 		t.Fatal(err)
 	}
-	waitValue(t, c, "EU", "count.eu.hits", "12")
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "12")
 
 	// The wildcard path reads the aggregate too.
 	list, err := c.Get(ctx, []string{"count.eu.>"}, counters.GetOptions{Stream: "EU", Sources: true})
-	if err != nil || !slices.Equal(subjects(list), []string{"EU:count.eu.hits=12"}) || list[0].Sources.Total().String() != "12" {
-		t.Fatalf("wildcard read of EU: %v, %v", subjects(list), err)
+	if err != nil || !slices.Equal(countertest.Subjects(list), []string{"EU:count.eu.hits=12"}) || list[0].Sources.Total().String() != "12" {
+		t.Fatalf("wildcard read of EU: %v, %v", countertest.Subjects(list), err)
 	}
 	// EU has no subjects of its own: without --stream nothing captures it.
 	if _, err := c.Get(ctx, []string{"count.eu.hits"}, counters.GetOptions{}); !errors.Is(err, errkind.ErrNotFound) || !strings.Contains(err.Error(), "--stream") {
@@ -473,22 +458,22 @@ func TestAggregateSumsRegions(t *testing.T) {
 
 func TestCrossDomainSource(t *testing.T) {
 	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
-	leafClient := newClient(t, leaf)
-	hubClient := newClient(t, hub)
-	mustCreate(t, leafClient, counters.StreamSpec{Name: "L", Subjects: []string{"edge.>"}})
+	leafClient := countertest.NewClient(t, leaf)
+	hubClient := countertest.NewClient(t, hub)
+	countertest.MustCreate(t, leafClient, streams.StreamSpec{Name: "L", Subjects: []string{"edge.>"}})
 
 	// The source check looks in the leaf's domain, not the hub's.
-	_, err := hubClient.Create(ctx, counters.StreamSpec{Name: "AGG", Sources: []counters.SourceSpec{{Stream: "GHOST", Domain: "leaf"}}}, counters.CreateOptions{})
+	_, err := streams.Create(ctx, hubClient, streams.StreamSpec{Name: "AGG", Sources: []streams.SourceSpec{{Stream: "GHOST", Domain: "leaf"}}}, streams.CreateOptions{})
 	if !errors.Is(err, errkind.ErrNotFound) || !strings.Contains(err.Error(), "at $JS.leaf.API") {
 		t.Fatalf("missing leaf source: %v, want errkind.ErrNotFound naming $JS.leaf.API", err)
 	}
-	_, err = hubClient.Create(ctx, counters.StreamSpec{Name: "AGG", Sources: []counters.SourceSpec{{Stream: "L"}}}, counters.CreateOptions{})
+	_, err = streams.Create(ctx, hubClient, streams.StreamSpec{Name: "AGG", Sources: []streams.SourceSpec{{Stream: "L"}}}, streams.CreateOptions{})
 	if !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("leaf stream looked up in the hub domain: %v, want errkind.ErrNotFound", err)
 	}
 
-	spec := counters.StreamSpec{Name: "AGG", Sources: []counters.SourceSpec{{Stream: "L", Domain: "leaf"}}}
-	mustCreate(t, hubClient, spec)
+	spec := streams.StreamSpec{Name: "AGG", Sources: []streams.SourceSpec{{Stream: "L", Domain: "leaf"}}}
+	countertest.MustCreate(t, hubClient, spec)
 	info, err := hubClient.StreamInfo(ctx, "AGG")
 	if err != nil {
 		t.Fatal(err)
@@ -496,14 +481,14 @@ func TestCrossDomainSource(t *testing.T) {
 	if len(info.Config.Sources) != 1 || info.Config.Sources[0].External == nil || info.Config.Sources[0].External.APIPrefix != "$JS.leaf.API" {
 		t.Fatalf("AGG sources: %+v", info.Config.Sources)
 	}
-	if res, err := hubClient.Create(ctx, spec, counters.CreateOptions{}); err != nil || res.Action != "unchanged" {
+	if res, err := streams.Create(ctx, hubClient, spec, streams.CreateOptions{}); err != nil || res.Action != "unchanged" {
 		t.Fatalf("create AGG again: %+v, %v", res, err)
 	}
 
 	if _, err := leafClient.Incr(ctx, "edge.hits", big.NewInt(7), ""); err != nil {
 		t.Fatal(err)
 	}
-	agg := waitValue(t, hubClient, "AGG", "edge.hits", "7")
+	agg := countertest.WaitValue(t, hubClient, "AGG", "edge.hits", "7")
 	if len(agg.Sources) != 1 {
 		t.Fatalf("Sources = %v, want one external key", agg.Sources)
 	}
@@ -516,7 +501,7 @@ func TestCrossDomainSource(t *testing.T) {
 	if _, err := leafClient.Incr(ctx, "edge.hits", big.NewInt(-2), ""); err != nil {
 		t.Fatal(err)
 	}
-	waitValue(t, hubClient, "AGG", "edge.hits", "5")
+	countertest.WaitValue(t, hubClient, "AGG", "edge.hits", "5")
 
 	// A hub client can also read the leaf directly through its domain.
 	viaDomain, err := counters.New(hubClient.Conn(), counters.Options{Domain: "leaf"})
@@ -524,8 +509,8 @@ func TestCrossDomainSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := viaDomain.Get(ctx, []string{"edge.hits"}, counters.GetOptions{Stream: "L"})
-	if err != nil || !slices.Equal(subjects(got), []string{"L:edge.hits=5"}) {
-		t.Fatalf("leaf read via domain: %v, %v", subjects(got), err)
+	if err != nil || !slices.Equal(countertest.Subjects(got), []string{"L:edge.hits=5"}) {
+		t.Fatalf("leaf read via domain: %v, %v", countertest.Subjects(got), err)
 	}
 }
 
@@ -553,7 +538,7 @@ func TestJetStreamDisabled(t *testing.T) {
 	check("Get", err)
 	_, err = c.Get(ctx, []string{"a.>"}, counters.GetOptions{Stream: "A"})
 	check("Get --stream", err)
-	_, err = c.Create(ctx, counters.StreamSpec{Name: "A", Subjects: []string{"a.>"}}, counters.CreateOptions{})
+	_, err = streams.Create(ctx, c, streams.StreamSpec{Name: "A", Subjects: []string{"a.>"}}, streams.CreateOptions{})
 	check("Create", err)
 	err = c.ReadLast(ctx, "A", []string{"a.>"}, func(counters.Counter) error { return nil })
 	check("ReadLast", err)
@@ -571,7 +556,7 @@ func TestReadLastErrors(t *testing.T) {
 		t.Fatalf("ReadLast of a missing stream: %v, want errkind.ErrNotFound", err)
 	}
 
-	mustCreate(t, c, counters.StreamSpec{Name: "R", Subjects: []string{"r.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "R", Subjects: []string{"r.>"}})
 	// An error from fn stops the read and is returned as is.
 	stop := errors.New("stop here")
 	calls := 0
@@ -581,7 +566,7 @@ func TestReadLastErrors(t *testing.T) {
 	// More counters than one pull batch (4096), so the stream is deleted
 	// while part of the snapshot is still on the server.
 	const n = 6000
-	seed(t, nc, "r", n)
+	countertest.Seed(t, nc, "r", n)
 	if err := c.ReadLast(ctx, "R", []string{"r.>"}, func(counters.Counter) error { calls++; return stop }); err != stop || calls != 1 {
 		t.Fatalf("ReadLast with failing fn: %v after %d calls, want the fn's error after 1", err, calls)
 	}
@@ -614,8 +599,8 @@ func TestReadLastSlowCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, c, counters.StreamSpec{Name: "S", Subjects: []string{"s.>"}})
-	seed(t, nc, "s", 3)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "S", Subjects: []string{"s.>"}})
+	countertest.Seed(t, nc, "s", 3)
 	var got []string
 	err = c.ReadLast(ctx, "S", []string{"s.>"}, func(ctr counters.Counter) error {
 		if len(got) == 0 {
@@ -632,9 +617,9 @@ func TestReadLastSlowCallback(t *testing.T) {
 // TestIncrTooLargeForHeader: a delta travels in a header; one the server
 // cannot take is invalid input (exit 2), named as such, and not applied.
 func TestIncrTooLargeForHeader(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	mustCreate(t, c, counters.StreamSpec{Name: "C", Subjects: []string{"big.>"}})
-	huge := big10(t, "1"+strings.Repeat("0", 70000))
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "C", Subjects: []string{"big.>"}})
+	huge := countertest.Big(t, "1"+strings.Repeat("0", 70000))
 	_, err := c.Incr(ctx, "big.a", huge, "")
 	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "too large for the server") {
 		t.Fatalf("70,001-digit delta: %v, want errkind.ErrInvalid naming the size", err)
@@ -647,10 +632,10 @@ func TestIncrTooLargeForHeader(t *testing.T) {
 // TestIncrIDOnAggregateRefused: aggregates have no duplicate window, so a
 // message id would promise retry safety the server does not give.
 func TestIncrIDOnAggregateRefused(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"},
-		Sources: []counters.SourceSpec{{Stream: "DE", From: "count.de.>", To: "count.eu.>"}}})
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"},
+		Sources: []streams.SourceSpec{{Stream: "DE", From: "count.de.>", To: "count.eu.>"}}})
 	_, err := c.Incr(ctx, "count.eu.x", big.NewInt(1), "id-1")
 	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "no duplicate window") {
 		t.Fatalf("--id on an aggregate: %v", err)

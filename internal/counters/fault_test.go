@@ -11,6 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
+	"github.com/jetcounter/counter/internal/reset"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -65,11 +68,11 @@ func faultClient(t *testing.T, servers []*server.Server, s *server.Server) *coun
 // is killed either return every counter or fail; never a shorter list.
 func TestFaultWildcardGetLeaderKilled(t *testing.T) {
 	servers := testserver.Cluster(t, 3)
-	setup := newClient(t, servers[0])
-	mustCreate(t, setup, counters.StreamSpec{Name: "F", Subjects: []string{"f.>"}, Replicas: 3})
+	setup := countertest.NewClient(t, servers[0])
+	countertest.MustCreate(t, setup, streams.StreamSpec{Name: "F", Subjects: []string{"f.>"}, Replicas: 3})
 	testserver.WaitInterest(t, servers, "f.1")
 	const n = 2000
-	seed(t, setup.Conn(), "f", n)
+	countertest.Seed(t, setup.Conn(), "f", n)
 	leader, other := leaderOf(t, setup, servers, "F")
 	c := faultClient(t, servers, other)
 
@@ -141,24 +144,24 @@ func TestFaultWildcardGetLeaderKilled(t *testing.T) {
 // the leaves, and running the reset again finishes it.
 func TestFaultResetLeaderKilled(t *testing.T) {
 	servers := testserver.Cluster(t, 3)
-	setup := newClient(t, servers[0])
-	mustCreate(t, setup, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}, Replicas: 3})
-	mustCreate(t, setup, counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Replicas: 3,
-		Sources: sources(t, "DE:count.de.>:count.eu.>")})
+	setup := countertest.NewClient(t, servers[0])
+	countertest.MustCreate(t, setup, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}, Replicas: 3})
+	countertest.MustCreate(t, setup, streams.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Replicas: 3,
+		Sources: countertest.Sources(t, "DE:count.de.>:count.eu.>")})
 	testserver.WaitInterest(t, servers, "count.de.1", "count.eu.1")
 	const n = 2000
-	seed(t, setup.Conn(), "count.de", n)
+	countertest.Seed(t, setup.Conn(), "count.de", n)
 	total := big.NewInt(n * (n + 1) / 2)
 	waitSum(t, setup, "EU", "count.eu.>", total)
 
 	leader, other := leaderOf(t, setup, servers, "DE")
 	c := faultClient(t, servers, other)
-	plan, err := c.PlanReset(ctx, []string{"count.de.>"}, counters.ResetOptions{}, nil)
+	plan, err := reset.PlanReset(ctx, c, []string{"count.de.>"}, reset.ResetOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var kill sync.Once
-	res, err := c.Reset(ctx, plan, counters.ResetOptions{Progress: func(p counters.ResetProgress) {
+	res, err := reset.Reset(ctx, c, plan, reset.ResetOptions{Progress: func(p reset.ResetProgress) {
 		if p.Reset == n/4 {
 			kill.Do(func() { go leader.Shutdown() })
 		}
@@ -166,7 +169,7 @@ func TestFaultResetLeaderKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outcomes := map[counters.ResetOutcome]int{}
+	outcomes := map[reset.ResetOutcome]int{}
 	for _, r := range res {
 		outcomes[r.Outcome]++
 	}
@@ -189,9 +192,9 @@ func TestFaultResetLeaderKilled(t *testing.T) {
 		switch {
 		case v == nil:
 			t.Fatalf("%s has no value", r.Subject)
-		case r.Outcome == counters.ResetDone && v.Sign() != 0,
-			(r.Outcome == counters.ResetFailed || r.Outcome == counters.ResetSkipped) && v.Cmp(old) != 0,
-			r.Outcome == counters.ResetUnknown && v.Sign() != 0 && v.Cmp(old) != 0:
+		case r.Outcome == reset.ResetDone && v.Sign() != 0,
+			(r.Outcome == reset.ResetFailed || r.Outcome == reset.ResetSkipped) && v.Cmp(old) != 0,
+			r.Outcome == reset.ResetUnknown && v.Sign() != 0 && v.Cmp(old) != 0:
 			t.Fatalf("%s = %s, outcome %s (%v)", r.Subject, v, r.Outcome, r.Err)
 		}
 		leaves.Add(leaves, v)
@@ -201,17 +204,17 @@ func TestFaultResetLeaderKilled(t *testing.T) {
 	// A re-run finishes the job.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		plan, err := c.PlanReset(ctx, []string{"count.de.>"}, counters.ResetOptions{}, nil)
+		plan, err := reset.PlanReset(ctx, c, []string{"count.de.>"}, reset.ResetOptions{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := c.Reset(ctx, plan, counters.ResetOptions{})
+		res, err := reset.Reset(ctx, c, plan, reset.ResetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ok := true
 		for _, r := range res {
-			if r.Outcome != counters.ResetDone && r.Outcome != counters.ResetUnchanged {
+			if r.Outcome != reset.ResetDone && r.Outcome != reset.ResetUnchanged {
 				ok = false
 			}
 		}

@@ -34,13 +34,13 @@ type GetOptions struct {
 	Sources bool
 }
 
-func (o GetOptions) mode() readMode {
-	var m readMode
+func (o GetOptions) mode() ReadMode {
+	var m ReadMode
 	if o.Direct {
-		m |= readDirect
+		m |= ReadDirect
 	}
 	if o.Sources {
-		m |= readSources
+		m |= ReadSources
 	}
 	return m
 }
@@ -54,7 +54,7 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 			return nil, err
 		}
 	}
-	plan, uncaptured, err := c.resolvePartial(ctx, patterns, opts.Stream)
+	plan, uncaptured, err := c.ResolvePartial(ctx, patterns, opts.Stream)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 	)
 	for _, sp := range plan {
 		var literals, wildcards []string
-		for _, p := range sp.patterns {
+		for _, p := range sp.Patterns {
 			if IsLiteral(p) {
 				literals = append(literals, p)
 			} else {
@@ -72,10 +72,10 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 			}
 		}
 		mode := opts.mode()
-		if !sp.info.Config.AllowDirect {
-			mode &^= readDirect // no direct gets there: the leader answers
+		if !sp.Info.Config.AllowDirect {
+			mode &^= ReadDirect // no direct gets there: the leader answers
 		}
-		found, err := c.readLiterals(ctx, sp.info.Config.Name, literals, mode)
+		found, err := c.ReadLiterals(ctx, sp.Info.Config.Name, literals, mode)
 		if err != nil {
 			return nil, err
 		}
@@ -83,9 +83,9 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 		// them again costs more than reading them).
 		start := len(out)
 		out = append(out, found...)
-		reads := consumerFilters(wildcards)
+		reads := ConsumerFilters(wildcards)
 		for _, filters := range reads {
-			err := c.readLast(ctx, sp.info.Config.Name, filters, opts.Sources, func(ctr Counter) error {
+			err := c.readLast(ctx, sp.Info.Config.Name, filters, opts.Sources, func(ctr Counter) error {
 				out = append(out, ctr)
 				return nil
 			})
@@ -106,8 +106,8 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 			out = out[:start+len(kept)]
 		}
 		for _, ctr := range out[start:] {
-			for _, p := range sp.patterns {
-				if !matched[p] && SubjectMatches(ctr.Subject, p) {
+			for _, p := range sp.Patterns {
+				if !matched[p] && topology.Covers(p, ctr.Subject) {
 					matched[p] = true
 				}
 			}
@@ -123,19 +123,19 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 		}
 	}
 	if len(missing) > 0 || len(uncaptured) > 0 {
-		return out, notFound(missing, uncaptured, plan)
+		return out, NotFound(missing, uncaptured, plan)
 	}
 	return out, nil
 }
 
-func notFound(missing, uncaptured []string, plan []streamPlan) error {
+func NotFound(missing, uncaptured []string, plan []StreamPlan) error {
 	var parts []string
 	if len(uncaptured) > 0 {
 		parts = append(parts, "no stream captures subject "+strings.Join(uncaptured, ", ")+": check the subject, or read an aggregate with --stream NAME")
 	}
 	where := ""
 	if len(plan) == 1 {
-		where = " in stream " + plan[0].info.Config.Name
+		where = " in stream " + plan[0].Info.Config.Name
 	}
 	switch {
 	case len(missing) == 1 && IsLiteral(missing[0]):
@@ -146,24 +146,24 @@ func notFound(missing, uncaptured []string, plan []streamPlan) error {
 	return errkind.NotFoundf("%s", strings.Join(parts, "; "))
 }
 
-type streamPlan struct {
-	info     *jetstream.StreamInfo
-	patterns []string
+type StreamPlan struct {
+	Info     *jetstream.StreamInfo
+	Patterns []string
 }
 
 // resolve finds the stream that holds each pattern: the named tier, or the
 // streams whose subjects overlap the pattern.
-func (c *Client) resolve(ctx context.Context, patterns []string, stream string) ([]streamPlan, error) {
-	plan, uncaptured, err := c.resolvePartial(ctx, patterns, stream)
+func (c *Client) Resolve(ctx context.Context, patterns []string, stream string) ([]StreamPlan, error) {
+	plan, uncaptured, err := c.ResolvePartial(ctx, patterns, stream)
 	if err == nil && len(uncaptured) > 0 {
-		return nil, notFound(nil, uncaptured, nil)
+		return nil, NotFound(nil, uncaptured, nil)
 	}
 	return plan, err
 }
 
 // resolvePartial is resolve that returns the patterns no stream captures
 // apart, so Get can still read the others.
-func (c *Client) resolvePartial(ctx context.Context, patterns []string, stream string) (plan []streamPlan, uncaptured []string, err error) {
+func (c *Client) ResolvePartial(ctx context.Context, patterns []string, stream string) (plan []StreamPlan, uncaptured []string, err error) {
 	if stream != "" {
 		info, err := c.StreamInfo(ctx, stream)
 		if err != nil {
@@ -172,10 +172,10 @@ func (c *Client) resolvePartial(ctx context.Context, patterns []string, stream s
 		// A mirror of a counter stream is a read replica: read it as one,
 		// also while its origin cannot be reached (what replicas are for;
 		// a message that is no counter value fails the read anyway).
-		if carries, err := c.carriesCounterValues(ctx, info); !carries && (err == nil || info.Config.Mirror == nil) {
-			return nil, nil, notCounter(stream)
+		if carries, err := c.CarriesCounterValues(ctx, info); !carries && (err == nil || info.Config.Mirror == nil) {
+			return nil, nil, NotCounter(stream)
 		}
-		return []streamPlan{{info: info, patterns: patterns}}, nil, nil
+		return []StreamPlan{{Info: info, Patterns: patterns}}, nil, nil
 	}
 	// One lookup per pattern, several in flight: a thousand literal
 	// subjects must not mean a thousand sequential round trips.
@@ -188,7 +188,7 @@ func (c *Client) resolvePartial(ctx context.Context, patterns []string, stream s
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			found[i], errs[i] = c.streamsFor(ctx, p)
+			found[i], errs[i] = c.StreamsFor(ctx, p)
 		}()
 	}
 	wg.Wait()
@@ -197,7 +197,7 @@ func (c *Client) resolvePartial(ctx context.Context, patterns []string, stream s
 			return nil, nil, err
 		}
 	}
-	byName := map[string]*streamPlan{}
+	byName := map[string]*StreamPlan{}
 	var order []string
 	for i, p := range patterns {
 		infos := found[i]
@@ -211,34 +211,30 @@ func (c *Client) resolvePartial(ctx context.Context, patterns []string, stream s
 			name := info.Config.Name
 			if !info.Config.AllowMsgCounter {
 				if IsLiteral(p) {
-					return nil, nil, notCounter(name)
+					return nil, nil, NotCounter(name)
 				}
 				continue // a wildcard may span plain streams too; skip them
 			}
 			if byName[name] == nil {
-				byName[name] = &streamPlan{info: info}
+				byName[name] = &StreamPlan{Info: info}
 				order = append(order, name)
 			}
-			byName[name].patterns = append(byName[name].patterns, p)
+			byName[name].Patterns = append(byName[name].Patterns, p)
 		}
 	}
 	if len(order) == 0 && len(uncaptured) == 0 {
 		return nil, nil, fmt.Errorf("no counter stream holds %s: the streams there are not counter streams", strings.Join(patterns, ", "))
 	}
-	plan = make([]streamPlan, 0, len(order))
+	plan = make([]StreamPlan, 0, len(order))
 	for _, name := range order {
 		plan = append(plan, *byName[name])
 	}
 	return plan, uncaptured, nil
 }
 
-func notCounter(stream string) error {
-	return errors.New("stream " + stream + " is not a counter stream")
-}
-
 // StreamInfo fetches one stream's info.
 func (c *Client) StreamInfo(ctx context.Context, name string) (*jetstream.StreamInfo, error) {
-	s, err := c.stream(ctx, name)
+	s, err := c.Stream(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +242,8 @@ func (c *Client) StreamInfo(ctx context.Context, name string) (*jetstream.Stream
 }
 
 // streamsFor lists the streams whose subjects overlap subject.
-func (c *Client) streamsFor(ctx context.Context, subject string) ([]*jetstream.StreamInfo, error) {
-	rctx, cancel := c.requestContext(ctx)
+func (c *Client) StreamsFor(ctx context.Context, subject string) ([]*jetstream.StreamInfo, error) {
+	rctx, cancel := c.RequestContext(ctx)
 	defer cancel()
 	lister := c.js.ListStreams(rctx, jetstream.WithStreamListSubject(subject))
 	var out []*jetstream.StreamInfo
@@ -255,14 +251,14 @@ func (c *Client) streamsFor(ctx context.Context, subject string) ([]*jetstream.S
 		out = append(out, info)
 	}
 	if err := lister.Err(); err != nil {
-		return nil, c.wrap(err, "list streams for "+subject)
+		return nil, c.Wrap(err, "list streams for "+subject)
 	}
 	return out, nil
 }
 
 // readLiterals reads the last message of each literal subject, a few
 // requests in flight at once. Subjects without a value are left out.
-func (c *Client) readLiterals(ctx context.Context, stream string, subjects []string, mode readMode) ([]Counter, error) {
+func (c *Client) ReadLiterals(ctx context.Context, stream string, subjects []string, mode ReadMode) ([]Counter, error) {
 	if len(subjects) == 0 {
 		return nil, nil
 	}
@@ -279,7 +275,7 @@ func (c *Client) readLiterals(ctx context.Context, stream string, subjects []str
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ctr, err := c.readOne(ctx, stream, subj, mode)
+			ctr, err := c.ReadOne(ctx, stream, subj, mode)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -298,31 +294,31 @@ func (c *Client) readLiterals(ctx context.Context, stream string, subjects []str
 	return out, nil
 }
 
-// readMode says which server answers a read and what it carries.
-type readMode uint8
+// ReadMode says which server answers a read and what it carries.
+type ReadMode uint8
 
 const (
-	// readLeader: the stream leader answers ($JS.API.STREAM.MSG.GET), so the
+	// ReadLeader: the stream leader answers ($JS.API.STREAM.MSG.GET), so the
 	// value includes every acknowledged increment (read-your-writes).
-	readLeader readMode = 0
-	// readDirect: any replica answers (direct get, allow_direct); on a
+	ReadLeader ReadMode = 0
+	// ReadDirect: any replica answers (direct get, allow_direct); on a
 	// replicated stream one that has not applied the latest increments
 	// answers with an older value.
-	readDirect readMode = 1 << iota
-	// readSources: also parse the Nats-Counter-Sources record; a bad one is
+	ReadDirect ReadMode = 1 << iota
+	// ReadSources: also parse the Nats-Counter-Sources record; a bad one is
 	// a warning on the counter (Counter.SourcesError), never a failed read.
-	readSources
+	ReadSources
 )
 
 // readOne reads the last message on subject in stream.
-func (c *Client) readOne(ctx context.Context, stream, subject string, mode readMode) (*Counter, error) {
-	if mode&readDirect != 0 || c.denials.leaderReadsDenied.Load() {
+func (c *Client) ReadOne(ctx context.Context, stream, subject string, mode ReadMode) (*Counter, error) {
+	if mode&ReadDirect != 0 || c.denials.leaderReadsDenied.Load() {
 		return c.readOneDirect(ctx, stream, subject, mode)
 	}
 	// Without the sources record the message's headers are not needed:
 	// no_hdr (ADR-49) keeps a value read independent of them.
-	req, _ := json.Marshal(msgGetRequest{LastBySubject: subject, NoHeaders: mode&readSources == 0})
-	rctx, cancel := c.requestContext(ctx)
+	req, _ := json.Marshal(msgGetRequest{LastBySubject: subject, NoHeaders: mode&ReadSources == 0})
+	rctx, cancel := c.RequestContext(ctx)
 	defer cancel()
 	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".STREAM.MSG.GET."+stream, req)
 	if err != nil {
@@ -332,7 +328,7 @@ func (c *Client) readOne(ctx context.Context, stream, subject string, mode readM
 			c.denials.leaderReadsDenied.Store(true)
 			return c.readOneDirect(ctx, stream, subject, mode)
 		}
-		return nil, c.wrap(err, "read "+subject+" from stream "+stream)
+		return nil, c.Wrap(err, "read "+subject+" from stream "+stream)
 	}
 	var resp msgGetResponse
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
@@ -343,9 +339,9 @@ func (c *Client) readOne(ctx context.Context, stream, subject string, mode readM
 		case jetstream.JSErrCodeMessageNotFound:
 			return nil, errkind.NotFoundf("counter %s has no value in stream %s", subject, stream)
 		case jetstream.JSErrCodeStreamNotFound:
-			return nil, errkind.NotFoundf("stream %s not found%s", stream, c.where())
+			return nil, errkind.NotFoundf("stream %s not found%s", stream, c.Where())
 		}
-		return nil, c.wrap(resp.Error, "read "+subject+" from stream "+stream)
+		return nil, c.Wrap(resp.Error, "read "+subject+" from stream "+stream)
 	}
 	m := resp.Message
 	if m == nil {
@@ -360,7 +356,7 @@ func (c *Client) readOne(ctx context.Context, stream, subject string, mode readM
 			hdr = nats.Header{HeaderSources: []string{string(m.Header)}}
 		}
 	}
-	ctr, err := counterFromMsg(m.Subject, stream, m.Sequence, m.Time, hdr, m.Data, mode&readSources != 0)
+	ctr, err := CounterFromMsg(m.Subject, stream, m.Sequence, m.Time, hdr, m.Data, mode&ReadSources != 0)
 	if err != nil {
 		return nil, fmt.Errorf("read %s from stream %s: %w", subject, stream, err)
 	}
@@ -386,13 +382,13 @@ type msgGetResponse struct {
 // readOneDirect direct-gets the last message on subject from any replica.
 // The headers stay on (no_hdr would drop the sequence and time too); the
 // sources record among them is parsed only when asked for.
-func (c *Client) readOneDirect(ctx context.Context, stream, subject string, mode readMode) (*Counter, error) {
+func (c *Client) readOneDirect(ctx context.Context, stream, subject string, mode ReadMode) (*Counter, error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": subject})
-	rctx, cancel := c.requestContext(ctx)
+	rctx, cancel := c.RequestContext(ctx)
 	defer cancel()
 	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".DIRECT.GET."+stream, req)
 	if err != nil {
-		return nil, c.wrap(err, "read "+subject+" from stream "+stream)
+		return nil, c.Wrap(err, "read "+subject+" from stream "+stream)
 	}
 	if status := msg.Header.Get("Status"); status != "" {
 		if status == "404" {
@@ -400,9 +396,9 @@ func (c *Client) readOneDirect(ctx context.Context, stream, subject string, mode
 		}
 		return nil, fmt.Errorf("read %s from stream %s: %s %s", subject, stream, status, msg.Header.Get("Description"))
 	}
-	seq, _ := strconv.ParseUint(msg.Header.Get(headerSequence), 10, 64)
-	ts, _ := time.Parse(time.RFC3339Nano, msg.Header.Get(headerTime))
-	ctr, err := counterFromMsg(msg.Header.Get(headerSubject), stream, seq, ts, msg.Header, msg.Data, mode&readSources != 0)
+	seq, _ := strconv.ParseUint(msg.Header.Get(HeaderSequence), 10, 64)
+	ts, _ := time.Parse(time.RFC3339Nano, msg.Header.Get(HeaderTime))
+	ctr, err := CounterFromMsg(msg.Header.Get(HeaderSubject), stream, seq, ts, msg.Header, msg.Data, mode&ReadSources != 0)
 	if err != nil {
 		return nil, fmt.Errorf("read %s from stream %s: %w", subject, stream, err)
 	}
@@ -436,7 +432,7 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 	}
 	cons, err := c.leaderConsumer(ctx, stream, cfg)
 	if err != nil {
-		return c.wrap(err, "read "+strings.Join(filters, " ")+" from stream "+stream)
+		return c.Wrap(err, "read "+strings.Join(filters, " ")+" from stream "+stream)
 	}
 	info := cons.CachedInfo()
 	defer c.deleteConsumer(stream, info.Name)
@@ -451,7 +447,7 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 			return false, fmt.Errorf("read from stream %s: %w", stream, err)
 		}
 		got++
-		ctr, err := counterFromMsg(msg.Subject(), stream, meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data(), withSources)
+		ctr, err := CounterFromMsg(msg.Subject(), stream, meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data(), withSources)
 		if err != nil {
 			return false, fmt.Errorf("read %s from stream %s: %w", msg.Subject(), stream, err)
 		}
@@ -484,7 +480,7 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 	for wait := 250 * time.Millisecond; got == 0; wait = min(2*wait, c.timeout) {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(wait))
 		if err != nil {
-			return c.wrap(err, "read from stream "+stream)
+			return c.Wrap(err, "read from stream "+stream)
 		}
 		for msg := range batch.Messages() {
 			done, err := handle(msg)
@@ -497,13 +493,13 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 		}
 		// "No responders" is that dropped pull, reported by our server.
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrNoResponders) {
-			return c.wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
+			return c.Wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
 		}
 		if got == want {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return c.wrap(err, "read from stream "+stream)
+			return c.Wrap(err, "read from stream "+stream)
 		}
 		if got == 0 && time.Since(start) > c.timeout {
 			return stalled()
@@ -516,7 +512,7 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 	// The rest through one pipelined iterator: pulls now reach the consumer.
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
-		return c.wrap(err, "read from stream "+stream)
+		return c.Wrap(err, "read from stream "+stream)
 	}
 	defer it.Stop()
 	// One watchdog timer instead of a timeout context per message (those
@@ -540,7 +536,7 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 			if errors.Is(context.Cause(rctx), errStalled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
 				return stalled()
 			}
-			return c.wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
+			return c.Wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
 		}
 		done, err := handle(msg)
 		if err != nil {
@@ -569,7 +565,7 @@ const leaderConsumerAttempts = 8
 func (c *Client) leaderConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
 	leader := ""
 	for attempt := 1; ; attempt++ {
-		rctx, cancel := c.requestContext(ctx)
+		rctx, cancel := c.RequestContext(ctx)
 		cons, err := c.js.CreateConsumer(rctx, stream, cfg)
 		cancel()
 		if err != nil {
@@ -600,31 +596,16 @@ func (c *Client) leaderConsumer(ctx context.Context, stream string, cfg jetstrea
 // deleteConsumer removes a read's consumer, best effort: its inactive
 // threshold removes it anyway.
 func (c *Client) deleteConsumer(stream, name string) {
-	dctx, cancel := c.requestContext(context.Background())
+	dctx, cancel := c.RequestContext(context.Background())
 	_ = c.js.DeleteConsumer(dctx, stream, name)
 	cancel()
-}
-
-// SubjectMatches reports whether the literal subject matches pattern.
-func SubjectMatches(subject, pattern string) bool {
-	st := strings.Split(subject, ".")
-	pt := strings.Split(pattern, ".")
-	for i, p := range pt {
-		if p == ">" {
-			return len(st) > i
-		}
-		if i >= len(st) || (p != "*" && p != st[i]) {
-			return false
-		}
-	}
-	return len(st) == len(pt)
 }
 
 // consumerFilters splits wildcard patterns into filter sets one consumer
 // accepts: the server refuses overlapping filter subjects (10138). Repeats
 // and patterns covered by another are dropped; patterns that still overlap
 // (a.*.y and a.x.*) go to separate reads, whose results Get de-duplicates.
-func consumerFilters(patterns []string) [][]string {
+func ConsumerFilters(patterns []string) [][]string {
 	var kept []string
 	for i, p := range patterns {
 		covered := false
@@ -651,4 +632,29 @@ next:
 		sets = append(sets, []string{p})
 	}
 	return sets
+}
+
+// ReadLastMessage reads the newest message of a stream (any subject) from
+// the stream leader, without headers.
+func (c *Client) ReadLastMessage(ctx context.Context, stream string) (*Counter, error) {
+	info, err := c.StreamInfo(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	req, _ := json.Marshal(map[string]any{"seq": info.State.LastSeq, "no_hdr": true})
+	rctx, cancel := c.RequestContext(ctx)
+	defer cancel()
+	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".STREAM.MSG.GET."+stream, req)
+	if err != nil {
+		return nil, c.Wrap(err, "read the last message of stream "+stream)
+	}
+	var resp msgGetResponse
+	if err := json.Unmarshal(msg.Data, &resp); err != nil || resp.Error != nil || resp.Message == nil {
+		return nil, errkind.NotFoundf("stream %s: no last message", stream)
+	}
+	v, err := ParseBody(resp.Message.Data)
+	if err != nil {
+		return nil, err
+	}
+	return &Counter{Subject: resp.Message.Subject, Stream: stream, Value: v, Seq: resp.Message.Sequence}, nil
 }

@@ -36,14 +36,15 @@ type pubAck struct {
 
 // Server error codes for counters (ADR-49).
 const (
-	errCodeCountersDisabled = 10168
-	errCodeIncrMissing      = 10169
-	errCodeCounterPayload   = 10170
-	errCodeIncrInvalid      = 10171
-	errCodeCounterBroken    = 10172
-	errCodeHeaderTooLarge   = 10097
-	errCodeMessageTooLarge  = 10054
-	errCodeMaxStreams       = 10027 // JSMaximumStreamsLimitErr
+	ErrCodeCountersDisabled = 10168
+	ErrCodeIncrMissing      = 10169
+	ErrCodeCounterPayload   = 10170
+	ErrCodeIncrInvalid      = 10171
+	ErrCodeCounterBroken    = 10172
+	ErrCodeHeaderTooLarge   = 10097
+	ErrCodeMessageTooLarge  = 10054
+	ErrCodeMaxStreams       = 10027 // JSMaximumStreamsLimitErr
+	ErrCodeStreamSealed     = 10109
 )
 
 // Incr adds delta to the counter at subject. msgID, when set, makes retries
@@ -51,9 +52,11 @@ const (
 //
 // Nothing is sent unless the subject passes ValidPublishSubject and a
 // stream captures it (StreamFor, one request): a publish to any other
-// subject could be an API call ($JS.API.STREAM.DELETE.X). A stream that is
-// not a counter stream refuses the increment itself (error 10168) and
-// stores nothing.
+// subject could be an API call ($JS.API.STREAM.DELETE.X). Without an id the
+// stream's configuration is not fetched (one request less for a one-shot
+// incr): a stream that does not count refuses the increment itself (10168,
+// 10109 sealed) and stores nothing, and RefusedIncrement gives that refusal
+// the kind PublishTarget would have.
 func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID string) (*IncrResult, error) {
 	if err := ValidPublishSubject(subject); err != nil {
 		return nil, err
@@ -62,7 +65,7 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkCarried(ctx, subject, delta); err != nil {
+	if err := c.CheckCarried(ctx, subject, delta); err != nil {
 		return nil, err
 	}
 	var extra nats.Header
@@ -73,8 +76,8 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 		if err != nil {
 			return nil, err
 		}
-		if !info.Config.AllowMsgCounter {
-			return nil, notCounter(stream)
+		if err := PublishTarget(subject, &info.Config); err != nil {
+			return nil, err
 		}
 		if info.Config.Duplicates <= 0 {
 			// The server gives streams with sources (aggregates) no
@@ -85,7 +88,7 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 		}
 		extra = nats.Header{HeaderMsgID: []string{msgID}}
 	}
-	ack, err := c.publishIncr(ctx, subject, delta, extra)
+	ack, err := c.PublishIncr(ctx, subject, delta, extra)
 	if err != nil {
 		var nl *noLeaderError
 		if errors.As(err, &nl) {
@@ -101,7 +104,7 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 		}
 	case ack.Duplicate:
 		// The ack of a duplicate carries no value; report the current one.
-		if cur, err := c.readOne(ctx, ack.Stream, subject, readLeader); err == nil {
+		if cur, err := c.ReadOne(ctx, ack.Stream, subject, ReadLeader); err == nil {
 			res.Value = cur.Value
 		}
 	default:
@@ -122,11 +125,11 @@ func (c *Client) StreamFor(ctx context.Context, subject string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	rctx, cancel := c.requestContext(ctx)
+	rctx, cancel := c.RequestContext(ctx)
 	defer cancel()
 	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".STREAM.NAMES", req)
 	if err != nil {
-		return "", c.wrap(err, "find the stream for "+subject)
+		return "", c.Wrap(err, "find the stream for "+subject)
 	}
 	var resp struct {
 		Streams []string            `json:"streams"`
@@ -137,11 +140,11 @@ func (c *Client) StreamFor(ctx context.Context, subject string) (string, error) 
 		return "", errkind.Unavailablef("find the stream for %s: the reply is not a JetStream answer: %.80q", subject, msg.Data)
 	}
 	if resp.Error != nil {
-		return "", c.wrap(resp.Error, "find the stream for "+subject)
+		return "", c.Wrap(resp.Error, "find the stream for "+subject)
 	}
 	switch len(resp.Streams) {
 	case 0:
-		return "", errkind.NotFoundf("no stream captures subject %s: create one with 'counter create NAME --subjects %s'", subject, subject)
+		return "", NotCaptured(subject)
 	case 1:
 		return resp.Streams[0], nil
 	}
@@ -169,7 +172,7 @@ func (e *noLeaderError) Unwrap() error { return errkind.ErrUnavailable }
 // come back as errors. Shared by Incr and Reset; callers have found the
 // counter stream that captures subject, and the subject passes the same
 // local gate here again, so nothing reaches a reserved subject.
-func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int, extra nats.Header) (*pubAck, error) {
+func (c *Client) PublishIncr(ctx context.Context, subject string, delta *big.Int, extra nats.Header) (*pubAck, error) {
 	if err := ValidPublishSubject(subject); err != nil {
 		return nil, err
 	}
@@ -178,10 +181,10 @@ func (c *Client) publishIncr(ctx context.Context, subject string, delta *big.Int
 		msg.Header[k] = v
 	}
 	msg.Header.Set(HeaderIncr, Signed(delta))
-	rctx, cancel := c.requestContext(ctx)
+	rctx, cancel := c.RequestContext(ctx)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
-		return nil, c.wrap(err, "increment "+subject) // not sent
+		return nil, c.Wrap(err, "increment "+subject) // not sent
 	}
 	resp, err := c.nc.RequestMsgWithContext(rctx, msg)
 	if err != nil {
@@ -209,7 +212,7 @@ func (c *Client) publishError(ctx context.Context, subject string, delta *big.In
 	case errors.Is(err, nats.ErrNoResponders):
 		return &noLeaderError{subject: subject}
 	case c.denials.err() != nil && errors.Is(err, context.Canceled):
-		return c.wrap(err, "increment "+subject)
+		return c.Wrap(err, "increment "+subject)
 	case ctx.Err() != nil:
 		// Interrupted by the user after sending.
 		return errkind.Unknownf("increment %s %s: interrupted before the server answered: it may have been applied; read the counter, or %s", subject, Signed(delta), retry)
@@ -217,7 +220,7 @@ func (c *Client) publishError(ctx context.Context, subject string, delta *big.In
 		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected):
 		return errkind.Unknownf("increment %s %s: no answer within %s: it may have been applied; read the counter, or %s", subject, Signed(delta), c.timeout, retry)
 	}
-	return c.wrap(err, "increment "+subject)
+	return c.Wrap(err, "increment "+subject)
 }
 
 // retryAdvice says how to retry an increment whose outcome is unknown.
@@ -231,19 +234,16 @@ func retryAdvice(extra nats.Header) string {
 func (c *Client) incrError(ctx context.Context, subject string, ack pubAck) error {
 	stream := ack.Stream
 	if stream == "" {
-		sctx, cancel := c.requestContext(ctx)
+		sctx, cancel := c.RequestContext(ctx)
 		stream, _ = c.js.StreamNameBySubject(sctx, subject)
 		cancel()
 	}
-	switch ack.Error.ErrorCode {
-	case errCodeCountersDisabled:
-		return errors.New("stream " + stream + " is not a counter stream: increments need a stream made with 'counter create'")
-	case errCodeIncrInvalid:
-		return errkind.Invalidf("increment %s: the server rejected the increment: %s", subject, ack.Error.Description)
-	case errCodeHeaderTooLarge, errCodeMessageTooLarge:
-		return errkind.Invalidf("increment %s: the delta is too large for the server (%s): it travels in a header, which holds at most about 65,000 digits", subject, ack.Error.Description)
-	case errCodeCounterBroken:
-		return errors.New("counter " + subject + " in stream " + stream + " is broken (its stored value or sources record is not valid), so every increment is refused: 'counter reset " + subject + "' recovers it (it purges the subject, then publishes +0; it asks first)")
+	if err := RefusedIncrement(subject, stream, ack.Error); err != nil {
+		return err
 	}
-	return c.wrap(ack.Error, "increment "+subject)
+	switch ack.Error.ErrorCode {
+	case ErrCodeHeaderTooLarge, ErrCodeMessageTooLarge:
+		return errkind.Invalidf("increment %s: the delta is too large for the server (%s): it travels in a header, which holds at most about 65,000 digits", subject, ack.Error.Description)
+	}
+	return c.Wrap(ack.Error, "increment "+subject)
 }

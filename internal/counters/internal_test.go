@@ -20,13 +20,13 @@ func FuzzConsumerFilters(f *testing.F) {
 				patterns = append(patterns, p)
 			}
 		}
-		sets := consumerFilters(patterns)
+		sets := ConsumerFilters(patterns)
 		var kept []string
 		for _, set := range sets {
 			for i, p := range set {
 				for _, q := range set[i+1:] {
 					if server.SubjectsCollide(p, q) {
-						t.Fatalf("consumerFilters(%q) = %q: %q and %q share a consumer but overlap", patterns, sets, p, q)
+						t.Fatalf("ConsumerFilters(%q) = %q: %q and %q share a consumer but overlap", patterns, sets, p, q)
 					}
 				}
 			}
@@ -38,11 +38,11 @@ func FuzzConsumerFilters(f *testing.F) {
 				found = found || server.SubjectMatchesFilter(p, k)
 			}
 			if !found {
-				t.Fatalf("consumerFilters(%q) = %q: nothing reads %q", patterns, sets, p)
+				t.Fatalf("ConsumerFilters(%q) = %q: nothing reads %q", patterns, sets, p)
 			}
 		}
 		if len(kept) > len(patterns) {
-			t.Fatalf("consumerFilters(%q) = %q: more filters than patterns", patterns, sets)
+			t.Fatalf("ConsumerFilters(%q) = %q: more filters than patterns", patterns, sets)
 		}
 	})
 }

@@ -13,7 +13,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/reset"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -25,8 +28,8 @@ import (
 // this test fails under -race here, about one run in two.)
 func TestReadYourWritesR3(t *testing.T) {
 	servers := testserver.Cluster(t, 3)
-	c := newClient(t, servers[0])
-	mustCreate(t, c, counters.StreamSpec{Name: "RW", Subjects: []string{"rw.>"}, Replicas: 3})
+	c := countertest.NewClient(t, servers[0])
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "RW", Subjects: []string{"rw.>"}, Replicas: 3})
 	testserver.WaitInterest(t, servers, "rw.a")
 	// Read and write through a follower: direct gets prefer the replica of
 	// the server the client is connected to.
@@ -36,7 +39,7 @@ func TestReadYourWritesR3(t *testing.T) {
 	}
 	for _, s := range servers {
 		if s.Name() != info.Cluster.Leader {
-			c = newClient(t, s)
+			c = countertest.NewClient(t, s)
 			break
 		}
 	}
@@ -112,8 +115,8 @@ func TestUnansweredPublishIsUnknown(t *testing.T) {
 // reads stalled until the timeout ("stalled after 0 of N").
 func TestWildcardReadsR3(t *testing.T) {
 	servers := testserver.Cluster(t, 3)
-	c := newClient(t, servers[0])
-	mustCreate(t, c, counters.StreamSpec{Name: "WR", Subjects: []string{"wr.>"}, Replicas: 3})
+	c := countertest.NewClient(t, servers[0])
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "WR", Subjects: []string{"wr.>"}, Replicas: 3})
 	testserver.WaitInterest(t, servers, "wr.a")
 	for _, s := range []string{"wr.a", "wr.b", "wr.c"} {
 		if _, err := c.Incr(ctx, s, big.NewInt(2), ""); err != nil {
@@ -161,7 +164,7 @@ func TestLeaderReadDeniedFallsBackToDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, c, counters.StreamSpec{Name: "RO", Subjects: []string{"ro.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "RO", Subjects: []string{"ro.>"}})
 	if _, err := c.Incr(ctx, "ro.a", big.NewInt(3), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -194,16 +197,16 @@ func TestResetUnknownOutcome(t *testing.T) {
 	if _, err := c.Incr(ctx, "silent.x", big.NewInt(5), ""); !errkind.OutcomeUnknown(err) {
 		t.Fatalf("incr: %v", err)
 	}
-	plan, err := c.PlanReset(ctx, []string{"silent.x"}, counters.ResetOptions{}, nil)
+	plan, err := reset.PlanReset(ctx, c, []string{"silent.x"}, reset.ResetOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Reset(ctx, plan, counters.ResetOptions{})
+	res, err := reset.Reset(ctx, c, plan, reset.ResetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := res[0]
-	if r.Outcome != counters.ResetUnknown || r.Unacked.String() != "-5" || r.After != nil || !errkind.OutcomeUnknown(r.Err) ||
+	if r.Outcome != reset.ResetUnknown || r.Unacked.String() != "-5" || r.After != nil || !errkind.OutcomeUnknown(r.Err) ||
 		!strings.Contains(r.Err.Error(), "may or may not have been applied") {
 		t.Fatalf("result %+v", r)
 	}

@@ -10,36 +10,18 @@ import (
 	"github.com/jetcounter/counter/internal/topology"
 )
 
-// ParseMirrorSpec parses --mirror STREAM[@DOMAIN].
-func ParseMirrorSpec(spec string) (SourceSpec, error) {
-	s, err := ParseSourceSpec(spec)
-	if err != nil {
-		return SourceSpec{}, errkind.Invalidf("invalid mirror %q: want STREAM[@DOMAIN]", spec)
-	}
-	if s.From != "" {
-		return SourceSpec{}, errkind.Invalidf("invalid mirror %q: a mirror copies a whole stream; want STREAM[@DOMAIN]", spec)
-	}
-	return s, nil
-}
-
-// maxMirrorChain bounds how far carriesCounterValues follows mirrors of
+// maxMirrorChain bounds how far CarriesCounterValues follows mirrors of
 // mirrors (each step is a lookup).
 const maxMirrorChain = 8
 
-// carriesCounterValues applies topology.CarriesCounterValues to a stream
-// read through c: it is a counter stream, or a mirror of one, followed
-// through each origin's domain (an external API prefix).
-func (c *Client) carriesCounterValues(ctx context.Context, info *jetstream.StreamInfo) (bool, error) {
+// CarriesCounterValues applies the one rule for a stream that carries
+// counter values (topology.CarriesCounterValues) to a stream read through
+// c: it is a counter stream, or a mirror of one, followed through each
+// origin's domain (an external API prefix).
+func (c *Client) CarriesCounterValues(ctx context.Context, info *jetstream.StreamInfo) (bool, error) {
 	clients := map[*topology.Node]*Client{}
 	nodeOf := func(dc *Client, cfg jetstream.StreamConfig) *topology.Node {
-		n := &topology.Node{ID: cfg.Name, Name: cfg.Name, Counter: cfg.AllowMsgCounter, Config: &cfg}
-		if cfg.Mirror != nil {
-			e := topology.Edge{Upstream: cfg.Mirror.Name, Mirror: true}
-			if cfg.Mirror.External != nil {
-				e.APIPrefix = cfg.Mirror.External.APIPrefix
-			}
-			n.Sources = []topology.Edge{e}
-		}
+		n := streamNode(&cfg)
 		clients[n] = dc
 		return n
 	}
@@ -57,7 +39,7 @@ func (c *Client) carriesCounterValues(ctx context.Context, info *jetstream.Strea
 		dc := clients[current]
 		if e.APIPrefix != "" {
 			var err error
-			if dc, err = c.inDomain(e.APIPrefix); err != nil {
+			if dc, err = c.InDomain(e.APIPrefix); err != nil {
 				lookupErr = err
 				return nil
 			}
@@ -76,4 +58,18 @@ func (c *Client) carriesCounterValues(ctx context.Context, info *jetstream.Strea
 		return false, lookupErr
 	}
 	return carries, nil
+}
+
+// streamNode is a stream as the counter-values rule sees it: whether it
+// counts, and the mirror it copies, if any.
+func streamNode(cfg *jetstream.StreamConfig) *topology.Node {
+	n := &topology.Node{ID: cfg.Name, Name: cfg.Name, Counter: cfg.AllowMsgCounter, Config: cfg}
+	if cfg.Mirror != nil {
+		e := topology.Edge{Upstream: cfg.Mirror.Name, Mirror: true}
+		if cfg.Mirror.External != nil {
+			e.APIPrefix = cfg.Mirror.External.APIPrefix
+		}
+		n.Sources = []topology.Edge{e}
+	}
+	return n
 }

@@ -42,7 +42,7 @@ func MaxCarriedDigits(sources, keyBytes, subjectBytes int) int {
 // has more digits than an aggregate above the subject could carry: the
 // source would stop for every later subject of that stream, silently.
 // Small deltas are not checked.
-func (c *Client) checkCarried(ctx context.Context, subject string, delta *big.Int) error {
+func (c *Client) CheckCarried(ctx context.Context, subject string, delta *big.Int) error {
 	// 1000 decimal digits need at least 3,320 bits.
 	if delta.BitLen() < 3320 {
 		return nil
@@ -51,7 +51,7 @@ func (c *Client) checkCarried(ctx context.Context, subject string, delta *big.In
 	if digits < checkAboveDigits {
 		return nil
 	}
-	infos, err := c.streamsFor(ctx, subject)
+	infos, err := c.StreamsFor(ctx, subject)
 	if err != nil || len(infos) != 1 {
 		return nil // the publish says what is wrong
 	}
@@ -61,7 +61,7 @@ func (c *Client) checkCarried(ctx context.Context, subject string, delta *big.In
 		return nil
 	}
 	result := new(big.Int).Set(delta)
-	cur, err := c.readOne(ctx, stream, subject, readLeader)
+	cur, err := c.ReadOne(ctx, stream, subject, ReadLeader)
 	switch {
 	case err == nil:
 		result.Add(result, cur.Value)

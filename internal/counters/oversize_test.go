@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -21,9 +23,9 @@ func digits(n int) *big.Int {
 // update's headers is refused before anything is written; it would stop
 // that source for every later counter, silently.
 func TestIncrRefusesWhatAggregatesCannotCarry(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	euTiers(t, c, 1) // EU has 2 sources, WORLD 1
-	mustCreate(t, c, counters.StreamSpec{Name: "SOLO", Subjects: []string{"solo.>"}})
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.EUTiers(t, c, 1) // EU has 2 sources, WORLD 1
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "SOLO", Subjects: []string{"solo.>"}})
 	limit := counters.MaxCarriedDigits(2, len("DE")+20, len("count.de.big"))
 	if limit < 20000 || limit > 22000 {
 		t.Fatalf("limit with 2 sources = %d digits", limit)
@@ -33,7 +35,7 @@ func TestIncrRefusesWhatAggregatesCannotCarry(t *testing.T) {
 	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "more than aggregate EU above could carry") {
 		t.Fatalf("incr of %d digits: %v", limit+1, err)
 	}
-	if n := subjectMsgs(t, c.Conn(), "DE", "count.de.big"); n != 0 {
+	if n := countertest.SubjectMsgs(t, c.Conn(), "DE", "count.de.big"); n != 0 {
 		t.Fatalf("DE holds %d messages after a refused increment", n)
 	}
 	// The resulting value counts too: two increments that each fit but
@@ -50,8 +52,8 @@ func TestIncrRefusesWhatAggregatesCannotCarry(t *testing.T) {
 	}
 	ok := digits(limit - 10)
 	resetIncrBig(t, c, "count.de.ok", ok)
-	waitValue(t, c, "EU", "count.eu.ok", ok.String())
-	waitValue(t, c, "WORLD", "count.world.ok", ok.String())
+	countertest.WaitValue(t, c, "EU", "count.eu.ok", ok.String())
+	countertest.WaitValue(t, c, "WORLD", "count.world.ok", ok.String())
 }
 
 func resetIncrBig(t *testing.T, c *counters.Client, subject string, delta *big.Int) {

@@ -32,7 +32,7 @@ func ValidSubject(subject string, wildcards bool) error {
 	if strings.ContainsAny(subject, " \t\r\n") {
 		return errkind.Invalidf("subject %q contains whitespace", subject)
 	}
-	if strings.ContainsFunc(subject, isControl) {
+	if strings.ContainsFunc(subject, IsControl) {
 		return errkind.Invalidf("subject %q contains a control character", subject)
 	}
 	tokens := strings.Split(subject, ".")
@@ -94,4 +94,26 @@ func ReservedSubject(subject string) bool {
 	return false
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+func IsControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+// ValidName checks a stream name or JetStream domain (what says which)
+// before anything is sent: one token, no spaces, dots, wildcards or '@'.
+func ValidName(what, name string) error {
+	if name == "" {
+		return errkind.Invalidf("empty %s", what)
+	}
+	if strings.ContainsAny(name, " \t\r\n.*>/\\@") || strings.ContainsFunc(name, IsControl) {
+		return errkind.Invalidf("%s %q may not contain spaces, control characters, '.', '*', '>', '/', '\\' or '@'", what, name)
+	}
+	return nil
+}
+
+// IsLiteral reports whether subject has no wildcard tokens.
+func IsLiteral(subject string) bool {
+	for _, t := range strings.Split(subject, ".") {
+		if t == "*" || t == ">" {
+			return false
+		}
+	}
+	return true
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/jetcounter/counter/internal/topology"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -13,11 +14,28 @@ import (
 // end the listing early: what was found is returned.
 func (c *Client) CompletionWords(ctx context.Context, maxSubjects int) (streams, subjects []string) {
 	lister := c.js.ListStreams(ctx)
-	var infos []*jetstream.StreamInfo
+	var all []*jetstream.StreamInfo
 	for info := range lister.Info() {
-		if info.Config.AllowMsgCounter {
+		all = append(all, info)
+	}
+	// What a read can name: counter streams and mirrors of them (get
+	// --stream works on both), judged by the one rule, with the mirror's
+	// origin looked up in the same listing.
+	nodes := map[string]*topology.Node{}
+	for _, info := range all {
+		nodes[info.Config.Name] = streamNode(&info.Config)
+	}
+	var infos []*jetstream.StreamInfo
+	for _, info := range all {
+		carries := topology.CarriesCounterValues(nodes[info.Config.Name], func(e topology.Edge) *topology.Node {
+			if e.APIPrefix != "" {
+				return nil // another domain: not in this listing
+			}
+			return nodes[e.Upstream]
+		})
+		if carries {
 			infos = append(infos, info)
-			if validName("stream", info.Config.Name) == nil {
+			if ValidName("stream", info.Config.Name) == nil {
 				streams = append(streams, info.Config.Name)
 			}
 		}

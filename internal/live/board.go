@@ -9,9 +9,8 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/jetcounter/counter/internal/counters"
-
 	"github.com/jetcounter/counter/internal/natsort"
+	"github.com/jetcounter/counter/internal/watch"
 )
 
 // Key names one counter: the same subject in two streams (tiers) is two
@@ -134,7 +133,7 @@ func (b *Board) IsSynced(streams []string) bool {
 // Apply records an update at local time now. It reports false for a
 // message already applied (the same value at the same or an older
 // sequence: streams resumed after a reconnect deliver last values again).
-func (b *Board) Apply(u counters.Update, now time.Time) (*Counter, bool) {
+func (b *Board) Apply(u watch.Update, now time.Time) (*Counter, bool) {
 	key := Key{u.Stream, u.Subject}
 	c := b.counters[key]
 	if c == nil {

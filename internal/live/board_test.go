@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/watch"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func upd(stream, subject, value string, seq uint64) counters.Update {
+func upd(stream, subject, value string, seq uint64) watch.Update {
 	v, ok := new(big.Int).SetString(value, 10)
 	if !ok {
 		panic(value)
 	}
-	return counters.Update{Subject: subject, Stream: stream, Value: v, Seq: seq, Time: t0.Add(time.Duration(seq) * time.Second)}
+	return watch.Update{Subject: subject, Stream: stream, Value: v, Seq: seq, Time: t0.Add(time.Duration(seq) * time.Second)}
 }
 
 func str(v *big.Int) string {
@@ -31,7 +31,7 @@ func TestApplyLineDeltas(t *testing.T) {
 	b := NewBoard(t0)
 	big30 := "123456789012345678901234567890"
 	steps := []struct {
-		u            counters.Update
+		u            watch.Update
 		changed      bool
 		value, delta string
 	}{
@@ -199,7 +199,7 @@ func BenchmarkWatchBoard100k(b *testing.B) {
 	seq := uint64(counters100k)
 	for i := 0; i < b.N; i++ {
 		seq++
-		u := counters.Update{Subject: subjects[i*7919%counters100k], Stream: "S", Value: big.NewInt(int64(i)), Seq: seq, Time: now}
+		u := watch.Update{Subject: subjects[i*7919%counters100k], Stream: "S", Value: big.NewInt(int64(i)), Seq: seq, Time: now}
 		c, _ := board.Apply(u, now)
 		board.Line(c)
 		if i%50_000 == 0 {

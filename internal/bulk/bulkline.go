@@ -1,4 +1,4 @@
-package counters
+package bulk
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"unicode/utf8"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 )
 
@@ -116,7 +117,7 @@ func validID(id []byte) error {
 	if len(id) > MaxBulkIDLen {
 		return errkind.Invalidf("id %.40q… is %d bytes long: ids are at most %d", id, len(id), MaxBulkIDLen)
 	}
-	if !utf8.Valid(id) || bytes.ContainsFunc(id, isControl) {
+	if !utf8.Valid(id) || bytes.ContainsFunc(id, counters.IsControl) {
 		return errkind.Invalidf("id %q contains a control character or invalid UTF-8", id)
 	}
 	return nil

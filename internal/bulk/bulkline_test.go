@@ -1,4 +1,4 @@
-package counters
+package bulk
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 )
 
@@ -93,7 +94,7 @@ func FuzzParseBulkLine(f *testing.F) {
 		case len(fields) == 1:
 			want = big.NewInt(1)
 		default:
-			want, wantErr = ParseDelta(fields[1])
+			want, wantErr = counters.ParseDelta(fields[1])
 		}
 		if wantErr == nil && len(fields) == 3 {
 			wantErr = validID([]byte(fields[2]))

@@ -1,4 +1,4 @@
-package counters
+package reset
 
 import (
 	"cmp"
@@ -9,21 +9,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/natsort"
-)
-
-// Headers of our own on a reset message: an audit trail that stays in the
-// stream (and is copied into the aggregates above, which source it).
-const (
-	HeaderResetReason = "Counter-Reset-Reason"
-	HeaderResetBy     = "Counter-Reset-By"
 )
 
 // DefaultResetRounds bounds how often a reset re-publishes the negative of
@@ -142,7 +135,7 @@ type PlannedReset struct {
 	// Aggregate: the stream has sources, so the reset message is kept.
 	Aggregate bool
 	Value     *big.Int
-	Above     []PlannedTier
+	Above     []counters.PlannedTier
 	// Broken: the counter's stored sources record is not valid, so the
 	// server refuses every increment and a negative delta cannot reset it.
 	// The reset recovers it instead: it purges the subject whole at this
@@ -154,29 +147,19 @@ type PlannedReset struct {
 	Warnings []string
 }
 
-// PlannedTier is one aggregate above a reset counter: its value drops by the
-// reset amount, since the negative delta is sourced like any other.
-type PlannedTier struct {
-	Stream  string // topology node ID: NAME, or NAME@DOMAIN in another domain
-	Subject string
-	Depth   int
-	// Now is nil when that tier holds no value for the subject yet.
-	Now, After *big.Int
-}
-
 // PlanReset lists the counters matching patterns at the tier (or where they
 // live), their values, and every aggregate above each with its value now and
 // after. It writes nothing. domains are the extra JetStream domains the
 // topology walk may look into.
-func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOptions, domains []string) (*ResetPlan, error) {
+func PlanReset(ctx context.Context, c *counters.Client, patterns []string, opts ResetOptions, domains []string) (*ResetPlan, error) {
 	for _, p := range patterns {
-		if err := ValidSubject(p, true); err != nil {
+		if err := counters.ValidSubject(p, true); err != nil {
 			return nil, err
 		}
 	}
 	// A pattern that matches nothing stops the whole reset (exit 3) even if
 	// others matched: resetting part of what was asked surprises at 3 a.m.
-	list, err := c.Get(ctx, patterns, GetOptions{Stream: opts.Stream, Sources: true})
+	list, err := c.Get(ctx, patterns, counters.GetOptions{Stream: opts.Stream, Sources: true})
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +174,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 	for _, ctr := range list {
 		n := g.Node(ctr.Stream)
 		if n == nil || n.Config == nil {
-			return nil, errkind.NotFoundf("stream %s not found%s: was it deleted during the reset?", ctr.Stream, c.where())
+			return nil, errkind.NotFoundf("stream %s not found%s: was it deleted during the reset?", ctr.Stream, c.Where())
 		}
 		if err := checkResettable(n.Config, ctr.Subject); err != nil {
 			return nil, err
@@ -235,12 +218,12 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 				return nil, errkind.Invalidf("the counters matched span two tiers: %s in %s sums %s in %s, and resetting both subtracts twice; pick one tier with --stream", h.Subject, h.Stream, t.Subject, t.Stream)
 			}
 			byStream[h.Stream] = append(byStream[h.Stream], ref{i, len(t.Above)})
-			t.Above = append(t.Above, PlannedTier{Stream: h.Stream, Subject: h.Subject, Depth: h.Depth})
+			t.Above = append(t.Above, counters.PlannedTier{Stream: h.Stream, Subject: h.Subject, Depth: h.Depth})
 		}
 	}
 	for id, refs := range byStream {
 		name, domain, _ := strings.Cut(id, "@")
-		dc, err := c.inDomain(domain)
+		dc, err := c.InDomain(domain)
 		if err != nil {
 			return nil, err
 		}
@@ -253,7 +236,7 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 				subjects = append(subjects, s)
 			}
 		}
-		found, err := dc.readLiterals(ctx, name, subjects, readLeader)
+		found, err := dc.ReadLiterals(ctx, name, subjects, counters.ReadLeader)
 		if err != nil {
 			return nil, err
 		}
@@ -302,22 +285,13 @@ func (c *Client) PlanReset(ctx context.Context, patterns []string, opts ResetOpt
 //
 // It also needs direct reads (allow_direct), as every counter client does.
 func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
-	name := cfg.Name
-	if cfg.Mirror != nil {
-		return errkind.Invalidf("stream %s is a mirror of %s and takes no increments: reset at %s (the mirror and every aggregate above it follow)", name, cfg.Mirror.Name, cfg.Mirror.Name)
+	if err := counters.PublishTarget(subject, cfg); err != nil {
+		return err
 	}
 	if !cfg.AllowDirect {
-		return errkind.Invalidf("stream %s has allow_direct off: counters need direct reads; turn it on before resetting", name)
+		return errkind.Invalidf("stream %s has allow_direct off: counters need direct reads; turn it on before resetting", cfg.Name)
 	}
-	for _, s := range cfg.Subjects {
-		if SubjectMatches(subject, s) {
-			return nil
-		}
-	}
-	if len(cfg.Subjects) == 0 {
-		return errkind.Invalidf("stream %s has no subjects of its own, so it cannot take the negative increment a reset publishes: add subject %s to it (subjects of an aggregate may be its sourced ones: counter create %s … --subjects %s --update), or reset upstream", name, subject, name, subject)
-	}
-	return errkind.Invalidf("stream %s does not capture subject %s (its subjects: %s): a reset there would land in another stream; reset the subject at the stream that captures it", name, subject, strings.Join(cfg.Subjects, ", "))
+	return nil
 }
 
 // Reset applies the safe reset to every counter of the plan (COUNTERS.md
@@ -330,7 +304,7 @@ func checkResettable(cfg *jetstream.StreamConfig, subject string) error {
 // Counters are reset many at once. Results come in plan order. The error is
 // about the plan as a whole (a stream missing or unable to take the reset),
 // and then nothing was written; per-counter failures are in each result.
-func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) ([]ResetResult, error) {
+func Reset(ctx context.Context, c *counters.Client, plan *ResetPlan, opts ResetOptions) ([]ResetResult, error) {
 	rounds := opts.MaxRounds
 	if rounds <= 0 {
 		rounds = DefaultResetRounds
@@ -340,12 +314,9 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 		if streams[t.Stream] != nil {
 			continue
 		}
-		s, err := c.stream(ctx, t.Stream)
+		s, err := c.Stream(ctx, t.Stream)
 		if err != nil {
 			return nil, err
-		}
-		if !s.CachedInfo().Config.AllowMsgCounter {
-			return nil, notCounter(t.Stream)
 		}
 		streams[t.Stream] = s
 	}
@@ -356,10 +327,10 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 	}
 	hdr := nats.Header{}
 	if r := headerValue(opts.Reason); r != "" {
-		hdr.Set(HeaderResetReason, r)
+		hdr.Set(counters.HeaderResetReason, r)
 	}
 	if by := headerValue(opts.By); by != "" {
-		hdr.Set(HeaderResetBy, by)
+		hdr.Set(counters.HeaderResetBy, by)
 	}
 
 	n := len(plan.Targets)
@@ -385,17 +356,17 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	stopGrace := context.AfterFunc(ctx, func() {
-		time.AfterFunc(c.timeout, cancelWork)
+		time.AfterFunc(c.Timeout(), cancelWork)
 	})
 	defer stopGrace()
 
 	// The negative publishes first, all of them, so that the aggregates
 	// above are copying them while the purges start.
-	parallel(ctx, n, func(i int) {
+	counters.Parallel(ctx, n, func(i int) {
 		if plan.Targets[i].Broken {
-			results[i] = c.recoverBroken(work, streams[plan.Targets[i].Stream], plan.Targets[i], hdr)
+			results[i] = recoverBroken(work, c, streams[plan.Targets[i].Stream], plan.Targets[i], hdr)
 		} else {
-			results[i] = c.resetOne(work, plan.Targets[i].ResetTarget, hdr, rounds)
+			results[i] = resetOne(work, c, plan.Targets[i].ResetTarget, hdr, rounds)
 		}
 		report(1, 0)
 	}, func(i int) {
@@ -418,7 +389,7 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 			continue
 		}
 		wg.Go(func() {
-			if err := c.purgeSafe(ctx, name); err != nil {
+			if err := purgeSafe(ctx, c, name); err != nil {
 				waitMu.Lock()
 				unsafe[name] = err
 				waitMu.Unlock()
@@ -427,13 +398,13 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 	}
 	wg.Wait()
 
-	parallel(ctx, n, func(i int) {
+	counters.Parallel(ctx, n, func(i int) {
 		r := &results[i]
 		if r.Err == nil && r.Rounds > 0 && !r.Recovered {
 			if err := unsafe[r.Stream]; err != nil {
 				r.PurgeError = err
 			} else {
-				c.purgeReset(work, streams[r.Stream], r)
+				purgeReset(work, c, streams[r.Stream], r)
 			}
 		}
 		report(0, 1)
@@ -455,8 +426,8 @@ func (c *Client) Reset(ctx context.Context, plan *ResetPlan, opts ResetOptions) 
 // and purging the reset message too races with a source that has already
 // fetched an older message, leaving the aggregate at the old value until
 // the next leaf update. And a reset counter then reads 0, not "no value".
-func (c *Client) purgeReset(ctx context.Context, s jetstream.Stream, r *ResetResult) {
-	pctx, cancel := c.requestContext(ctx)
+func purgeReset(ctx context.Context, c *counters.Client, s jetstream.Stream, r *ResetResult) {
+	pctx, cancel := c.RequestContext(ctx)
 	err := s.Purge(pctx, jetstream.WithPurgeSubject(r.Subject), jetstream.WithPurgeSequence(r.Seq))
 	cancel()
 	switch {
@@ -464,7 +435,7 @@ func (c *Client) purgeReset(ctx context.Context, s jetstream.Stream, r *ResetRes
 		r.PurgeError = ErrInterrupted
 		return
 	case err != nil:
-		r.PurgeError = c.wrap(err, "purge "+r.Subject+" in stream "+r.Stream)
+		r.PurgeError = c.Wrap(err, "purge "+r.Subject+" in stream "+r.Stream)
 		return
 	}
 	r.Purged, r.PurgedBelow = true, r.Seq
@@ -485,11 +456,11 @@ func (c *Client) purgeReset(ctx context.Context, s jetstream.Stream, r *ResetRes
 // no error, and a counter that does not change again stays wrong. A source
 // with a position restarts exactly after it, and one configured with
 // opt_start_seq starts there: neither is at risk.
-func (c *Client) purgeSafe(ctx context.Context, name string) error {
-	wctx, cancel := context.WithTimeout(ctx, c.timeout)
+func purgeSafe(ctx context.Context, c *counters.Client, name string) error {
+	wctx, cancel := context.WithTimeout(ctx, c.Timeout())
 	defer cancel()
-	for wait := settlePoll; ; wait = min(2*wait, settlePollMax) {
-		s, err := c.stream(wctx, name)
+	for wait := counters.PollFirst; ; wait = min(2*wait, counters.PollMax) {
+		s, err := c.Stream(wctx, name)
 		pending := ""
 		if err == nil {
 			if pending = unpositionedSource(s.CachedInfo()); pending == "" {
@@ -504,7 +475,7 @@ func (c *Client) purgeSafe(ctx context.Context, name string) error {
 			case err != nil:
 				return fmt.Errorf("%w: the sources of aggregate %s could not be checked (%v), and a purge there is only safe once each has delivered something; the older messages stay, values are right", ErrPurgeSkipped, name, err)
 			}
-			return fmt.Errorf("%w: source %s has not delivered anything to aggregate %s yet (waited %s); purging now could make the server start it at %s's last message and skip what %s holds, so the older messages stay (values are right)", ErrPurgeSkipped, pending, name, c.timeout, name, pending)
+			return fmt.Errorf("%w: source %s has not delivered anything to aggregate %s yet (waited %s); purging now could make the server start it at %s's last message and skip what %s holds, so the older messages stay (values are right)", ErrPurgeSkipped, pending, name, c.Timeout(), name, pending)
 		case <-time.After(wait):
 		}
 	}
@@ -541,15 +512,15 @@ func unpositionedSource(info *jetstream.StreamInfo) string {
 // resetOne runs the publishing half of the recipe for one counter. "Nothing
 // to undo" is decided from the stream leader: a replica that has not
 // applied the latest increments would skip a counter that has a value.
-func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, maxRounds int) ResetResult {
+func resetOne(ctx context.Context, c *counters.Client, t ResetTarget, hdr nats.Header, maxRounds int) ResetResult {
 	r := ResetResult{Subject: t.Subject, Stream: t.Stream, Delta: new(big.Int)}
 	// A direct get skips the JetStream API queue that a leader read (and
 	// every purge) goes through. An older value from a lagging replica
 	// is corrected by the rounds below (the ack shows what is left); only
 	// "nothing to undo" must come from the leader.
-	cur, err := c.readOne(ctx, t.Stream, t.Subject, readDirect)
+	cur, err := c.ReadOne(ctx, t.Stream, t.Subject, counters.ReadDirect)
 	if errors.Is(err, errkind.ErrNotFound) || (err == nil && cur.Value.Sign() == 0) {
-		cur, err = c.readOne(ctx, t.Stream, t.Subject, readLeader)
+		cur, err = c.ReadOne(ctx, t.Stream, t.Subject, counters.ReadLeader)
 	}
 	switch {
 	case errors.Is(err, errkind.ErrNotFound):
@@ -571,17 +542,17 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 	}
 	next := new(big.Int).Neg(cur.Value)
 	for r.Rounds < maxRounds {
-		ack, err := c.publishIncr(ctx, t.Subject, next, hdr)
+		ack, err := c.PublishIncr(ctx, t.Subject, next, hdr)
 		if err != nil {
 			r.Err, r.Outcome = err, ResetFailed
 			if errkind.OutcomeUnknown(err) {
 				// Sent, not acknowledged: it may have been applied.
 				r.Outcome, r.Unacked, r.After = ResetUnknown, next, nil
-				why := fmt.Sprintf("no answer within %s", c.timeout)
+				why := fmt.Sprintf("no answer within %s", c.Timeout())
 				if ctx.Err() != nil {
 					why = "interrupted while waiting for the acknowledgement"
 				}
-				r.Err = errkind.Unknownf("reset %s: the negative increment %s was sent but not acknowledged (%s), so it may or may not have been applied: read the counter, or run the reset again (it re-reads the value)", t.Subject, Signed(next), why)
+				r.Err = errkind.Unknownf("reset %s: the negative increment %s was sent but not acknowledged (%s), so it may or may not have been applied: read the counter, or run the reset again (it re-reads the value)", t.Subject, counters.Signed(next), why)
 			} else if r.Rounds > 0 {
 				// Earlier rounds were applied: the counter is reset up to
 				// the increments that raced with it.
@@ -599,19 +570,19 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 		if ack.Stream != t.Stream {
 			// Only possible if subjects moved between streams since the
 			// check; the delta is applied there and must be reported.
-			r.Err, r.Outcome = fmt.Errorf("reset %s: the negative increment %s landed in stream %s, not %s: check both streams", t.Subject, Signed(next), ack.Stream, t.Stream), ResetFailed
+			r.Err, r.Outcome = fmt.Errorf("reset %s: the negative increment %s landed in stream %s, not %s: check both streams", t.Subject, counters.Signed(next), ack.Stream, t.Stream), ResetFailed
 			return r
 		}
 		if ack.Val == nil {
 			r.Err, r.Outcome = errkind.Unavailablef("reset %s: stream %s stored the increment without counting", t.Subject, ack.Stream), ResetFailed
 			return r
 		}
-		val, err := ParseValue(*ack.Val)
+		val, err := counters.ParseValue(*ack.Val)
 		if err != nil {
 			// Not errkind.ErrInvalid: the negative increment was applied.
 			r.Rounds++
 			r.Delta.Add(r.Delta, next)
-			r.Err, r.Outcome, r.After = fmt.Errorf("reset %s: the increment %s was applied but its acknowledged value %q is not a number: read the counter before resetting again", t.Subject, Signed(next), *ack.Val), ResetUnknown, nil
+			r.Err, r.Outcome, r.After = fmt.Errorf("reset %s: the increment %s was applied but its acknowledged value %q is not a number: read the counter before resetting again", t.Subject, counters.Signed(next), *ack.Val), ResetUnknown, nil
 			return r
 		}
 		if r.Rounds == 0 {
@@ -639,20 +610,20 @@ func (c *Client) resetOne(ctx context.Context, t ResetTarget, hdr nats.Header, m
 // this stream (a leaf: the plan refuses broken aggregates), then publishes
 // +0. The counter restarts at 0 with a valid record, and each aggregate above
 // computes 0 minus what it last saw from it, dropping by the old value.
-func (c *Client) recoverBroken(ctx context.Context, s jetstream.Stream, t PlannedReset, hdr nats.Header) ResetResult {
+func recoverBroken(ctx context.Context, c *counters.Client, s jetstream.Stream, t PlannedReset, hdr nats.Header) ResetResult {
 	r := ResetResult{Subject: t.Subject, Stream: t.Stream, Before: t.Value, Recovered: true}
-	pctx, cancel := c.requestContext(ctx)
+	pctx, cancel := c.RequestContext(ctx)
 	err := s.Purge(pctx, jetstream.WithPurgeSubject(t.Subject))
 	cancel()
 	if err != nil {
-		r.Err, r.Outcome = c.wrap(err, "recover broken counter "+t.Subject+": purge it in stream "+t.Stream), ResetFailed
+		r.Err, r.Outcome = c.Wrap(err, "recover broken counter "+t.Subject+": purge it in stream "+t.Stream), ResetFailed
 		if ctx.Err() != nil {
 			r.Err, r.Outcome = errors.New("interrupted before this counter was recovered: nothing was written"), ResetSkipped
 		}
 		return r
 	}
 	r.Purged = true
-	ack, err := c.publishIncr(ctx, t.Subject, new(big.Int), hdr)
+	ack, err := c.PublishIncr(ctx, t.Subject, new(big.Int), hdr)
 	if err != nil {
 		// Purged, so it reads "no value": the next increment starts it at
 		// 0 and carries the drop to the aggregates above.
@@ -665,53 +636,20 @@ func (c *Client) recoverBroken(ctx context.Context, s jetstream.Stream, t Planne
 	r.Rounds, r.Seq, r.Outcome = 1, ack.Seq, ResetDone
 	r.Delta = new(big.Int).Neg(t.Value)
 	if ack.Val != nil {
-		r.After, _ = ParseValue(*ack.Val)
+		r.After, _ = counters.ParseValue(*ack.Val)
 	}
 	return r
-}
-
-// stream looks a stream up (its info and a handle for purges).
-func (c *Client) stream(ctx context.Context, name string) (jetstream.Stream, error) {
-	rctx, cancel := c.requestContext(ctx)
-	defer cancel()
-	s, err := c.js.Stream(rctx, name)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return nil, errkind.NotFoundf("stream %s not found%s", name, c.where())
-		}
-		return nil, c.wrap(err, "stream "+name)
-	}
-	return s, nil
-}
-
-// parallel runs do(0..n-1) resetInFlight at a time; once ctx is done the
-// indexes not started go to skipped instead.
-func parallel(ctx context.Context, n int, do, skipped func(int)) {
-	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-	)
-	for range min(n, resetInFlight) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if ctx.Err() != nil {
-					skipped(i)
-					continue
-				}
-				do(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // headerValue makes free text safe as one header value.
 func headerValue(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
+
+var (
+	// ErrInterrupted: a step was not done because the run was interrupted.
+	ErrInterrupted = errors.New("interrupted before the purge")
+	// ErrPurgeSkipped: a reset at an aggregate left its history in place
+	// because a source had not delivered anything yet (see purgeSafe).
+	ErrPurgeSkipped = errors.New("purge skipped")
+)

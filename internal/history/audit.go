@@ -1,4 +1,4 @@
-package counters
+package history
 
 import (
 	"cmp"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/natsort"
 	"github.com/jetcounter/counter/internal/topology"
@@ -77,7 +78,7 @@ type HistoryMsg struct {
 	// missing or not a number.
 	Delta *big.Int
 	// Sources is the Nats-Counter-Sources record; nil when absent.
-	Sources Sources
+	Sources counters.Sources
 	Origin  Origin
 	// MsgID is Nats-Msg-Id; ResetReason and ResetBy are the headers
 	// `counter reset` writes on its reset messages.
@@ -124,7 +125,7 @@ type CounterAudit struct {
 	// sources record. Value is nil when the last message was unreadable.
 	Value   *big.Int
 	Direct  *big.Int
-	Sources Sources
+	Sources counters.Sources
 	// Problems are errors (the counter does not hold); at most
 	// maxProblemsPerCounter, MoreProblems counts the rest. Warnings do
 	// not fail an audit.
@@ -147,7 +148,7 @@ type counterState struct {
 	scratch *big.Int // shared by every counter of an Auditor
 	value   *big.Int // nil: no usable previous message (start or resync)
 	prevSeq uint64
-	sources Sources
+	sources counters.Sources
 	direct  *big.Int
 }
 
@@ -230,8 +231,8 @@ func looksFirst(m HistoryMsg) bool {
 	if m.Origin.Direct() {
 		return len(m.Sources) == 0
 	}
-	return len(m.Sources) == 1 && len(m.Sources[m.Origin.Key]) == 1 && m.Sources.entry(m.Origin.Key, m.Origin.Subject) != nil &&
-		m.Sources.entry(m.Origin.Key, m.Origin.Subject).Cmp(m.Delta) == 0
+	return len(m.Sources) == 1 && len(m.Sources[m.Origin.Key]) == 1 && m.Sources.Entry(m.Origin.Key, m.Origin.Subject) != nil &&
+		m.Sources.Entry(m.Origin.Key, m.Origin.Subject).Cmp(m.Delta) == 0
 }
 
 func (st *counterState) problem(p AuditProblem) {
@@ -261,7 +262,7 @@ func (st *counterState) check(m HistoryMsg) {
 		st.restart(m)
 		return
 	case m.Delta == nil:
-		st.problem(AuditProblem{Seq: m.Seq, Check: CheckMessage, Message: "no valid " + HeaderIncr + " header: the message's delta is unknown"})
+		st.problem(AuditProblem{Seq: m.Seq, Check: CheckMessage, Message: "no valid " + counters.HeaderIncr + " header: the message's delta is unknown"})
 		st.restart(m)
 		return
 	case st.value == nil:
@@ -273,7 +274,7 @@ func (st *counterState) check(m HistoryMsg) {
 		st.problem(AuditProblem{
 			Seq: m.Seq, Check: CheckChain,
 			Message: fmt.Sprintf("value %s is not the previous value %s (seq %s) plus the delta %s: an increment was lost, doubled or deleted",
-				m.Value, st.value, st.prevSeqText(), Signed(m.Delta)),
+				m.Value, st.value, st.prevSeqText(), counters.Signed(m.Delta)),
 			Expected: want.String(), Found: m.Value.String(),
 		})
 	}
@@ -288,11 +289,11 @@ func (st *counterState) check(m HistoryMsg) {
 		}
 	} else {
 		key, subj := m.Origin.Key, m.Origin.Subject
-		prev := st.sources.entry(key, subj)
+		prev := st.sources.Entry(key, subj)
 		if prev == nil {
 			prev = new(big.Int)
 		}
-		if cur := m.Sources.entry(key, subj); cur == nil {
+		if cur := m.Sources.Entry(key, subj); cur == nil {
 			st.problem(AuditProblem{
 				Seq: m.Seq, Check: CheckSourcesRecord,
 				Message: fmt.Sprintf("sourced from %s %s, but the sources record has no entry for it", m.Origin.name(), subj),
@@ -302,8 +303,8 @@ func (st *counterState) check(m HistoryMsg) {
 			st.problem(AuditProblem{
 				Seq: m.Seq, Check: CheckSourceDelta,
 				Message: fmt.Sprintf("delta %s from %s %s is not the sourced value %s minus the value last seen %s",
-					Signed(m.Delta), m.Origin.name(), subj, cur, prev),
-				Expected: Signed(wantDelta), Found: Signed(m.Delta),
+					counters.Signed(m.Delta), m.Origin.name(), subj, cur, prev),
+				Expected: counters.Signed(wantDelta), Found: counters.Signed(m.Delta),
 			})
 		}
 		if moved := recordChanges(st.sources, m.Sources, key, subj); moved != "" {
@@ -336,7 +337,7 @@ func (st *counterState) checkTotal() *AuditProblem {
 	return &AuditProblem{
 		Seq: st.audit.LastSeq, Check: CheckTotal,
 		Message: fmt.Sprintf("the current value %s is not direct increments %s + the sources record %s = %s (off by %s)",
-			st.value, st.direct, sum, want, Signed(new(big.Int).Sub(st.value, want))),
+			st.value, st.direct, sum, want, counters.Signed(new(big.Int).Sub(st.value, want))),
 		Expected: want.String(), Found: st.value.String(),
 	}
 }
@@ -352,17 +353,9 @@ func (o Origin) name() string {
 	return cmp.Or(o.Stream, o.Key)
 }
 
-// entry is the record's value for source key and subject, nil if none.
-func (s Sources) entry(key, subject string) *big.Int {
-	if s == nil {
-		return nil
-	}
-	return s[key][subject]
-}
-
 // recordChanges names the entries that differ between two sources records,
 // ignoring (key, subject); "" when none do. A missing entry and 0 differ.
-func recordChanges(before, after Sources, key, subject string) string {
+func recordChanges(before, after counters.Sources, key, subject string) string {
 	var moved []string
 	seen := func(k, s string) bool { return k == key && s == subject }
 	for k, subs := range before {
@@ -370,14 +363,14 @@ func recordChanges(before, after Sources, key, subject string) string {
 			if seen(k, s) {
 				continue
 			}
-			if w := after.entry(k, s); w == nil || w.Cmp(v) != 0 {
+			if w := after.Entry(k, s); w == nil || w.Cmp(v) != 0 {
 				moved = append(moved, k+" "+s)
 			}
 		}
 	}
 	for k, subs := range after {
 		for s := range subs {
-			if !seen(k, s) && before.entry(k, s) == nil {
+			if !seen(k, s) && before.Entry(k, s) == nil {
 				moved = append(moved, k+" "+s)
 			}
 		}
@@ -387,7 +380,7 @@ func recordChanges(before, after Sources, key, subject string) string {
 }
 
 // sourcesText renders a record compactly and deterministically.
-func sourcesText(s Sources) string {
+func sourcesText(s counters.Sources) string {
 	if len(s) == 0 {
 		return "{}"
 	}
@@ -440,21 +433,21 @@ func (r *AuditReport) Warnings() int {
 // the checker keeps per counter only the previous message's state. Then
 // each aggregate's sources record is compared with the sources' current
 // values. errkind.ErrNotFound when no counter matches at all.
-func (c *Client) Audit(ctx context.Context, patterns []string, opts AuditOptions) (*AuditReport, error) {
+func Audit(ctx context.Context, c *counters.Client, patterns []string, opts AuditOptions) (*AuditReport, error) {
 	for _, p := range patterns {
-		if err := ValidSubject(p, true); err != nil {
+		if err := counters.ValidSubject(p, true); err != nil {
 			return nil, err
 		}
 	}
-	plan, uncaptured, err := c.resolvePartial(ctx, patterns, opts.Stream)
+	plan, uncaptured, err := c.ResolvePartial(ctx, patterns, opts.Stream)
 	if err != nil {
 		return nil, err
 	}
 	report := &AuditReport{}
 	matched := map[string]bool{}
 	for _, sp := range plan {
-		stream := sp.info.Config.Name
-		origins, err := c.originNames(ctx, sp.info)
+		stream := sp.Info.Config.Name
+		origins, err := originNames(ctx, c, sp.Info)
 		if err != nil {
 			return nil, err
 		}
@@ -463,9 +456,9 @@ func (c *Client) Audit(ctx context.Context, patterns []string, opts AuditOptions
 		// set, and a counter two sets share is kept once.
 		var results []CounterAudit
 		seen := map[string]bool{}
-		for _, filters := range consumerFilters(sp.patterns) {
+		for _, filters := range counters.ConsumerFilters(sp.Patterns) {
 			auditor := NewAuditor(stream)
-			n, err := c.readHistory(ctx, stream, jetstream.OrderedConsumerConfig{
+			n, err := readHistory(ctx, c, stream, jetstream.OrderedConsumerConfig{
 				FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: time.Minute,
 			}, func(m HistoryMsg) error {
 				m.Origin.Stream = originName(origins, m.Origin.Key)
@@ -484,10 +477,10 @@ func (c *Client) Audit(ctx context.Context, patterns []string, opts AuditOptions
 			}
 		}
 		report.Streams++
-		c.checkUpstreams(ctx, sp.info, origins, results)
+		checkUpstreams(ctx, c, sp.Info, origins, results)
 		for _, r := range results {
-			for _, p := range sp.patterns {
-				if SubjectMatches(r.Subject, p) {
+			for _, p := range sp.Patterns {
+				if topology.Covers(p, r.Subject) {
 					matched[p] = true
 				}
 			}
@@ -503,7 +496,7 @@ func (c *Client) Audit(ctx context.Context, patterns []string, opts AuditOptions
 		}
 	}
 	if len(report.Counters) == 0 {
-		return report, notFound(slices.DeleteFunc(slices.Clone(report.Unmatched), func(p string) bool { return slices.Contains(uncaptured, p) }), uncaptured, plan)
+		return report, counters.NotFound(slices.DeleteFunc(slices.Clone(report.Unmatched), func(p string) bool { return slices.Contains(uncaptured, p) }), uncaptured, plan)
 	}
 	return report, nil
 }
@@ -529,7 +522,7 @@ const bulkUpstreamAfter = 256
 // the source's current value (ADR-49: an aggregate that lags shows an
 // older value; a source that is gone keeps its last value counted). Only
 // warnings: a busy source is normally a little ahead.
-func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo, origins map[string]string, results []CounterAudit) {
+func checkUpstreams(ctx context.Context, c *counters.Client, info *jetstream.StreamInfo, origins map[string]string, results []CounterAudit) {
 	type job struct {
 		counter   int
 		key, subj string
@@ -539,12 +532,12 @@ func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo,
 	}
 	ups := map[string]*upstream{}
 	for _, s := range info.Config.Sources {
-		key := topology.SourceKey(topology.Edge{APIPrefix: apiPrefix(s.External)}, s.Name)
+		key := topology.SourceKey(topology.Edge{APIPrefix: counters.APIPrefix(s.External)}, s.Name)
 		id := origins[key]
 		_, label, _ := strings.Cut(id, "@")
 		u := &upstream{name: s.Name, label: label, id: id, src: s}
 		for _, live := range info.Sources {
-			if live != nil && live.Name == s.Name && apiPrefix(live.External) == apiPrefix(s.External) {
+			if live != nil && live.Name == s.Name && counters.APIPrefix(live.External) == counters.APIPrefix(s.External) {
 				u.lag = live.Lag
 			}
 		}
@@ -562,8 +555,8 @@ func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo,
 		// look for it where the source's mapping says it lives (a
 		// source can skip its backlog and only deliver its next change).
 		for _, key := range slices.Sorted(maps.Keys(ups)) {
-			for _, down := range configEdge(ups[key].src).MapDown(r.Subject) {
-				if IsLiteral(down) && r.Sources.entry(key, down) == nil {
+			for _, down := range counters.ConfigEdge(ups[key].src).MapDown(r.Subject) {
+				if counters.IsLiteral(down) && r.Sources.Entry(key, down) == nil {
 					jobs = append(jobs, &job{counter: i, key: key, subj: down, up: ups[key]})
 				}
 			}
@@ -582,14 +575,14 @@ func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo,
 		if perKey[key] == 0 {
 			continue
 		}
-		dc, err := c.inDomain(u.label)
+		dc, err := c.InDomain(u.label)
 		if err == nil {
 			u.info, err = dc.StreamInfo(ctx, u.name)
 		}
 		if err == nil && perKey[key] > bulkUpstreamAfter {
 			u.values = map[string]*big.Int{}
-			for _, filters := range consumerFilters(sourceFilters(u.src)) {
-				err = dc.ReadLast(ctx, u.name, filters, func(ctr Counter) error {
+			for _, filters := range counters.ConsumerFilters(sourceFilters(u.src)) {
+				err = dc.ReadLast(ctx, u.name, filters, func(ctr counters.Counter) error {
 					u.values[ctr.Subject] = ctr.Value
 					return nil
 				})
@@ -600,9 +593,9 @@ func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo,
 		}
 		u.err = err
 	}
-	parallel(ctx, len(jobs), func(i int) {
+	counters.Parallel(ctx, len(jobs), func(i int) {
 		j := jobs[i]
-		j.warn = c.upstreamWarning(ctx, j.key, j.subj, j.up, j.lastSeen, info.Config.Name)
+		j.warn = upstreamWarning(ctx, c, j.key, j.subj, j.up, j.lastSeen, info.Config.Name)
 	}, func(int) {})
 	for _, j := range jobs {
 		if j.warn != nil {
@@ -611,7 +604,7 @@ func (c *Client) checkUpstreams(ctx context.Context, info *jetstream.StreamInfo,
 	}
 }
 
-func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstream, lastSeen *big.Int, stream string) *AuditProblem {
+func upstreamWarning(ctx context.Context, c *counters.Client, key, subj string, u *upstream, lastSeen *big.Int, stream string) *AuditProblem {
 	warn := func(format string, args ...any) *AuditProblem {
 		return &AuditProblem{Check: CheckUpstream, Message: fmt.Sprintf(format, args...)}
 	}
@@ -626,7 +619,7 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 	case u.err != nil:
 		return warn("source %s could not be read: %v", u.id, u.err)
 	}
-	dc, err := c.inDomain(u.label)
+	dc, err := c.InDomain(u.label)
 	if err != nil {
 		return warn("source %s could not be read: %v", u.id, err)
 	}
@@ -634,7 +627,7 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 	if u.values != nil {
 		cur = u.values[subj]
 	} else if u.info.Config.AllowDirect || u.info.Config.MirrorDirect {
-		ctr, err := dc.readOne(ctx, u.name, subj, readLeader)
+		ctr, err := dc.ReadOne(ctx, u.name, subj, counters.ReadLeader)
 		if err != nil && !errors.Is(err, errkind.ErrNotFound) {
 			return warn("source %s %s could not be read: %v", u.id, subj, err)
 		}
@@ -642,7 +635,7 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 			cur = ctr.Value
 		}
 	} else {
-		err := dc.ReadLast(ctx, u.name, []string{subj}, func(ctr Counter) error {
+		err := dc.ReadLast(ctx, u.name, []string{subj}, func(ctr counters.Counter) error {
 			cur = ctr.Value
 			return nil
 		})
@@ -668,7 +661,7 @@ func (c *Client) upstreamWarning(ctx context.Context, key, subj string, u *upstr
 		return nil
 	}
 	p := warn("behind: source %s %s is %s, last seen %s (by %s; the source reports a lag of %d messages)",
-		u.id, subj, cur, lastSeen, Signed(new(big.Int).Sub(cur, lastSeen)), u.lag)
+		u.id, subj, cur, lastSeen, counters.Signed(new(big.Int).Sub(cur, lastSeen)), u.lag)
 	p.Expected, p.Found = cur.String(), lastSeen.String()
 	return p
 }

@@ -1,4 +1,4 @@
-package counters_test
+package bulk_test
 
 import (
 	"context"
@@ -16,8 +16,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/bulk"
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -92,12 +95,12 @@ func checkTotals(t *testing.T, c *counters.Client, pattern string, want map[stri
 func bulkFixture(t *testing.T) (*server.Server, *counters.Client) {
 	t.Helper()
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "B", Subjects: []string{"b.>"}, Storage: "memory"})
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "B", Subjects: []string{"b.>"}, Storage: "memory"})
 	return s, c
 }
 
-func checkAccounted(t *testing.T, res *counters.BulkResult) {
+func checkAccounted(t *testing.T, res *bulk.BulkResult) {
 	t.Helper()
 	if sum := res.Applied + res.Duplicates + res.Failed + res.Unknown; sum != res.Sent {
 		t.Fatalf("sent %d, but applied+duplicates+failed+unknown = %d: %+v", res.Sent, sum, res)
@@ -107,7 +110,7 @@ func checkAccounted(t *testing.T, res *counters.BulkResult) {
 func TestBulkExactTotals(t *testing.T) {
 	_, c := bulkFixture(t)
 	in := genBulk(10_000, 500, "b.t", 1)
-	res, err := c.Bulk(ctx, strings.NewReader(in.text), counters.BulkOptions{Values: true, Window: 512})
+	res, err := bulk.Bulk(ctx, c, strings.NewReader(in.text), bulk.BulkOptions{Values: true, Window: 512})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +136,7 @@ func TestBulkCoalesce(t *testing.T) {
 	in.text += "b.c.big 9223372036854775807\nb.c.big 9223372036854775807\nb.c.big -9223372036854775807\n"
 	in.totals["b.c.big"] = big.NewInt(9223372036854775807)
 	in.lines += 3
-	res, err := c.Bulk(ctx, strings.NewReader(in.text), counters.BulkOptions{Coalesce: true, Values: true})
+	res, err := bulk.Bulk(ctx, c, strings.NewReader(in.text), bulk.BulkOptions{Coalesce: true, Values: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +146,11 @@ func TestBulkCoalesce(t *testing.T) {
 	}
 	checkTotals(t, c, "b.c.>", in.totals)
 
-	_, err = c.Bulk(ctx, strings.NewReader("b.c.x +1 id-1\n"), counters.BulkOptions{Coalesce: true})
+	_, err = bulk.Bulk(ctx, c, strings.NewReader("b.c.x +1 id-1\n"), bulk.BulkOptions{Coalesce: true})
 	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "line 1: --coalesce") {
 		t.Fatalf("coalesce with an id column: %v", err)
 	}
-	_, err = c.Bulk(ctx, strings.NewReader("b.c.x\n"), counters.BulkOptions{Coalesce: true, IDPrefix: "p"})
+	_, err = bulk.Bulk(ctx, c, strings.NewReader("b.c.x\n"), bulk.BulkOptions{Coalesce: true, IDPrefix: "p"})
 	if !errors.Is(err, errkind.ErrInvalid) {
 		t.Fatalf("coalesce with --id-prefix: %v", err)
 	}
@@ -161,8 +164,8 @@ func TestBulkIDPrefixRerun(t *testing.T) {
 	// An ID column wins over the prefix.
 	in.text += "b.r.own +5 own-id\nb.r.own +5 own-id\n"
 	in.totals["b.r.own"] = big.NewInt(5)
-	opts := counters.BulkOptions{IDPrefix: "import-1", Values: true}
-	res, err := c.Bulk(ctx, strings.NewReader(in.text), opts)
+	opts := bulk.BulkOptions{IDPrefix: "import-1", Values: true}
+	res, err := bulk.Bulk(ctx, c, strings.NewReader(in.text), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +174,7 @@ func TestBulkIDPrefixRerun(t *testing.T) {
 		t.Fatalf("first run: %+v, want %d applied and 1 duplicate", res, in.lines+1)
 	}
 	checkTotals(t, c, "b.r.>", in.totals)
-	res, err = c.Bulk(ctx, strings.NewReader(in.text), opts)
+	res, err = bulk.Bulk(ctx, c, strings.NewReader(in.text), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +207,8 @@ func lastSeq(t *testing.T, c *counters.Client, stream string) uint64 {
 // input before anything is sent; the first bad lines are named.
 func TestBulkBadLineWritesNothing(t *testing.T) {
 	_, c := bulkFixture(t)
-	mustCreate(t, c, counters.StreamSpec{Name: "AGG", Subjects: []string{"agg.>"},
-		Sources: []counters.SourceSpec{{Stream: "B", From: "b.>", To: "agg.>"}}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "AGG", Subjects: []string{"agg.>"},
+		Sources: []streams.SourceSpec{{Stream: "B", From: "b.>", To: "agg.>"}}})
 	if _, err := c.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "PLAIN", Subjects: []string{"plain.>"}, Storage: jetstream.MemoryStorage}); err != nil {
 		t.Fatal(err)
 	}
@@ -214,29 +217,29 @@ func TestBulkBadLineWritesNothing(t *testing.T) {
 	lines := strings.SplitAfter(good.text, "\n")
 	for _, tc := range []struct {
 		name, line, want string
-		opts             counters.BulkOptions
+		opts             bulk.BulkOptions
 	}{
-		{"delta", "b.x 1e3", `invalid delta "1e3"`, counters.BulkOptions{}},
-		{"sign", "b.x +-1", `invalid delta "+-1"`, counters.BulkOptions{}},
-		{"wildcard", "b.* 1", "has a wildcard", counters.BulkOptions{}},
-		{"gt", "b.> 1", "has a wildcard", counters.BulkOptions{}},
-		{"empty token", "b..x", "empty token", counters.BulkOptions{}},
-		{"control", "b.\x1b[2J 1", "control character", counters.BulkOptions{}},
-		{"long", "b." + strings.Repeat("x", counters.MaxSubjectLen), "bytes long", counters.BulkOptions{}},
-		{"reserved", "$JS.API.STREAM.DELETE.B 1", "reserved", counters.BulkOptions{}},
-		{"inbox", "_INBOX.x 1", "reserved", counters.BulkOptions{}},
-		{"uncaptured", "nowhere.x 1", "no counter stream captures subject nowhere.x", counters.BulkOptions{}},
-		{"plain", "plain.x 1", "stream PLAIN, which is not a counter stream", counters.BulkOptions{}},
-		{"aggregate id", "agg.x 1 id-1", "no duplicate window", counters.BulkOptions{}},
-		{"aggregate prefix", "agg.x 1", "no duplicate window", counters.BulkOptions{IDPrefix: "p"}},
-		{"fields", "b.x 1 id extra", "too many fields", counters.BulkOptions{}},
-		{"id control", "b.x 1 id\x01", "control character", counters.BulkOptions{}},
-		{"too long", "b.x " + strings.Repeat("9", counters.MaxBulkLineLen), "longer than", counters.BulkOptions{}},
+		{"delta", "b.x 1e3", `invalid delta "1e3"`, bulk.BulkOptions{}},
+		{"sign", "b.x +-1", `invalid delta "+-1"`, bulk.BulkOptions{}},
+		{"wildcard", "b.* 1", "has a wildcard", bulk.BulkOptions{}},
+		{"gt", "b.> 1", "has a wildcard", bulk.BulkOptions{}},
+		{"empty token", "b..x", "empty token", bulk.BulkOptions{}},
+		{"control", "b.\x1b[2J 1", "control character", bulk.BulkOptions{}},
+		{"long", "b." + strings.Repeat("x", counters.MaxSubjectLen), "bytes long", bulk.BulkOptions{}},
+		{"reserved", "$JS.API.STREAM.DELETE.B 1", "reserved", bulk.BulkOptions{}},
+		{"inbox", "_INBOX.x 1", "reserved", bulk.BulkOptions{}},
+		{"uncaptured", "nowhere.x 1", "no counter stream captures subject nowhere.x", bulk.BulkOptions{}},
+		{"plain", "plain.x 1", "stream PLAIN, which is not a counter stream", bulk.BulkOptions{}},
+		{"aggregate id", "agg.x 1 id-1", "no duplicate window", bulk.BulkOptions{}},
+		{"aggregate prefix", "agg.x 1", "no duplicate window", bulk.BulkOptions{IDPrefix: "p"}},
+		{"fields", "b.x 1 id extra", "too many fields", bulk.BulkOptions{}},
+		{"id control", "b.x 1 id\x01", "control character", bulk.BulkOptions{}},
+		{"too long", "b.x " + strings.Repeat("9", bulk.MaxBulkLineLen), "longer than", bulk.BulkOptions{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			input := strings.Join(lines[:4999], "") + tc.line + "\n" + strings.Join(lines[4999:], "")
-			res, err := c.Bulk(ctx, strings.NewReader(input), tc.opts)
-			var ie *counters.InputError
+			res, err := bulk.Bulk(ctx, c, strings.NewReader(input), tc.opts)
+			var ie *bulk.InputError
 			if !errors.As(err, &ie) || !errors.Is(err, errkind.ErrInvalid) {
 				t.Fatalf("got %+v, %v; want an input error", res, err)
 			}
@@ -250,8 +253,8 @@ func TestBulkBadLineWritesNothing(t *testing.T) {
 	}
 	// Many bad lines: the first few are kept by number, all are counted.
 	input := strings.Repeat("b.x\nbad line here now\n", 50)
-	_, err := c.Bulk(ctx, strings.NewReader(input), counters.BulkOptions{})
-	var ie *counters.InputError
+	_, err := bulk.Bulk(ctx, c, strings.NewReader(input), bulk.BulkOptions{})
+	var ie *bulk.InputError
 	if !errors.As(err, &ie) || ie.Total != 50 || len(ie.Lines) != 10 || ie.Lines[1].Line != 4 {
 		t.Fatalf("many bad lines: %v", err)
 	}
@@ -270,12 +273,12 @@ func TestBulkFollow(t *testing.T) {
 			pr, pw := io.Pipe()
 			var (
 				mu  sync.Mutex
-				bad []counters.LineError
+				bad []bulk.LineError
 			)
-			done := make(chan *counters.BulkResult, 1)
+			done := make(chan *bulk.BulkResult, 1)
 			go func() {
-				res, err := c.Bulk(ctx, pr, counters.BulkOptions{Follow: true, Coalesce: coalesce, FlushEvery: 50 * time.Millisecond,
-					BadLine: func(e counters.LineError) { mu.Lock(); bad = append(bad, e); mu.Unlock() }})
+				res, err := bulk.Bulk(ctx, c, pr, bulk.BulkOptions{Follow: true, Coalesce: coalesce, FlushEvery: 50 * time.Millisecond,
+					BadLine: func(e bulk.LineError) { mu.Lock(); bad = append(bad, e); mu.Unlock() }})
 				if err != nil {
 					t.Error(err)
 				}
@@ -284,7 +287,7 @@ func TestBulkFollow(t *testing.T) {
 			for i := 1; i <= 5; i++ {
 				fmt.Fprintf(pw, "%s.hits %d\n", subj, i)
 				// Each line is applied while the pipe stays open.
-				waitValue(t, c, "B", subj+".hits", fmt.Sprint(i*(i+1)/2))
+				countertest.WaitValue(t, c, "B", subj+".hits", fmt.Sprint(i*(i+1)/2))
 			}
 			fmt.Fprintf(pw, "%s.hits 1e3\n", subj)
 			io.WriteString(pw, "# comment\n\n")
@@ -294,7 +297,7 @@ func TestBulkFollow(t *testing.T) {
 			pw.Close()
 			res := <-done
 			checkAccounted(t, res)
-			waitValue(t, c, "B", subj+".hits", "115")
+			countertest.WaitValue(t, c, "B", subj+".hits", "115")
 			mu.Lock()
 			defer mu.Unlock()
 			if len(bad) != 1 || bad[0].Line != 6 || res.Skipped != 1 || res.Lines != 7 {
@@ -314,7 +317,7 @@ func TestBulkInterrupt(t *testing.T) {
 	const n = 200_000
 	input := strings.Repeat("b.i.hits\n", n)
 	cctx, cancel := context.WithCancel(ctx)
-	res, err := c.Bulk(cctx, strings.NewReader(input), counters.BulkOptions{Window: 64, Progress: func(p counters.BulkProgress) {
+	res, err := bulk.Bulk(cctx, c, strings.NewReader(input), bulk.BulkOptions{Window: 64, Progress: func(p bulk.BulkProgress) {
 		if p.Done > 1000 {
 			cancel()
 		}
@@ -350,7 +353,7 @@ func TestBulkServerRefuses(t *testing.T) {
 	if _, err := c.Conn().RequestMsg(m, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Bulk(ctx, strings.NewReader("b.s.ok\nb.s.broken 5\nb.s.ok\n"), counters.BulkOptions{})
+	res, err := bulk.Bulk(ctx, c, strings.NewReader("b.s.ok\nb.s.broken 5\nb.s.ok\n"), bulk.BulkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,9 +362,9 @@ func TestBulkServerRefuses(t *testing.T) {
 		t.Fatalf("result %+v, failures %v", res, res.Failures)
 	}
 	// --follow says so as it happens.
-	var told []counters.LineError
-	res, err = c.Bulk(ctx, strings.NewReader("b.s.ok\nb.s.broken 5\n"), counters.BulkOptions{Follow: true,
-		Failure: func(e counters.LineError) { told = append(told, e) }})
+	var told []bulk.LineError
+	res, err = bulk.Bulk(ctx, c, strings.NewReader("b.s.ok\nb.s.broken 5\n"), bulk.BulkOptions{Follow: true,
+		Failure: func(e bulk.LineError) { told = append(told, e) }})
 	if err != nil || res.Failed != 1 || len(told) != 1 || told[0].Line != 2 {
 		t.Fatalf("follow: %+v, %v, told %v", res, err, told)
 	}
@@ -371,8 +374,8 @@ func TestBulkServerRefuses(t *testing.T) {
 // --id-prefix, a re-run of the same input makes the totals exact.
 func TestBulkR3LeaderKilled(t *testing.T) {
 	servers := testserver.Cluster(t, 3)
-	admin := newClient(t, servers[0])
-	mustCreate(t, admin, counters.StreamSpec{Name: "R", Subjects: []string{"r.>"}, Replicas: 3})
+	admin := countertest.NewClient(t, servers[0])
+	countertest.MustCreate(t, admin, streams.StreamSpec{Name: "R", Subjects: []string{"r.>"}, Replicas: 3})
 	var leader *server.Server
 	deadline := time.Now().Add(10 * time.Second)
 	for leader == nil && time.Now().Before(deadline) {
@@ -398,15 +401,15 @@ func TestBulkR3LeaderKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := genBulk(8_000, 200, "r.k", 5)
-	opts := counters.BulkOptions{IDPrefix: "run", Window: 256}
+	opts := bulk.BulkOptions{IDPrefix: "run", Window: 256}
 	var once sync.Once
 	opts.ProgressEvery = 5 * time.Millisecond
-	opts.Progress = func(p counters.BulkProgress) {
+	opts.Progress = func(p bulk.BulkProgress) {
 		if p.Done > 2000 {
 			once.Do(func() { go leader.Shutdown() })
 		}
 	}
-	res, err := c.Bulk(ctx, strings.NewReader(in.text), opts)
+	res, err := bulk.Bulk(ctx, c, strings.NewReader(in.text), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +423,7 @@ func TestBulkR3LeaderKilled(t *testing.T) {
 		if attempt > 5 {
 			t.Fatalf("still not settled after %d re-runs: %+v", attempt-1, res)
 		}
-		if res, err = c.Bulk(ctx, strings.NewReader(in.text), opts); err != nil {
+		if res, err = bulk.Bulk(ctx, c, strings.NewReader(in.text), opts); err != nil {
 			t.Fatal(err)
 		}
 		checkAccounted(t, res)
@@ -448,7 +451,7 @@ func TestBulkR3LeaderKilled(t *testing.T) {
 // are not sent; every line is accounted for, and the run ends promptly.
 func TestBulkConnectionLost(t *testing.T) {
 	s := testserver.Single(t)
-	mustCreate(t, newClient(t, s), counters.StreamSpec{Name: "B", Subjects: []string{"b.>"}})
+	countertest.MustCreate(t, countertest.NewClient(t, s), streams.StreamSpec{Name: "B", Subjects: []string{"b.>"}})
 	nc, err := nats.Connect(s.ClientURL(), nats.NoReconnect())
 	if err != nil {
 		t.Fatal(err)
@@ -461,9 +464,9 @@ func TestBulkConnectionLost(t *testing.T) {
 	const n = 100_000
 	var once sync.Once
 	start := time.Now()
-	res, err := c.Bulk(ctx, strings.NewReader(strings.Repeat("b.lost\n", n)), counters.BulkOptions{
+	res, err := bulk.Bulk(ctx, c, strings.NewReader(strings.Repeat("b.lost\n", n)), bulk.BulkOptions{
 		ProgressEvery: time.Millisecond,
-		Progress: func(p counters.BulkProgress) {
+		Progress: func(p bulk.BulkProgress) {
 			if p.Done > 1000 {
 				once.Do(func() { go s.Shutdown() })
 			}

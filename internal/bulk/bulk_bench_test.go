@@ -1,6 +1,7 @@
-package counters_test
+package bulk_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,7 +10,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/bulk"
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -38,8 +42,8 @@ func bareAsync(b *testing.B, js jetstream.JetStream, subjects, deltas []string) 
 func BenchmarkBulk200k(b *testing.B) {
 	const lines, keys = 200_000, 10_000
 	s := testserver.Single(b)
-	c := newClient(b, s)
-	mustCreate(b, c, counters.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
+	c := countertest.NewClient(b, s)
+	countertest.MustCreate(b, c, streams.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}})
 	subjects := make([]string, lines)
 	deltas := make([]string, lines)
 	var text strings.Builder
@@ -63,7 +67,7 @@ func BenchmarkBulk200k(b *testing.B) {
 		}
 		runOurs := func() {
 			start := time.Now()
-			res, err := c.Bulk(ctx, strings.NewReader(input), counters.BulkOptions{})
+			res, err := bulk.Bulk(ctx, c, strings.NewReader(input), bulk.BulkOptions{})
 			if err != nil || res.Applied != lines {
 				b.Fatalf("bulk: %+v, %v", res, err)
 			}
@@ -89,8 +93,8 @@ func BenchmarkBulk200k(b *testing.B) {
 // summing are the work; 100 increments are sent.
 func BenchmarkBulkCoalesce1M(b *testing.B) {
 	const lines, keys = 1_000_000, 100
-	c := newClient(b, testserver.Single(b))
-	mustCreate(b, c, counters.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}, Storage: "memory"})
+	c := countertest.NewClient(b, testserver.Single(b))
+	countertest.MustCreate(b, c, streams.StreamSpec{Name: "BENCH", Subjects: []string{"bench.>"}, Storage: "memory"})
 	var text strings.Builder
 	for i := range lines {
 		switch i % 4 {
@@ -108,10 +112,12 @@ func BenchmarkBulkCoalesce1M(b *testing.B) {
 	b.SetBytes(int64(len(input)))
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := c.Bulk(ctx, strings.NewReader(input), counters.BulkOptions{Coalesce: true})
+		res, err := bulk.Bulk(ctx, c, strings.NewReader(input), bulk.BulkOptions{Coalesce: true})
 		if err != nil || res.Lines != lines || res.Applied != keys {
 			b.Fatalf("coalesce: %+v, %v", res, err)
 		}
 	}
 	b.ReportMetric(float64(lines*b.N)/b.Elapsed().Seconds(), "lines/s")
 }
+
+var ctx = context.Background()

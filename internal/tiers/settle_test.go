@@ -1,12 +1,16 @@
-package counters_test
+package tiers_test
 
 import (
+	"context"
 	"math/big"
 	"testing"
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
+	"github.com/jetcounter/counter/internal/tiers"
 )
 
 // TestSettleAcrossDomains: an aggregate in the hub that sources a leaf
@@ -15,15 +19,15 @@ import (
 // for a literal subject and for a pattern.
 func TestSettleAcrossDomains(t *testing.T) {
 	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
-	leafClient := newClient(t, leaf)
-	hubClient := newClient(t, hub)
-	mustCreate(t, leafClient, counters.StreamSpec{Name: "L", Subjects: []string{"edge.>"}})
+	leafClient := countertest.NewClient(t, leaf)
+	hubClient := countertest.NewClient(t, hub)
+	countertest.MustCreate(t, leafClient, streams.StreamSpec{Name: "L", Subjects: []string{"edge.>"}})
 	for subj, v := range map[string]int64{"edge.hits": 7, "edge.errors": 2} {
 		if _, err := leafClient.Incr(ctx, subj, big.NewInt(v), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustCreate(t, hubClient, counters.StreamSpec{Name: "AGG", Subjects: []string{"all.>"}, Sources: sources(t, "L@leaf:edge.>:all.>")})
+	countertest.MustCreate(t, hubClient, streams.StreamSpec{Name: "AGG", Subjects: []string{"all.>"}, Sources: countertest.Sources(t, "L@leaf:edge.>:all.>")})
 
 	read := func(pattern string) map[string]string {
 		t.Helper()
@@ -31,7 +35,7 @@ func TestSettleAcrossDomains(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := hubClient.Settle(ctx, g, "AGG", []string{pattern}, 20*time.Second); err != nil {
+		if err := tiers.Settle(ctx, hubClient, g, "AGG", []string{pattern}, 20*time.Second); err != nil {
 			t.Fatalf("settle %s: %v", pattern, err)
 		}
 		list, err := hubClient.Get(ctx, []string{pattern}, counters.GetOptions{Stream: "AGG"})
@@ -61,7 +65,9 @@ func TestSettleAcrossDomains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := hubClient.Settle(ctx, g, "AGG", []string{"all.none"}, 5*time.Second); err != nil {
+	if err := tiers.Settle(ctx, hubClient, g, "AGG", []string{"all.none"}, 5*time.Second); err != nil {
 		t.Fatalf("settle of a counter nobody has: %v", err)
 	}
 }
+
+var ctx = context.Background()

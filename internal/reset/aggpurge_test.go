@@ -1,6 +1,7 @@
-package counters_test
+package reset_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math/big"
@@ -13,6 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
+	"github.com/jetcounter/counter/internal/reset"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -30,12 +34,12 @@ import (
 // value is written and EU is reset in that window.
 func TestResetAggregateSourceNotStarted(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
+	c := countertest.NewClient(t, s)
 	js, err := jetstream.New(c.Conn())
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EU", Subjects: []string{"count.eu.>"},
 		AllowMsgCounter: true, AllowDirect: true, Storage: jetstream.FileStorage,
 		Sources: []*jetstream.StreamSource{
@@ -47,16 +51,16 @@ func TestResetAggregateSourceNotStarted(t *testing.T) {
 	// PL's first consumer setup has failed (no such stream): the next
 	// attempt comes seconds later.
 	waitSource(t, js, "EU", "PL", func(si *jetstream.StreamSourceInfo) bool { return si.Error != nil })
-	mustCreate(t, c, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
-	resetIncr(t, c, "count.pl.a", 5)
-	resetIncr(t, c, "count.de.a", 2)
-	waitValue(t, c, "EU", "count.eu.a", "2")
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	countertest.Incr(t, c, "count.pl.a", 5)
+	countertest.Incr(t, c, "count.de.a", 2)
+	countertest.WaitValue(t, c, "EU", "count.eu.a", "2")
 
-	plan, err := c.PlanReset(ctx, []string{"count.eu.a"}, counters.ResetOptions{Stream: "EU"}, nil)
+	plan, err := reset.PlanReset(ctx, c, []string{"count.eu.a"}, reset.ResetOptions{Stream: "EU"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Reset(ctx, plan, counters.ResetOptions{Stream: "EU"})
+	res, err := reset.Reset(ctx, c, plan, reset.ResetOptions{Stream: "EU"})
 	if err != nil || len(res) != 1 || res[0].Err != nil || res[0].Delta.String() != "-2" {
 		t.Fatalf("reset: %v %+v", err, res)
 	}
@@ -64,7 +68,7 @@ func TestResetAggregateSourceNotStarted(t *testing.T) {
 	// than the client timeout: the purge is skipped and says why. (Were
 	// PL's source to deliver within the timeout, the purge would be safe.)
 	r := res[0]
-	if !r.Purged && !errors.Is(r.PurgeError, counters.ErrPurgeSkipped) {
+	if !r.Purged && !errors.Is(r.PurgeError, reset.ErrPurgeSkipped) {
 		t.Fatalf("purged %v, purge error %v: want purged, or skipped as unsafe", r.Purged, r.PurgeError)
 	}
 	t.Logf("purged %v, purge error: %v", r.Purged, r.PurgeError)
@@ -74,9 +78,9 @@ func TestResetAggregateSourceNotStarted(t *testing.T) {
 
 	// Once PL's source runs, a later PL message reaching EU proves that
 	// everything PL held before it was delivered, or skipped.
-	resetIncr(t, c, "count.pl.z", 1)
-	waitValue(t, c, "EU", "count.eu.z", "1")
-	eu := waitValue(t, c, "EU", "count.eu.a", "5") // -2 reset + DE 2 + PL 5
+	countertest.Incr(t, c, "count.pl.z", 1)
+	countertest.WaitValue(t, c, "EU", "count.eu.z", "1")
+	eu := countertest.WaitValue(t, c, "EU", "count.eu.a", "5") // -2 reset + DE 2 + PL 5
 	if got := eu.Sources["PL"]["count.pl.a"]; got == nil || got.String() != "5" {
 		t.Fatalf("EU's sources record %v: PL's count.pl.a never arrived", eu.Sources)
 	}
@@ -110,8 +114,8 @@ func waitSource(t *testing.T, js jetstream.JetStream, stream, source string, ok 
 // was often set up after the purge and its increments never reached EU
 // (4 of 5 runs here).
 func TestResetAggregateDuringBacklog(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	euTiers(t, c, 1)
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.EUTiers(t, c, 1)
 	js, err := jetstream.New(c.Conn())
 	if err != nil {
 		t.Fatal(err)
@@ -141,11 +145,11 @@ func TestResetAggregateDuringBacklog(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	plan, err := c.PlanReset(ctx, []string{"count.eu.a"}, counters.ResetOptions{Stream: "EU"}, nil)
+	plan, err := reset.PlanReset(ctx, c, []string{"count.eu.a"}, reset.ResetOptions{Stream: "EU"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Reset(ctx, plan, counters.ResetOptions{Stream: "EU"})
+	res, err := reset.Reset(ctx, c, plan, reset.ResetOptions{Stream: "EU"})
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("reset: %v %+v", err, res)
 	}
@@ -155,5 +159,7 @@ func TestResetAggregateDuringBacklog(t *testing.T) {
 	}
 	// EU == DE + PL + its own reset delta.
 	want := new(big.Int).Add(big.NewInt(800), res[0].Delta)
-	waitValueOrZero(t, c, "EU", "count.eu.a", want)
+	countertest.WaitValueOrZero(t, c, "EU", "count.eu.a", want)
 }
+
+var ctx = context.Background()

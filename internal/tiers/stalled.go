@@ -1,8 +1,7 @@
-package counters
+package tiers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
@@ -22,7 +22,7 @@ import (
 // forever). The usual cause is a message the source cannot store (an
 // increment with a value too large for the aggregate's headers). It returns
 // problems with the lag warnings of stalled sources replaced by errors.
-func (c *Client) StalledSources(ctx context.Context, g *topology.Graph, problems []topology.Problem, wait time.Duration) []topology.Problem {
+func StalledSources(ctx context.Context, c *counters.Client, g *topology.Graph, problems []topology.Problem, wait time.Duration) []topology.Problem {
 	type watched struct {
 		n, up *topology.Node
 		e     topology.Edge
@@ -44,7 +44,7 @@ func (c *Client) StalledSources(ctx context.Context, g *topology.Graph, problems
 				w.pos = up.State.LastSeq - e.Lag
 			}
 			if g.IsAggregation(n, &e) {
-				w.subject, w.aggSubject, w.seen = c.behind(ctx, n, up, e)
+				w.subject, w.aggSubject, w.seen = behind(ctx, c, n, up, e)
 			}
 			if w.pos > 0 || w.subject != "" {
 				watch = append(watch, w)
@@ -60,7 +60,7 @@ func (c *Client) StalledSources(ctx context.Context, g *topology.Graph, problems
 	case <-time.After(wait):
 	}
 	for _, w := range watch {
-		lag, upLast, err := c.sourceLag(ctx, w.n, w.up, w.e)
+		lag, upLast, err := sourceLag(ctx, c, w.n, w.up, w.e)
 		if err != nil {
 			continue
 		}
@@ -73,7 +73,7 @@ func (c *Client) StalledSources(ctx context.Context, g *topology.Graph, problems
 		case w.subject != "":
 			// Still behind on the same counter, and the aggregate's record
 			// of it has not moved.
-			subj, _, seen := c.behind(ctx, w.n, w.up, w.e)
+			subj, _, seen := behind(ctx, c, w.n, w.up, w.e)
 			if subj == w.subject && (seen == nil) == (w.seen == nil) && (seen == nil || seen.Cmp(w.seen) == 0) {
 				stalled = fmt.Sprintf("%s in %s has not caught up with %s in %s for %s (source lag %d)", w.aggSubject, w.n.ID, w.subject, w.up.ID, wait, lag)
 			}
@@ -92,7 +92,7 @@ func (c *Client) StalledSources(ctx context.Context, g *topology.Graph, problems
 			Severity: topology.SeverityError, Code: topology.CodeSourceStalled, Stream: w.n.ID,
 			Message: fmt.Sprintf("%s %s of %s is stalled: %s; values in %s are stale for every later counter of %s", kind, w.e.Upstream, w.n.ID, stalled, w.n.ID, w.e.Upstream),
 			Fix: fmt.Sprintf("the server log of %s's leader says why; usually the next message of %s is too large for %s's headers (a value over about %d digits): reset that counter in %s ('counter get \">\" --stream %s --json' shows the values), and the %s moves on",
-				w.n.ID, w.e.Upstream, w.n.ID, MaxCarriedDigits(1, len(w.up.Name)+20, 16), w.e.Upstream, w.up.Name, kind),
+				w.n.ID, w.e.Upstream, w.n.ID, counters.MaxCarriedDigits(1, len(w.up.Name)+20, 16), w.e.Upstream, w.up.Name, kind),
 		})
 	}
 	topology.SortProblems(problems)
@@ -102,12 +102,12 @@ func (c *Client) StalledSources(ctx context.Context, g *topology.Graph, problems
 // behind reads the upstream's newest message and, when the aggregate's
 // sources record for it differs from its value, returns its subject, the
 // aggregate's subject and what the aggregate last saw (nil: nothing).
-func (c *Client) behind(ctx context.Context, n, up *topology.Node, e topology.Edge) (subject, aggSubject string, seen *big.Int) {
-	uc, err := c.inDomain(up.Domain)
+func behind(ctx context.Context, c *counters.Client, n, up *topology.Node, e topology.Edge) (subject, aggSubject string, seen *big.Int) {
+	uc, err := c.InDomain(up.Domain)
 	if err != nil {
 		return "", "", nil
 	}
-	last, err := uc.readLastMessage(ctx, up.Name)
+	last, err := uc.ReadLastMessage(ctx, up.Name)
 	if err != nil {
 		return "", "", nil
 	}
@@ -115,11 +115,11 @@ func (c *Client) behind(ctx context.Context, n, up *topology.Node, e topology.Ed
 	if !ok {
 		return "", "", nil
 	}
-	dc, err := c.inDomain(n.Domain)
+	dc, err := c.InDomain(n.Domain)
 	if err != nil {
 		return "", "", nil
 	}
-	agg, err := dc.readOne(ctx, n.Name, aggSubject, readSources)
+	agg, err := dc.ReadOne(ctx, n.Name, aggSubject, counters.ReadSources)
 	switch {
 	case errors.Is(err, errkind.ErrNotFound):
 	case err != nil || agg.SourcesError != nil:
@@ -133,34 +133,9 @@ func (c *Client) behind(ctx context.Context, n, up *topology.Node, e topology.Ed
 	return last.Subject, aggSubject, seen
 }
 
-// readLastMessage reads the newest message of a stream (any subject) from
-// the stream leader, without headers.
-func (c *Client) readLastMessage(ctx context.Context, stream string) (*Counter, error) {
-	info, err := c.StreamInfo(ctx, stream)
-	if err != nil {
-		return nil, err
-	}
-	req, _ := json.Marshal(map[string]any{"seq": info.State.LastSeq, "no_hdr": true})
-	rctx, cancel := c.requestContext(ctx)
-	defer cancel()
-	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".STREAM.MSG.GET."+stream, req)
-	if err != nil {
-		return nil, c.wrap(err, "read the last message of stream "+stream)
-	}
-	var resp msgGetResponse
-	if err := json.Unmarshal(msg.Data, &resp); err != nil || resp.Error != nil || resp.Message == nil {
-		return nil, errkind.NotFoundf("stream %s: no last message", stream)
-	}
-	v, err := ParseBody(resp.Message.Data)
-	if err != nil {
-		return nil, err
-	}
-	return &Counter{Subject: resp.Message.Subject, Stream: stream, Value: v, Seq: resp.Message.Sequence}, nil
-}
-
 // sourceLag reads the lag of edge e of n, and the upstream's last sequence.
-func (c *Client) sourceLag(ctx context.Context, n, up *topology.Node, e topology.Edge) (lag, upLast uint64, err error) {
-	dc, err := c.inDomain(n.Domain)
+func sourceLag(ctx context.Context, c *counters.Client, n, up *topology.Node, e topology.Edge) (lag, upLast uint64, err error) {
+	dc, err := c.InDomain(n.Domain)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -168,7 +143,7 @@ func (c *Client) sourceLag(ctx context.Context, n, up *topology.Node, e topology
 	if err != nil {
 		return 0, 0, err
 	}
-	uc, err := c.inDomain(up.Domain)
+	uc, err := c.InDomain(up.Domain)
 	if err != nil {
 		return 0, 0, err
 	}

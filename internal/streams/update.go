@@ -1,4 +1,4 @@
-package counters
+package streams
 
 import (
 	"cmp"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
@@ -73,7 +74,7 @@ type CounterEffect struct {
 	// Now is nil when the counter has no value yet.
 	Now, Delta, After *big.Int
 	// Above are the tiers above, each moving by the same amount.
-	Above []PlannedTier
+	Above []counters.PlannedTier
 }
 
 // UpdateInputs is everything PlanConfigUpdate needs, read beforehand.
@@ -85,11 +86,11 @@ type UpdateInputs struct {
 	StreamID string
 	// Aggregate is the stream's counters by subject, with the sources
 	// records (Nats-Counter-Sources) that say what it last saw from each.
-	Aggregate map[string]Counter
+	Aggregate map[string]counters.Counter
 	// Upstream is, by source key, the counters of each source that is
 	// added or re-mapped, as named upstream. A key not present was not
 	// read: UpstreamErr says why.
-	Upstream    map[string][]Counter
+	Upstream    map[string][]counters.Counter
 	UpstreamErr map[string]string
 }
 
@@ -104,7 +105,7 @@ type sourceEdge struct {
 func sourceEdges(srcs []*jetstream.StreamSource) []sourceEdge {
 	out := make([]sourceEdge, 0, len(srcs))
 	for _, s := range srcs {
-		e := configEdge(s)
+		e := counters.ConfigEdge(s)
 		out = append(out, sourceEdge{src: s, edge: e, key: topology.SourceKey(e, s.Name)})
 	}
 	return out
@@ -193,7 +194,7 @@ func UpdateRefusal(have, want jetstream.StreamConfig) error {
 				continue
 			}
 			return errkind.Invalidf("source %s of %s would move from %s to %s: that is a new source key, and %s would count %s's whole value again (even with --force, nothing changed). To move it safely, create a new aggregate that sources %s, or remove the source in one update, add it back with another (its plan shows the value counted again) and reset %s afterwards",
-				o.src.Name, name, where(apiPrefix(o.src.External)), where(apiPrefix(n.src.External)), name, o.src.Name, specOf(n.src), name)
+				o.src.Name, name, where(counters.APIPrefix(o.src.External)), where(counters.APIPrefix(n.src.External)), name, o.src.Name, specOf(n.src), name)
 		}
 	}
 	return nil
@@ -291,7 +292,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 			c := ConfigChange{Field: "source", Op: "add", Item: specOf(n.src)}
 			if total, cnt, ok := counted(n); ok {
 				c.Delta, c.Counted = total, cnt
-				c.Effect = fmt.Sprintf("adds %s over %s (each counter's value at %s minus what %s last saw from it)", Signed(total), countersWord(cnt), n.src.Name, name)
+				c.Effect = fmt.Sprintf("adds %s over %s (each counter's value at %s minus what %s last saw from it)", counters.Signed(total), countersWord(cnt), n.src.Name, name)
 				if cnt == 0 {
 					c.Delta, c.Effect = nil, fmt.Sprintf("no value changes: %s already counted all of %s", name, n.src.Name)
 				}
@@ -304,7 +305,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 			moved := renames(o.edge) != renames(n.edge)
 			if total, cnt, ok := counted(n); ok && cnt > 0 {
 				c.Delta, c.Counted = total, cnt
-				c.Effect = fmt.Sprintf("adds %s over %s", Signed(total), countersWord(cnt))
+				c.Effect = fmt.Sprintf("adds %s over %s", counters.Signed(total), countersWord(cnt))
 			} else if ok {
 				c.Effect = noValues
 			} else {
@@ -385,7 +386,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 		ce.After = base.Add(base, ce.Delta)
 		if in.Graph != nil {
 			for _, h := range in.Graph.Up(in.StreamID, s) {
-				ce.Above = append(ce.Above, PlannedTier{Stream: h.Stream, Subject: h.Subject, Depth: h.Depth})
+				ce.Above = append(ce.Above, counters.PlannedTier{Stream: h.Stream, Subject: h.Subject, Depth: h.Depth})
 			}
 		}
 		plan.Counters = append(plan.Counters, ce)
@@ -441,7 +442,7 @@ func countersWord(n int) string {
 // every tier above (read now), and what needs --force. It writes nothing.
 // A stream that does not exist gives a plan with Exists false. Changes no
 // update can make are an errkind.ErrInvalid error, whatever opts.Force says.
-func (c *Client) PlanUpdate(ctx context.Context, spec StreamSpec, opts CreateOptions) (*UpdatePlan, error) {
+func PlanUpdate(ctx context.Context, c *counters.Client, spec StreamSpec, opts CreateOptions) (*UpdatePlan, error) {
 	want, err := spec.Config()
 	if err != nil {
 		return nil, err
@@ -464,26 +465,26 @@ func (c *Client) PlanUpdate(ctx context.Context, spec StreamSpec, opts CreateOpt
 	if len(ConfigDiff(have, merged)) == 0 {
 		return &UpdatePlan{Stream: want.Name, Exists: true, Have: have, Want: merged}, nil
 	}
-	d, err := c.discoverFor(ctx, spec, opts.Domains)
+	d, err := discoverFor(ctx, c, spec, opts.Domains)
 	if err != nil {
 		return nil, err
 	}
-	refusals, err := c.refusals(ctx, d, merged, spec)
+	refusals, err := refusals(ctx, c, d, merged, spec)
 	if err != nil {
 		return nil, err
 	}
-	in := UpdateInputs{Have: have, Want: merged, StreamID: want.Name, Upstream: map[string][]Counter{}, UpstreamErr: map[string]string{}}
+	in := UpdateInputs{Have: have, Want: merged, StreamID: want.Name, Upstream: map[string][]counters.Counter{}, UpstreamErr: map[string]string{}}
 	if d != nil {
-		in.Graph = d.graph()
+		in.Graph = d.Graph()
 	}
-	if err := c.readUpdateInputs(ctx, &in); err != nil {
+	if err := readUpdateInputs(ctx, c, &in); err != nil {
 		return nil, err
 	}
 	plan := PlanConfigUpdate(in)
 	for _, r := range refusals {
 		plan.Refusals = append(plan.Refusals, r.msg)
 	}
-	if err := c.readAbove(ctx, in.Graph, plan); err != nil {
+	if err := readAbove(ctx, c, in.Graph, plan); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -492,7 +493,7 @@ func (c *Client) PlanUpdate(ctx context.Context, spec StreamSpec, opts CreateOpt
 // readUpdateInputs reads the stream's counters with their sources records
 // (when a source changes) and the counters of each added or re-mapped
 // source.
-func (c *Client) readUpdateInputs(ctx context.Context, in *UpdateInputs) error {
+func readUpdateInputs(ctx context.Context, c *counters.Client, in *UpdateInputs) error {
 	old, next := sourceEdges(in.Have.Sources), sourceEdges(in.Want.Sources)
 	var read []sourceEdge
 	for _, n := range next {
@@ -504,8 +505,8 @@ func (c *Client) readUpdateInputs(ctx context.Context, in *UpdateInputs) error {
 	if len(read) == 0 && !removed {
 		return nil
 	}
-	in.Aggregate = map[string]Counter{}
-	err := c.ReadLast(ctx, in.Have.Name, []string{">"}, func(ctr Counter) error {
+	in.Aggregate = map[string]counters.Counter{}
+	err := c.ReadLast(ctx, in.Have.Name, []string{">"}, func(ctr counters.Counter) error {
 		in.Aggregate[ctr.Subject] = ctr
 		return nil
 	})
@@ -513,13 +514,13 @@ func (c *Client) readUpdateInputs(ctx context.Context, in *UpdateInputs) error {
 		return err
 	}
 	for _, e := range read {
-		dc, err := c.inDomain(e.edge.APIPrefix)
+		dc, err := c.InDomain(e.edge.APIPrefix)
 		if err != nil {
 			return err
 		}
-		var ctrs []Counter
-		for _, filters := range consumerFilters(carriedFilters(e.edge)) {
-			err = dc.ReadLast(ctx, e.src.Name, filters, func(ctr Counter) error {
+		var ctrs []counters.Counter
+		for _, filters := range counters.ConsumerFilters(carriedFilters(e.edge)) {
+			err = dc.ReadLast(ctx, e.src.Name, filters, func(ctr counters.Counter) error {
 				ctrs = append(ctrs, ctr)
 				return nil
 			})
@@ -534,7 +535,7 @@ func (c *Client) readUpdateInputs(ctx context.Context, in *UpdateInputs) error {
 			continue
 		}
 		seen := map[string]bool{}
-		in.Upstream[e.key] = slices.DeleteFunc(ctrs, func(ctr Counter) bool {
+		in.Upstream[e.key] = slices.DeleteFunc(ctrs, func(ctr counters.Counter) bool {
 			dup := seen[ctr.Subject]
 			seen[ctr.Subject] = true
 			return dup
@@ -557,7 +558,7 @@ func carriedFilters(e topology.Edge) []string {
 
 // readAbove reads the current value of every tier above the changed
 // counters, one batch per stream, and settles the plan.
-func (c *Client) readAbove(ctx context.Context, g *topology.Graph, plan *UpdatePlan) error {
+func readAbove(ctx context.Context, c *counters.Client, g *topology.Graph, plan *UpdatePlan) error {
 	byStream := map[string][]string{}
 	for _, ce := range plan.Counters {
 		for _, t := range ce.Above {
@@ -569,18 +570,18 @@ func (c *Client) readAbove(ctx context.Context, g *topology.Graph, plan *UpdateP
 	values := map[TierKey]*big.Int{}
 	for id, subjects := range byStream {
 		name, domain, _ := strings.Cut(id, "@")
-		dc, err := c.inDomain(domain)
+		dc, err := c.InDomain(domain)
 		if err != nil {
 			return err
 		}
-		var found []Counter
+		var found []counters.Counter
 		if n := g.Node(id); n != nil && n.AllowDirect {
-			found, err = dc.readLiterals(ctx, name, subjects, readSources)
+			found, err = dc.ReadLiterals(ctx, name, subjects, counters.ReadSources)
 		} else {
 			// Without direct reads (a mirror made elsewhere may lack
 			// them): one consumer over the subjects.
-			for _, filters := range consumerFilters(subjects) {
-				if err = dc.ReadLast(ctx, name, filters, func(ctr Counter) error {
+			for _, filters := range counters.ConsumerFilters(subjects) {
+				if err = dc.ReadLast(ctx, name, filters, func(ctr counters.Counter) error {
 					found = append(found, ctr)
 					return nil
 				}); err != nil {
@@ -601,7 +602,7 @@ func (c *Client) readAbove(ctx context.Context, g *topology.Graph, plan *UpdateP
 
 // ApplyUpdate writes the plan's configuration, unless the stream changed
 // since the plan was made (then nothing is written: plan again).
-func (c *Client) ApplyUpdate(ctx context.Context, plan *UpdatePlan) error {
+func ApplyUpdate(ctx context.Context, c *counters.Client, plan *UpdatePlan) error {
 	info, err := c.StreamInfo(ctx, plan.Stream)
 	if err != nil {
 		return err
@@ -609,14 +610,14 @@ func (c *Client) ApplyUpdate(ctx context.Context, plan *UpdatePlan) error {
 	if diffs := ConfigDiff(info.Config, plan.Have); len(diffs) > 0 {
 		return errkind.Conflictf("stream %s changed since the plan was made (%s): nothing changed; run the command again to see the new plan", plan.Stream, strings.Join(diffs, "; "))
 	}
-	rctx, cancel := c.requestContext(ctx)
+	rctx, cancel := c.RequestContext(ctx)
 	defer cancel()
-	if _, err := c.js.UpdateStream(rctx, plan.Want); err != nil {
+	if _, err := c.JetStream().UpdateStream(rctx, plan.Want); err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.Code == 400 {
 			return errkind.Invalidf("update stream %s: the server refused the configuration: %s (error %d); nothing changed", plan.Stream, apiErr.Description, apiErr.ErrorCode)
 		}
-		return c.wrap(err, "update stream "+plan.Stream)
+		return c.Wrap(err, "update stream "+plan.Stream)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
-package counters_test
+package history_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/big"
@@ -14,14 +15,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/history"
+	"github.com/jetcounter/counter/internal/reset"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
-func history(t testing.TB, c *counters.Client, subject string, opts counters.HistoryOptions) ([]counters.HistoryMsg, *counters.HistoryInfo) {
+func readHistory(t testing.TB, c *counters.Client, subject string, opts history.HistoryOptions) ([]history.HistoryMsg, *history.HistoryInfo) {
 	t.Helper()
-	var msgs []counters.HistoryMsg
-	info, err := c.History(ctx, subject, opts, func(m counters.HistoryMsg) error {
+	var msgs []history.HistoryMsg
+	info, err := history.History(ctx, c, subject, opts, func(m history.HistoryMsg) error {
 		msgs = append(msgs, m)
 		return nil
 	})
@@ -32,7 +37,7 @@ func history(t testing.TB, c *counters.Client, subject string, opts counters.His
 }
 
 // rows renders messages as "seq delta value origin" for comparisons.
-func rows(msgs []counters.HistoryMsg) []string {
+func rows(msgs []history.HistoryMsg) []string {
 	var out []string
 	for _, m := range msgs {
 		origin := "direct"
@@ -46,16 +51,16 @@ func rows(msgs []counters.HistoryMsg) []string {
 
 func TestHistoryLeaf(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
-	resetIncr(t, c, "count.de.hits", 5)
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.Incr(t, c, "count.de.hits", 5)
 	if _, err := c.Incr(ctx, "count.de.hits", big.NewInt(-2), "order-7"); err != nil {
 		t.Fatal(err)
 	}
-	resetIncr(t, c, "count.de.hits", 10)
-	resetIncr(t, c, "count.de.other", 1)
+	countertest.Incr(t, c, "count.de.hits", 10)
+	countertest.Incr(t, c, "count.de.other", 1)
 
-	msgs, info := history(t, c, "count.de.hits", counters.HistoryOptions{})
+	msgs, info := readHistory(t, c, "count.de.hits", history.HistoryOptions{})
 	if got, want := rows(msgs), []string{"+5 5 direct", "-2 3 direct", "+10 13 direct"}; !slices.Equal(got, want) {
 		t.Fatalf("history %q, want %q", got, want)
 	}
@@ -67,18 +72,18 @@ func TestHistoryLeaf(t *testing.T) {
 	}
 
 	// --since the second message, and a window with nothing in it.
-	since, _ := history(t, c, "count.de.hits", counters.HistoryOptions{Since: msgs[1].Time})
+	since, _ := readHistory(t, c, "count.de.hits", history.HistoryOptions{Since: msgs[1].Time})
 	if got := rows(since); !slices.Equal(got, []string{"-2 3 direct", "+10 13 direct"}) {
 		t.Fatalf("--since: %q", got)
 	}
-	none, info := history(t, c, "count.de.hits", counters.HistoryOptions{Since: time.Now().Add(time.Hour)})
+	none, info := readHistory(t, c, "count.de.hits", history.HistoryOptions{Since: time.Now().Add(time.Hour)})
 	if len(none) != 0 || info.Shown != 0 {
 		t.Fatalf("--since the future: %q", rows(none))
 	}
-	if _, err := c.History(ctx, "count.de.nothing", counters.HistoryOptions{}, func(counters.HistoryMsg) error { return nil }); !errors.Is(err, errkind.ErrNotFound) {
+	if _, err := history.History(ctx, c, "count.de.nothing", history.HistoryOptions{}, func(history.HistoryMsg) error { return nil }); !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("history of a counter without messages: %v, want errkind.ErrNotFound", err)
 	}
-	if _, err := c.History(ctx, "count.de.*", counters.HistoryOptions{}, func(counters.HistoryMsg) error { return nil }); !errors.Is(err, errkind.ErrInvalid) {
+	if _, err := history.History(ctx, c, "count.de.*", history.HistoryOptions{}, func(history.HistoryMsg) error { return nil }); !errors.Is(err, errkind.ErrInvalid) {
 		t.Fatalf("history of a wildcard: %v, want errkind.ErrInvalid", err)
 	}
 }
@@ -87,8 +92,8 @@ func TestHistoryLeaf(t *testing.T) {
 // subjects interleaved; a stream without direct get keeps a ring instead.
 func TestHistoryLast(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "C", Subjects: []string{"c.>"}})
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "C", Subjects: []string{"c.>"}})
 	js, err := jetstream.New(c.Conn())
 	if err != nil {
 		t.Fatal(err)
@@ -97,10 +102,10 @@ func TestHistoryLast(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 150; i++ {
-		resetIncr(t, c, "c.hits", int64(i))
-		resetIncr(t, c, "nd.hits", int64(i))
+		countertest.Incr(t, c, "c.hits", int64(i))
+		countertest.Incr(t, c, "nd.hits", int64(i))
 		if i%3 == 0 {
-			resetIncr(t, c, "c.noise", 1)
+			countertest.Incr(t, c, "c.noise", 1)
 		}
 	}
 	for _, tc := range []struct {
@@ -108,7 +113,7 @@ func TestHistoryLast(t *testing.T) {
 		last    int
 		want    int
 	}{{"c.hits", 1, 1}, {"c.hits", 7, 7}, {"c.hits", 150, 150}, {"c.hits", 500, 150}, {"nd.hits", 4, 4}} {
-		msgs, info := history(t, c, tc.subject, counters.HistoryOptions{Last: tc.last})
+		msgs, info := readHistory(t, c, tc.subject, history.HistoryOptions{Last: tc.last})
 		if len(msgs) != tc.want || info.Shown != tc.want {
 			t.Fatalf("%s --last %d: %d messages", tc.subject, tc.last, len(msgs))
 		}
@@ -126,16 +131,16 @@ func TestHistoryLast(t *testing.T) {
 // its message, where the retained history then starts.
 func TestHistoryAggregate(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	euTiers(t, c, 1)
-	resetIncr(t, c, "count.de.hits", 5)
-	waitValue(t, c, "EU", "count.eu.hits", "5")
-	resetIncr(t, c, "count.pl.hits", 10)
-	waitValue(t, c, "EU", "count.eu.hits", "15")
-	resetAll(t, c, counters.ResetOptions{Reason: "double count, INC-42", By: "ops@test"}, "count.de.hits")
-	waitValue(t, c, "EU", "count.eu.hits", "10")
+	c := countertest.NewClient(t, s)
+	countertest.EUTiers(t, c, 1)
+	countertest.Incr(t, c, "count.de.hits", 5)
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "5")
+	countertest.Incr(t, c, "count.pl.hits", 10)
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "15")
+	countertest.ResetAll(t, c, reset.ResetOptions{Reason: "double count, INC-42", By: "ops@test"}, "count.de.hits")
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "10")
 
-	msgs, info := history(t, c, "count.eu.hits", counters.HistoryOptions{Stream: "EU"})
+	msgs, info := readHistory(t, c, "count.eu.hits", history.HistoryOptions{Stream: "EU"})
 	want := []string{"+5 5 DE:count.de.hits", "+10 15 PL:count.pl.hits", "-5 10 DE:count.de.hits"}
 	if got := rows(msgs); !slices.Equal(got, want) {
 		t.Fatalf("EU history %q, want %q", got, want)
@@ -147,10 +152,10 @@ func TestHistoryAggregate(t *testing.T) {
 		t.Fatal("EU history reported as purged")
 	}
 
-	resetAll(t, c, counters.ResetOptions{Stream: "EU", Reason: "recount"}, "count.eu.hits")
-	resetIncr(t, c, "count.pl.hits", 1)
-	waitValue(t, c, "EU", "count.eu.hits", "1")
-	msgs, info = history(t, c, "count.eu.hits", counters.HistoryOptions{Stream: "EU"})
+	countertest.ResetAll(t, c, reset.ResetOptions{Stream: "EU", Reason: "recount"}, "count.eu.hits")
+	countertest.Incr(t, c, "count.pl.hits", 1)
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "1")
+	msgs, info = readHistory(t, c, "count.eu.hits", history.HistoryOptions{Stream: "EU"})
 	if got := rows(msgs); !slices.Equal(got, []string{"-10 0 direct", "+1 1 PL:count.pl.hits"}) {
 		t.Fatalf("EU history after its reset: %q", got)
 	}
@@ -159,16 +164,16 @@ func TestHistoryAggregate(t *testing.T) {
 	}
 }
 
-func auditAt(t testing.TB, c *counters.Client, stream string, patterns ...string) *counters.AuditReport {
+func auditAt(t testing.TB, c *counters.Client, stream string, patterns ...string) *history.AuditReport {
 	t.Helper()
-	r, err := c.Audit(ctx, patterns, counters.AuditOptions{Stream: stream})
+	r, err := history.Audit(ctx, c, patterns, history.AuditOptions{Stream: stream})
 	if err != nil {
 		t.Fatalf("audit %v at %q: %v", patterns, stream, err)
 	}
 	return r
 }
 
-func mustHold(t testing.TB, c *counters.Client, r *counters.AuditReport) {
+func mustHold(t testing.TB, c *counters.Client, r *history.AuditReport) {
 	t.Helper()
 	if len(r.Counters) == 0 {
 		t.Fatal("audit found no counters")
@@ -177,7 +182,7 @@ func mustHold(t testing.TB, c *counters.Client, r *counters.AuditReport) {
 		if !a.OK() || len(a.Warnings) > 0 {
 			t.Fatalf("%s in %s: problems %+v warnings %+v", a.Subject, a.Stream, a.Problems, a.Warnings)
 		}
-		if got := valueOrZero(t, c, a.Stream, a.Subject); got.Cmp(a.Value) != 0 {
+		if got := countertest.ValueOrZero(t, c, a.Stream, a.Subject); got.Cmp(a.Value) != 0 {
 			t.Fatalf("%s in %s: audit recounted %s, get reads %s", a.Subject, a.Stream, a.Value, got)
 		}
 	}
@@ -188,8 +193,8 @@ func mustHold(t testing.TB, c *counters.Client, r *counters.AuditReport) {
 // every counter at every tier holds and its sources match their upstreams.
 func TestAuditThreeTiersAfterConcurrentWritersAndResets(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	euTiers(t, c, 1)
+	c := countertest.NewClient(t, s)
+	countertest.EUTiers(t, c, 1)
 	subjects := []string{"count.de.a", "count.de.b", "count.pl.a", "count.eu.a"}
 	write := func(n int) {
 		var wg sync.WaitGroup
@@ -214,8 +219,8 @@ func TestAuditThreeTiersAfterConcurrentWritersAndResets(t *testing.T) {
 	}
 	write(100)
 	caughtUp()
-	resetAll(t, c, counters.ResetOptions{Reason: "test"}, "count.de.a")
-	resetAll(t, c, counters.ResetOptions{Stream: "EU", Reason: "test"}, "count.eu.a")
+	countertest.ResetAll(t, c, reset.ResetOptions{Reason: "test"}, "count.de.a")
+	countertest.ResetAll(t, c, reset.ResetOptions{Stream: "EU", Reason: "test"}, "count.eu.a")
 	write(50)
 	caughtUp()
 	for _, tier := range []string{"DE", "PL", "EU", "WORLD"} {
@@ -235,7 +240,7 @@ func waitSources(t testing.TB, c *counters.Client, stream, subject string, from 
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		r, err := c.Audit(ctx, []string{subject}, counters.AuditOptions{Stream: stream})
+		r, err := history.Audit(ctx, c, []string{subject}, history.AuditOptions{Stream: stream})
 		if err == nil && len(r.Counters) == 1 && len(r.Counters[0].Warnings) == 0 &&
 			!slices.ContainsFunc(from, func(k string) bool { return r.Counters[0].Sources[k] == nil }) {
 			return
@@ -252,11 +257,11 @@ func waitSources(t testing.TB, c *counters.Client, stream, subject string, from 
 // direct increment may carry.
 func TestAuditFindsDamage(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "C", Subjects: []string{"c.>"}})
-	resetIncr(t, c, "c.lost", 5)
-	gone := resetIncr(t, c, "c.lost", 10)
-	last := resetIncr(t, c, "c.lost", 1)
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "C", Subjects: []string{"c.>"}})
+	countertest.Incr(t, c, "c.lost", 5)
+	gone := countertest.Incr(t, c, "c.lost", 10)
+	last := countertest.Incr(t, c, "c.lost", 1)
 	js, err := jetstream.New(c.Conn())
 	if err != nil {
 		t.Fatal(err)
@@ -268,30 +273,30 @@ func TestAuditFindsDamage(t *testing.T) {
 	if err := st.DeleteMsg(ctx, gone.Seq); err != nil {
 		t.Fatal(err)
 	}
-	resetIncr(t, c, "c.forged", 2)
+	countertest.Incr(t, c, "c.forged", 2)
 	msg := nats.NewMsg("c.forged")
 	msg.Header.Set(counters.HeaderIncr, "+1")
 	msg.Header.Set(counters.HeaderSources, `{"X":{"x":"100"}}`)
 	if _, err := js.PublishMsg(ctx, msg); err != nil {
 		t.Fatal(err)
 	}
-	resetIncr(t, c, "c.fine", 3)
+	countertest.Incr(t, c, "c.fine", 3)
 
 	r := auditAt(t, c, "", "c.>")
 	if r.Problems() == 0 || r.Messages != 5 {
 		t.Fatalf("%d problems in %d messages", r.Problems(), r.Messages)
 	}
-	byCounter := map[string]counters.CounterAudit{}
+	byCounter := map[string]history.CounterAudit{}
 	for _, a := range r.Counters {
 		byCounter[a.Subject] = a
 	}
 	lost := byCounter["c.lost"]
-	if len(lost.Problems) != 2 || lost.Problems[0].Check != counters.CheckChain || lost.Problems[0].Seq != last.Seq ||
-		lost.Problems[0].Expected != "6" || lost.Problems[0].Found != "16" || lost.Problems[1].Check != counters.CheckTotal {
+	if len(lost.Problems) != 2 || lost.Problems[0].Check != history.CheckChain || lost.Problems[0].Seq != last.Seq ||
+		lost.Problems[0].Expected != "6" || lost.Problems[0].Found != "16" || lost.Problems[1].Check != history.CheckTotal {
 		t.Fatalf("c.lost: %+v", lost.Problems)
 	}
 	forged := byCounter["c.forged"]
-	if forged.OK() || forged.Problems[0].Check != counters.CheckSourcesRecord || !strings.Contains(forged.Problems[0].Message, "direct increment") {
+	if forged.OK() || forged.Problems[0].Check != history.CheckSourcesRecord || !strings.Contains(forged.Problems[0].Message, "direct increment") {
 		t.Fatalf("c.forged: %+v", forged.Problems)
 	}
 	// The forged record names a source the stream does not have.
@@ -303,13 +308,13 @@ func TestAuditFindsDamage(t *testing.T) {
 	}
 	// Patterns that overlap in part need two consumers; the counter both
 	// match is audited once.
-	resetIncr(t, c, "c.p.q", 1)
-	resetIncr(t, c, "c.p.r", 2)
+	countertest.Incr(t, c, "c.p.q", 1)
+	countertest.Incr(t, c, "c.p.r", 2)
 	r = auditAt(t, c, "C", "c.p.*", "c.*.q")
 	if len(r.Counters) != 2 || r.Problems() != 0 || r.Counters[0].Subject != "c.p.q" || r.Counters[1].Value.String() != "2" {
 		t.Fatalf("overlapping patterns: %+v", r.Counters)
 	}
-	if _, err := c.Audit(ctx, []string{"nothing.>"}, counters.AuditOptions{Stream: "C"}); !errors.Is(err, errkind.ErrNotFound) {
+	if _, err := history.Audit(ctx, c, []string{"nothing.>"}, history.AuditOptions{Stream: "C"}); !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("audit of nothing: %v, want errkind.ErrNotFound", err)
 	}
 }
@@ -317,16 +322,16 @@ func TestAuditFindsDamage(t *testing.T) {
 // A source in another domain is named NAME@DOMAIN, and audited there.
 func TestHistoryAndAuditAcrossDomains(t *testing.T) {
 	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
-	leafClient := newClient(t, leaf)
-	hubClient := newClient(t, hub)
-	mustCreate(t, leafClient, counters.StreamSpec{Name: "L", Subjects: []string{"edge.>"}})
-	mustCreate(t, hubClient, counters.StreamSpec{Name: "AGG", Sources: []counters.SourceSpec{{Stream: "L", Domain: "leaf"}}})
-	resetIncr(t, leafClient, "edge.hits", 7)
-	waitValue(t, hubClient, "AGG", "edge.hits", "7")
-	resetIncr(t, leafClient, "edge.hits", -2)
-	waitValue(t, hubClient, "AGG", "edge.hits", "5")
+	leafClient := countertest.NewClient(t, leaf)
+	hubClient := countertest.NewClient(t, hub)
+	countertest.MustCreate(t, leafClient, streams.StreamSpec{Name: "L", Subjects: []string{"edge.>"}})
+	countertest.MustCreate(t, hubClient, streams.StreamSpec{Name: "AGG", Sources: []streams.SourceSpec{{Stream: "L", Domain: "leaf"}}})
+	countertest.Incr(t, leafClient, "edge.hits", 7)
+	countertest.WaitValue(t, hubClient, "AGG", "edge.hits", "7")
+	countertest.Incr(t, leafClient, "edge.hits", -2)
+	countertest.WaitValue(t, hubClient, "AGG", "edge.hits", "5")
 
-	msgs, _ := history(t, hubClient, "edge.hits", counters.HistoryOptions{Stream: "AGG"})
+	msgs, _ := readHistory(t, hubClient, "edge.hits", history.HistoryOptions{Stream: "AGG"})
 	if got := rows(msgs); !slices.Equal(got, []string{"+7 7 L@leaf:edge.hits", "-2 5 L@leaf:edge.hits"}) {
 		t.Fatalf("AGG history %q", got)
 	}
@@ -345,7 +350,7 @@ func TestHistoryReadErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, c, counters.StreamSpec{Name: "H", Subjects: []string{"h.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "H", Subjects: []string{"h.>"}})
 	const n = 6000 // more than one pull batch
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
@@ -359,10 +364,10 @@ func TestHistoryReadErrors(t *testing.T) {
 		}
 	}
 	<-js.PublishAsyncComplete()
-	waitValue(t, c, "", "h.x", fmt.Sprint(n))
+	countertest.WaitValue(t, c, "", "h.x", fmt.Sprint(n))
 
 	got := 0
-	_, err = c.History(ctx, "h.x", counters.HistoryOptions{}, func(counters.HistoryMsg) error {
+	_, err = history.History(ctx, c, "h.x", history.HistoryOptions{}, func(history.HistoryMsg) error {
 		if got == 0 {
 			time.Sleep(700 * time.Millisecond) // over twice the timeout
 		}
@@ -373,11 +378,11 @@ func TestHistoryReadErrors(t *testing.T) {
 		t.Fatalf("history with a slow reader: %d of %d, %v", got, n, err)
 	}
 	stop := errors.New("stop here")
-	if _, err := c.History(ctx, "h.x", counters.HistoryOptions{}, func(counters.HistoryMsg) error { return stop }); err != stop {
+	if _, err := history.History(ctx, c, "h.x", history.HistoryOptions{}, func(history.HistoryMsg) error { return stop }); err != stop {
 		t.Fatalf("history with a failing fn: %v", err)
 	}
 	got = 0
-	_, err = c.History(ctx, "h.x", counters.HistoryOptions{}, func(counters.HistoryMsg) error {
+	_, err = history.History(ctx, c, "h.x", history.HistoryOptions{}, func(history.HistoryMsg) error {
 		got++
 		if got == 1 {
 			if err := c.JetStream().DeleteStream(ctx, "H"); err != nil {
@@ -396,11 +401,11 @@ func TestHistoryReadErrors(t *testing.T) {
 // one pass; the result is the same as a request per counter.
 func TestAuditManyCountersOfOneSource(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	euTiers(t, c, 1)
+	c := countertest.NewClient(t, s)
+	countertest.EUTiers(t, c, 1)
 	const n = 300
-	seed(t, testserver.Connect(t, s), "count.de", n)
-	waitValue(t, c, "EU", "count.eu."+fmt.Sprint(n), fmt.Sprint(n))
+	countertest.Seed(t, testserver.Connect(t, s), "count.de", n)
+	countertest.WaitValue(t, c, "EU", "count.eu."+fmt.Sprint(n), fmt.Sprint(n))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		r := auditAt(t, c, "EU", "count.eu.>")
@@ -440,9 +445,9 @@ func TestAuditManyCountersOfOneSource(t *testing.T) {
 // Resets at a leaf and at the aggregate while writers write (the books of
 // concurrentResets), proven from history: every tier audits clean.
 func TestAuditAfterResetsDuringWrites(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	euTiers(t, c, 1)
-	concurrentResets(t, c, 4, 6)
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.EUTiers(t, c, 1)
+	countertest.ConcurrentResets(t, c, 4, 6)
 	waitSources(t, c, "EU", "count.eu.hits", "DE", "PL")
 	waitSources(t, c, "WORLD", "count.world.hits", "EU")
 	for _, tier := range []string{"DE", "PL", "EU", "WORLD"} {
@@ -455,13 +460,13 @@ func TestAuditAfterResetsDuringWrites(t *testing.T) {
 // without that source's entry: audit finds it where the mapping says.
 func TestAuditFindsCounterNeverSourced(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
-	resetIncr(t, c, "count.de.a", 5) // seq 1: skipped below
-	resetIncr(t, c, "count.de.b", 1)
-	resetIncr(t, c, "count.pl.a", 3)
-	cfg, err := counters.StreamSpec{Name: "EU", Sources: sources(t, "DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>")}.Config()
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	countertest.Incr(t, c, "count.de.a", 5) // seq 1: skipped below
+	countertest.Incr(t, c, "count.de.b", 1)
+	countertest.Incr(t, c, "count.pl.a", 3)
+	cfg, err := streams.StreamSpec{Name: "EU", Sources: countertest.Sources(t, "DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>")}.Config()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,8 +474,8 @@ func TestAuditFindsCounterNeverSourced(t *testing.T) {
 	if _, err := c.JetStream().CreateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	waitValue(t, c, "EU", "count.eu.b", "1")
-	waitValue(t, c, "EU", "count.eu.a", "3")
+	countertest.WaitValue(t, c, "EU", "count.eu.b", "1")
+	countertest.WaitValue(t, c, "EU", "count.eu.a", "3")
 	r := auditAt(t, c, "EU", "count.eu.>")
 	if r.Problems() != 0 || r.Warnings() != 1 {
 		t.Fatalf("%d problems, %d warnings: %+v", r.Problems(), r.Warnings(), r.Counters)
@@ -480,8 +485,8 @@ func TestAuditFindsCounterNeverSourced(t *testing.T) {
 		t.Fatalf("warning %+v", w)
 	}
 	// The source's next change carries the whole value up.
-	resetIncr(t, c, "count.de.a", 1)
-	waitValue(t, c, "EU", "count.eu.a", "9")
+	countertest.Incr(t, c, "count.de.a", 1)
+	countertest.WaitValue(t, c, "EU", "count.eu.a", "9")
 	mustHold(t, c, auditAt(t, c, "EU", "count.eu.>"))
 }
 
@@ -490,8 +495,8 @@ func TestAuditFindsCounterNeverSourced(t *testing.T) {
 // every message and the total is exactly what was acknowledged.
 func TestAuditAfterLeaderStepDowns(t *testing.T) {
 	servers := testserver.Cluster(t, 3)
-	c := newClient(t, servers[0])
-	mustCreate(t, c, counters.StreamSpec{Name: "C", Subjects: []string{"c.>"}, Replicas: 3})
+	c := countertest.NewClient(t, servers[0])
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "C", Subjects: []string{"c.>"}, Replicas: 3})
 	const writers, each = 3, 60
 	var (
 		wg   sync.WaitGroup
@@ -548,3 +553,5 @@ func TestAuditAfterLeaderStepDowns(t *testing.T) {
 	}
 	t.Logf("%d step-downs", stepDowns)
 }
+
+var ctx = context.Background()

@@ -1,4 +1,4 @@
-package counters_test
+package streams_test
 
 import (
 	"errors"
@@ -9,16 +9,19 @@ import (
 	"testing"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/reset"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 	"github.com/jetcounter/counter/internal/topology"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func euSpec(sources ...string) counters.StreamSpec {
-	spec := counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}}
+func euSpec(sources ...string) streams.StreamSpec {
+	spec := streams.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}}
 	for _, s := range sources {
-		src, err := counters.ParseSourceSpec(s)
+		src, err := streams.ParseSourceSpec(s)
 		if err != nil {
 			panic(err)
 		}
@@ -29,16 +32,16 @@ func euSpec(sources ...string) counters.StreamSpec {
 
 // planAndApply plans the update of spec, checks it is not unchanged and
 // needs no --force, and applies it.
-func planAndApply(t *testing.T, c *counters.Client, spec counters.StreamSpec) *counters.UpdatePlan {
+func planAndApply(t *testing.T, c *counters.Client, spec streams.StreamSpec) *streams.UpdatePlan {
 	t.Helper()
-	plan, err := c.PlanUpdate(ctx, spec, counters.CreateOptions{})
+	plan, err := streams.PlanUpdate(ctx, c, spec, streams.CreateOptions{})
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
 	if !plan.Exists || plan.Unchanged() || len(plan.Refusals) > 0 {
 		t.Fatalf("plan: exists %v, unchanged %v, refusals %v", plan.Exists, plan.Unchanged(), plan.Refusals)
 	}
-	if err := c.ApplyUpdate(ctx, plan); err != nil {
+	if err := streams.ApplyUpdate(ctx, c, plan); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	return plan
@@ -46,7 +49,7 @@ func planAndApply(t *testing.T, c *counters.Client, spec counters.StreamSpec) *c
 
 // effects renders a plan's value effects as "subject now+delta=after
 // [stream subject now->after ...]" lines.
-func effects(p *counters.UpdatePlan) []string {
+func effects(p *streams.UpdatePlan) []string {
 	var out []string
 	for _, ce := range p.Counters {
 		s := fmt.Sprintf("%s %v%s=%s", ce.Subject, ce.Now, counters.Signed(ce.Delta), ce.After)
@@ -58,7 +61,7 @@ func effects(p *counters.UpdatePlan) []string {
 	return out
 }
 
-func findChange(p *counters.UpdatePlan, field, op string) *counters.ConfigChange {
+func findChange(p *streams.UpdatePlan, field, op string) *streams.ConfigChange {
 	for i := range p.Changes {
 		if p.Changes[i].Field == field && p.Changes[i].Op == op {
 			return &p.Changes[i]
@@ -73,22 +76,22 @@ func findChange(p *counters.UpdatePlan, field, op string) *counters.ConfigChange
 // brings only the change since (ADR-49 "Adding Sources").
 func TestUpdateAddRemoveAddBack(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
+	c := countertest.NewClient(t, s)
 	for _, r := range []string{"de", "pl", "fr"} {
-		mustCreate(t, c, counters.StreamSpec{Name: strings.ToUpper(r), Subjects: []string{"count." + r + ".>"}})
+		countertest.MustCreate(t, c, streams.StreamSpec{Name: strings.ToUpper(r), Subjects: []string{"count." + r + ".>"}})
 	}
 	two := euSpec("DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>")
 	three := euSpec("DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>", "FR:count.fr.>:count.eu.>")
-	mustCreate(t, c, two)
-	mustCreate(t, c, counters.StreamSpec{Name: "GLOBAL", Sources: []counters.SourceSpec{{Stream: "EU", From: "count.eu.>", To: "count.all.>"}}})
+	countertest.MustCreate(t, c, two)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "GLOBAL", Sources: []streams.SourceSpec{{Stream: "EU", From: "count.eu.>", To: "count.all.>"}}})
 	// A mirror above, made elsewhere without direct reads: still a tier.
-	rawStream(t, c.JetStream(), jetstream.StreamConfig{Name: "GCOPY", Mirror: &jetstream.StreamSource{Name: "GLOBAL"}})
-	resetIncr(t, c, "count.de.hits", 5)
-	resetIncr(t, c, "count.pl.hits", 7)
-	resetIncr(t, c, "count.fr.hits", 11)
-	resetIncr(t, c, "count.fr.misses", 2)
-	waitValue(t, c, "GLOBAL", "count.all.hits", "12")
-	waitValue(t, c, "GCOPY", "count.all.hits", "12")
+	countertest.RawStream(t, c.JetStream(), jetstream.StreamConfig{Name: "GCOPY", Mirror: &jetstream.StreamSource{Name: "GLOBAL"}})
+	countertest.Incr(t, c, "count.de.hits", 5)
+	countertest.Incr(t, c, "count.pl.hits", 7)
+	countertest.Incr(t, c, "count.fr.hits", 11)
+	countertest.Incr(t, c, "count.fr.misses", 2)
+	countertest.WaitValue(t, c, "GLOBAL", "count.all.hits", "12")
+	countertest.WaitValue(t, c, "GCOPY", "count.all.hits", "12")
 
 	// Add FR.
 	plan := planAndApply(t, c, three)
@@ -103,12 +106,12 @@ func TestUpdateAddRemoveAddBack(t *testing.T) {
 	if got := effects(plan); !slices.Equal(got, want) {
 		t.Fatalf("effects of adding FR:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	waitValue(t, c, "EU", "count.eu.hits", "23")
-	waitValue(t, c, "EU", "count.eu.misses", "2")
-	waitValue(t, c, "GLOBAL", "count.all.hits", "23")
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "23")
+	countertest.WaitValue(t, c, "EU", "count.eu.misses", "2")
+	countertest.WaitValue(t, c, "GLOBAL", "count.all.hits", "23")
 
 	// The same command again converges: nothing to do.
-	if p, err := c.PlanUpdate(ctx, three, counters.CreateOptions{}); err != nil || !p.Unchanged() {
+	if p, err := streams.PlanUpdate(ctx, c, three, streams.CreateOptions{}); err != nil || !p.Unchanged() {
 		t.Fatalf("second plan: unchanged %v, err %v, changes %+v", p != nil && p.Unchanged(), err, p)
 	}
 
@@ -118,11 +121,11 @@ func TestUpdateAddRemoveAddBack(t *testing.T) {
 	if rm == nil || rm.Kept.String() != "13" || rm.Counted != 2 || plan.ValuesChange() {
 		t.Fatalf("remove FR: %+v, counters %v", plan.Changes, effects(plan))
 	}
-	resetIncr(t, c, "count.fr.hits", 100)
-	resetIncr(t, c, "count.de.hits", 1)
-	waitValue(t, c, "GLOBAL", "count.all.hits", "24") // DE's +1 only
-	waitValue(t, c, "EU", "count.eu.hits", "24")
-	waitValue(t, c, "GCOPY", "count.all.hits", "24")
+	countertest.Incr(t, c, "count.fr.hits", 100)
+	countertest.Incr(t, c, "count.de.hits", 1)
+	countertest.WaitValue(t, c, "GLOBAL", "count.all.hits", "24") // DE's +1 only
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "24")
+	countertest.WaitValue(t, c, "GCOPY", "count.all.hits", "24")
 
 	// Add FR back: only the 100 since.
 	plan = planAndApply(t, c, three)
@@ -130,9 +133,9 @@ func TestUpdateAddRemoveAddBack(t *testing.T) {
 	if got := effects(plan); !slices.Equal(got, want) {
 		t.Fatalf("effects of adding FR back:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	waitValue(t, c, "GLOBAL", "count.all.hits", "124")
-	waitValue(t, c, "EU", "count.eu.misses", "2")
-	waitValue(t, c, "EU", "count.eu.hits", "124")
+	countertest.WaitValue(t, c, "GLOBAL", "count.all.hits", "124")
+	countertest.WaitValue(t, c, "EU", "count.eu.misses", "2")
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "124")
 
 	// Subjects, replicas-like settings and description move no value.
 	quiet := three
@@ -149,31 +152,31 @@ func TestUpdateAddRemoveAddBack(t *testing.T) {
 // what needs --force, with nothing written.
 func TestUpdateRefusals(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
-	rawStream(t, c.JetStream(), jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}})
-	mustCreate(t, c, euSpec("DE:count.de.>:count.eu.>"))
-	resetIncr(t, c, "count.de.hits", 3)
-	waitValue(t, c, "EU", "count.eu.hits", "3")
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.RawStream(t, c.JetStream(), jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}})
+	countertest.MustCreate(t, c, euSpec("DE:count.de.>:count.eu.>"))
+	countertest.Incr(t, c, "count.de.hits", 3)
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "3")
 
-	for name, spec := range map[string]counters.StreamSpec{
+	for name, spec := range map[string]streams.StreamSpec{
 		"domain move": euSpec("DE@elsewhere:count.de.>:count.eu.>"),
-		"storage":     func() counters.StreamSpec { s := euSpec("DE:count.de.>:count.eu.>"); s.Storage = "memory"; return s }(),
-		"to a mirror": {Name: "EU", Mirror: &counters.SourceSpec{Stream: "DE"}},
+		"storage":     func() streams.StreamSpec { s := euSpec("DE:count.de.>:count.eu.>"); s.Storage = "memory"; return s }(),
+		"to a mirror": {Name: "EU", Mirror: &streams.SourceSpec{Stream: "DE"}},
 	} {
-		_, err := c.PlanUpdate(ctx, spec, counters.CreateOptions{Force: true})
+		_, err := streams.PlanUpdate(ctx, c, spec, streams.CreateOptions{Force: true})
 		if !errors.Is(err, errkind.ErrInvalid) {
 			t.Errorf("%s: %v, want errkind.ErrInvalid", name, err)
 		}
 	}
 	// The domain move says how to do it safely.
-	_, err := c.PlanUpdate(ctx, euSpec("DE@elsewhere:count.de.>:count.eu.>"), counters.CreateOptions{})
+	_, err := streams.PlanUpdate(ctx, c, euSpec("DE@elsewhere:count.de.>:count.eu.>"), streams.CreateOptions{})
 	if err == nil || !strings.Contains(err.Error(), "new source key") || !strings.Contains(err.Error(), "create a new aggregate") {
 		t.Fatalf("domain move: %v", err)
 	}
 
 	// A transform change needs --force and shows the double count.
-	plan, err := c.PlanUpdate(ctx, euSpec("DE:count.de.>:count.eu2.>"), counters.CreateOptions{})
+	plan, err := streams.PlanUpdate(ctx, c, euSpec("DE:count.de.>:count.eu2.>"), streams.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +187,7 @@ func TestUpdateRefusals(t *testing.T) {
 		t.Fatalf("transform change effects: %v", got)
 	}
 	// A source that is not a counter stream is refused on the result.
-	plan, err = c.PlanUpdate(ctx, euSpec("DE:count.de.>:count.eu.>", "LOGS"), counters.CreateOptions{})
+	plan, err = streams.PlanUpdate(ctx, c, euSpec("DE:count.de.>:count.eu.>", "LOGS"), streams.CreateOptions{})
 	if err == nil && (len(plan.Refusals) == 0 || !strings.Contains(strings.Join(plan.Refusals, " "), "not a counter stream")) {
 		t.Fatalf("non-counter source: %v", plan.Refusals)
 	}
@@ -195,21 +198,21 @@ func TestUpdateRefusals(t *testing.T) {
 	}
 	// Forced, the server does what the plan showed: the new subject gets
 	// DE's whole value and the old one keeps its total.
-	plan, err = c.PlanUpdate(ctx, euSpec("DE:count.de.>:count.eu2.>"), counters.CreateOptions{Force: true})
+	plan, err = streams.PlanUpdate(ctx, c, euSpec("DE:count.de.>:count.eu2.>"), streams.CreateOptions{Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ApplyUpdate(ctx, plan); err != nil {
+	if err := streams.ApplyUpdate(ctx, c, plan); err != nil {
 		t.Fatal(err)
 	}
-	waitValue(t, c, "EU", "count.eu2.hits", "3")
-	waitValue(t, c, "EU", "count.eu.hits", "3")
+	countertest.WaitValue(t, c, "EU", "count.eu2.hits", "3")
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "3")
 	// Stale: applying the same plan again finds the stream changed.
-	if err := c.ApplyUpdate(ctx, plan); !errors.Is(err, errkind.ErrConflict) {
+	if err := streams.ApplyUpdate(ctx, c, plan); !errors.Is(err, errkind.ErrConflict) {
 		t.Fatalf("stale plan: %v", err)
 	}
 	// Create without --update still refuses a differing stream, pointing at --update.
-	_, err = c.Create(ctx, euSpec("DE:count.de.>:count.eu.>", "PL"), counters.CreateOptions{Force: true})
+	_, err = streams.Create(ctx, c, euSpec("DE:count.de.>:count.eu.>", "PL"), streams.CreateOptions{Force: true})
 	if !errors.Is(err, errkind.ErrConflict) || !strings.Contains(err.Error(), "--update") {
 		t.Fatalf("create over a differing stream: %v", err)
 	}
@@ -218,7 +221,7 @@ func TestUpdateRefusals(t *testing.T) {
 // TestPlanConfigUpdateSumsAndSettles: the pure planner sums several
 // sources landing on one subject and moves each tier above by the sum.
 func TestPlanConfigUpdateSumsAndSettles(t *testing.T) {
-	have := counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}}
+	have := streams.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}}
 	cfgHave, _ := have.Config()
 	want := euSpec("DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>")
 	cfgWant, _ := want.Config()
@@ -227,7 +230,7 @@ func TestPlanConfigUpdateSumsAndSettles(t *testing.T) {
 		{ID: "EU", Name: "EU", Counter: true, Config: &cfgHave},
 		{ID: "GLOBAL", Name: "GLOBAL", Counter: true, Config: &cfgHave, Sources: []topology.Edge{{Upstream: "EU", Transforms: []topology.Transform{{From: "count.eu.>", To: "count.all.>"}}}}},
 	})
-	plan := counters.PlanConfigUpdate(counters.UpdateInputs{
+	plan := streams.PlanConfigUpdate(streams.UpdateInputs{
 		Have: cfgHave, Want: cfgWant, Graph: g, StreamID: "EU",
 		Aggregate: map[string]counters.Counter{
 			// EU saw DE at 4 before (a source removed and now added back).
@@ -238,7 +241,7 @@ func TestPlanConfigUpdateSumsAndSettles(t *testing.T) {
 			"PL": {{Subject: "count.pl.hits", Value: v("100000000000000000000000000000000000000")}},
 		},
 	})
-	plan.SettleAbove(map[counters.TierKey]*big.Int{{Stream: "GLOBAL", Subject: "count.all.hits"}: v("50")})
+	plan.SettleAbove(map[streams.TierKey]*big.Int{{Stream: "GLOBAL", Subject: "count.all.hits"}: v("50")})
 	want2 := []string{"count.eu.hits 10+100000000000000000000000000000000000002=100000000000000000000000000000000000012 [GLOBAL count.all.hits 50->100000000000000000000000000000000000052]"}
 	if got := effects(plan); !slices.Equal(got, want2) {
 		t.Fatalf("effects:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want2, "\n"))
@@ -255,15 +258,15 @@ func TestPlanConfigUpdateSumsAndSettles(t *testing.T) {
 // drops the mirror and the aggregate above it.
 func TestMirrorThenSourceAcrossDomains(t *testing.T) {
 	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
-	leafClient := newClient(t, leaf)
-	hubClient := newClient(t, hub)
-	mustCreate(t, leafClient, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
-	mustCreate(t, hubClient, counters.StreamSpec{Name: "DE_COPY", Mirror: &counters.SourceSpec{Stream: "DE", Domain: "leaf"}})
-	mustCreate(t, hubClient, counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"},
-		Sources: []counters.SourceSpec{{Stream: "DE_COPY", From: "count.de.>", To: "count.eu.>"}}})
-	resetIncr(t, leafClient, "count.de.hits", 5)
-	waitValue(t, hubClient, "DE_COPY", "count.de.hits", "5") // get --stream on a mirror
-	waitValue(t, hubClient, "EU", "count.eu.hits", "5")
+	leafClient := countertest.NewClient(t, leaf)
+	hubClient := countertest.NewClient(t, hub)
+	countertest.MustCreate(t, leafClient, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.MustCreate(t, hubClient, streams.StreamSpec{Name: "DE_COPY", Mirror: &streams.SourceSpec{Stream: "DE", Domain: "leaf"}})
+	countertest.MustCreate(t, hubClient, streams.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"},
+		Sources: []streams.SourceSpec{{Stream: "DE_COPY", From: "count.de.>", To: "count.eu.>"}}})
+	countertest.Incr(t, leafClient, "count.de.hits", 5)
+	countertest.WaitValue(t, hubClient, "DE_COPY", "count.de.hits", "5") // get --stream on a mirror
+	countertest.WaitValue(t, hubClient, "EU", "count.eu.hits", "5")
 
 	g, err := hubClient.Topology(ctx, []string{"leaf"})
 	if err != nil {
@@ -275,19 +278,19 @@ func TestMirrorThenSourceAcrossDomains(t *testing.T) {
 		}
 	}
 	// A mirror of a plain stream is no counter tier.
-	rawStream(t, leafClient.JetStream(), jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}})
-	if _, err := hubClient.Create(ctx, counters.StreamSpec{Name: "LOGS_COPY", Mirror: &counters.SourceSpec{Stream: "LOGS", Domain: "leaf"}}, counters.CreateOptions{}); !errors.Is(err, errkind.ErrInvalid) {
+	countertest.RawStream(t, leafClient.JetStream(), jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}})
+	if _, err := streams.Create(ctx, hubClient, streams.StreamSpec{Name: "LOGS_COPY", Mirror: &streams.SourceSpec{Stream: "LOGS", Domain: "leaf"}}, streams.CreateOptions{}); !errors.Is(err, errkind.ErrInvalid) {
 		t.Fatalf("mirror of a plain stream: %v", err)
 	}
 
-	plan, err := leafClient.PlanReset(ctx, []string{"count.de.hits"}, counters.ResetOptions{}, []string{"hub"})
+	plan, err := reset.PlanReset(ctx, leafClient, []string{"count.de.hits"}, reset.ResetOptions{}, []string{"hub"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(plan.Targets[0].Above); got != "[{DE_COPY@hub count.de.hits 1 5 0} {EU@hub count.eu.hits 2 5 0}]" {
 		t.Fatalf("reset plan above DE: %s", got)
 	}
-	res, err := leafClient.Reset(ctx, plan, counters.ResetOptions{})
+	res, err := reset.Reset(ctx, leafClient, plan, reset.ResetOptions{})
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("reset: %v %+v", err, res)
 	}
@@ -296,20 +299,20 @@ func TestMirrorThenSourceAcrossDomains(t *testing.T) {
 	if !res[0].Purged || res[0].PurgedBelow != res[0].Seq {
 		t.Fatalf("purge below the mirror: %+v", res[0])
 	}
-	copied := waitValue(t, hubClient, "DE_COPY", "count.de.hits", "0")
+	copied := countertest.WaitValue(t, hubClient, "DE_COPY", "count.de.hits", "0")
 	if copied.Seq != res[0].Seq {
 		t.Fatalf("the mirror holds the reset message at seq %d, the leaf wrote it at %d", copied.Seq, res[0].Seq)
 	}
-	waitValueOrZero(t, hubClient, "EU", "count.eu.hits", new(big.Int))
-	resetIncr(t, leafClient, "count.de.hits", 2)
-	waitValue(t, hubClient, "EU", "count.eu.hits", "2")
-	waitValue(t, hubClient, "DE_COPY", "count.de.hits", "2")
+	countertest.WaitValueOrZero(t, hubClient, "EU", "count.eu.hits", new(big.Int))
+	countertest.Incr(t, leafClient, "count.de.hits", 2)
+	countertest.WaitValue(t, hubClient, "EU", "count.eu.hits", "2")
+	countertest.WaitValue(t, hubClient, "DE_COPY", "count.de.hits", "2")
 
 	// The leaf goes offline: the replica is still read, and the aggregate
 	// sourcing it is not taken for one sourcing a plain stream.
 	leaf.Shutdown()
 	leaf.WaitForShutdown()
-	waitValue(t, hubClient, "DE_COPY", "count.de.hits", "2")
+	countertest.WaitValue(t, hubClient, "DE_COPY", "count.de.hits", "2")
 	g, err = hubClient.Topology(ctx, []string{})
 	if err != nil {
 		t.Fatal(err)
@@ -319,13 +322,13 @@ func TestMirrorThenSourceAcrossDomains(t *testing.T) {
 			t.Errorf("with the leaf offline: %s", p.Message)
 		}
 	}
-	_, err = hubClient.Create(ctx, counters.StreamSpec{Name: "EU3", Sources: []counters.SourceSpec{{Stream: "DE_COPY"}}}, counters.CreateOptions{})
+	_, err = streams.Create(ctx, hubClient, streams.StreamSpec{Name: "EU3", Sources: []streams.SourceSpec{{Stream: "DE_COPY"}}}, streams.CreateOptions{})
 	if !errors.Is(err, errkind.ErrUnavailable) || !strings.Contains(err.Error(), "could not check that source stream DE_COPY holds counter values") {
 		t.Fatalf("create sourcing a mirror whose origin is offline: %v", err)
 	}
 }
 
-func mustConfig(t *testing.T, spec counters.StreamSpec) jetstream.StreamConfig {
+func mustConfig(t *testing.T, spec streams.StreamSpec) jetstream.StreamConfig {
 	t.Helper()
 	cfg, err := spec.Config()
 	if err != nil {
@@ -339,7 +342,7 @@ func TestUpdateRefusalRules(t *testing.T) {
 	have := mustConfig(t, euSpec("DE:count.de.>:count.eu.>", "PL@leaf"))
 	for _, c := range []struct {
 		name string
-		want counters.StreamSpec
+		want streams.StreamSpec
 		bad  string // "" = allowed
 	}{
 		{"same", euSpec("DE:count.de.>:count.eu.>", "PL@leaf"), ""},
@@ -348,9 +351,9 @@ func TestUpdateRefusalRules(t *testing.T) {
 		{"PL moves to the local domain", euSpec("DE:count.de.>:count.eu.>", "PL"), "would move from API prefix $JS.leaf.API to the local domain"},
 		{"DE moves to a domain", euSpec("DE@hub:count.de.>:count.eu.>", "PL@leaf"), "would move from the local domain to API prefix $JS.hub.API"},
 		{"transform change is for --force, not here", euSpec("DE:count.de.>:count.x.>", "PL@leaf"), ""},
-		{"to a mirror", counters.StreamSpec{Name: "EU", Mirror: &counters.SourceSpec{Stream: "DE"}}, "is not a mirror"},
+		{"to a mirror", streams.StreamSpec{Name: "EU", Mirror: &streams.SourceSpec{Stream: "DE"}}, "is not a mirror"},
 	} {
-		err := counters.UpdateRefusal(have, mustConfig(t, c.want))
+		err := streams.UpdateRefusal(have, mustConfig(t, c.want))
 		switch {
 		case c.bad == "" && err != nil:
 			t.Errorf("%s: refused: %v", c.name, err)
@@ -358,11 +361,11 @@ func TestUpdateRefusalRules(t *testing.T) {
 			t.Errorf("%s: %v, want errkind.ErrInvalid with %q", c.name, err, c.bad)
 		}
 	}
-	mirror := mustConfig(t, counters.StreamSpec{Name: "M", Mirror: &counters.SourceSpec{Stream: "DE", Domain: "leaf"}})
-	if err := counters.UpdateRefusal(mirror, mustConfig(t, counters.StreamSpec{Name: "M", Mirror: &counters.SourceSpec{Stream: "DE"}})); err == nil || !strings.Contains(err.Error(), "origin cannot change") {
+	mirror := mustConfig(t, streams.StreamSpec{Name: "M", Mirror: &streams.SourceSpec{Stream: "DE", Domain: "leaf"}})
+	if err := streams.UpdateRefusal(mirror, mustConfig(t, streams.StreamSpec{Name: "M", Mirror: &streams.SourceSpec{Stream: "DE"}})); err == nil || !strings.Contains(err.Error(), "origin cannot change") {
 		t.Errorf("mirror origin change: %v", err)
 	}
-	if err := counters.UpdateRefusal(mirror, mustConfig(t, counters.StreamSpec{Name: "M", Mirror: &counters.SourceSpec{Stream: "DE", Domain: "leaf"}, Replicas: 3})); err != nil {
+	if err := streams.UpdateRefusal(mirror, mustConfig(t, streams.StreamSpec{Name: "M", Mirror: &streams.SourceSpec{Stream: "DE", Domain: "leaf"}, Replicas: 3})); err != nil {
 		t.Errorf("mirror replicas: %v", err)
 	}
 }
@@ -376,16 +379,16 @@ func TestPlanConfigUpdateFilterVersusTransform(t *testing.T) {
 	}
 	up := map[string][]counters.Counter{"DE": {{Subject: "count.de.hits", Value: v(5)}, {Subject: "count.de.errors", Value: v(2)}}}
 	have := mustConfig(t, euSpec("DE:count.de.hits"))
-	wide := counters.PlanConfigUpdate(counters.UpdateInputs{Have: have, Want: mustConfig(t, euSpec("DE:count.de.>")), Aggregate: agg, Upstream: up})
+	wide := streams.PlanConfigUpdate(streams.UpdateInputs{Have: have, Want: mustConfig(t, euSpec("DE:count.de.>")), Aggregate: agg, Upstream: up})
 	if len(wide.Refusals) != 0 || !slices.Equal(effects(wide), []string{"count.de.errors <nil>+2=2"}) {
 		t.Fatalf("wider filter: refusals %v, effects %v", wide.Refusals, effects(wide))
 	}
-	renamed := counters.PlanConfigUpdate(counters.UpdateInputs{Have: have, Want: mustConfig(t, euSpec("DE:count.de.>:count.eu.>")), Aggregate: agg, Upstream: up})
+	renamed := streams.PlanConfigUpdate(streams.UpdateInputs{Have: have, Want: mustConfig(t, euSpec("DE:count.de.>:count.eu.>")), Aggregate: agg, Upstream: up})
 	if len(renamed.Refusals) != 1 || !slices.Equal(effects(renamed), []string{"count.eu.errors <nil>+2=2", "count.eu.hits <nil>+5=5"}) {
 		t.Fatalf("renamed: refusals %v, effects %v", renamed.Refusals, effects(renamed))
 	}
 	// An unread source: its effect is unknown, which needs a confirmation.
-	unknown := counters.PlanConfigUpdate(counters.UpdateInputs{Have: have, Want: mustConfig(t, euSpec("DE:count.de.hits", "GONE")), Aggregate: agg,
+	unknown := streams.PlanConfigUpdate(streams.UpdateInputs{Have: have, Want: mustConfig(t, euSpec("DE:count.de.hits", "GONE")), Aggregate: agg,
 		Upstream: up, UpstreamErr: map[string]string{"GONE": "stream not found"}})
 	if !unknown.ValuesChange() || len(unknown.Unknown) != 1 || !strings.Contains(unknown.Unknown[0], "stream not found") {
 		t.Fatalf("unknown effect: %+v", unknown.Unknown)

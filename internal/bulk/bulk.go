@@ -1,4 +1,4 @@
-package counters
+package bulk
 
 import (
 	"bufio"
@@ -16,7 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -102,7 +104,7 @@ type BulkResult struct {
 	// Failures are the first few failed or unknown increments, by line.
 	Failures []LineError
 	// Values holds every counter touched, by subject (Options.Values).
-	Values []Counter
+	Values []counters.Counter
 	// Stopped says why sending stopped early (connection lost), if it did.
 	Stopped error
 }
@@ -111,7 +113,7 @@ type BulkResult struct {
 // refused input (validation first, not Follow) returns *InputError with
 // nothing sent. After sending starts, failures are counted in the result,
 // never returned as an error.
-func (c *Client) Bulk(ctx context.Context, r io.Reader, opts BulkOptions) (*BulkResult, error) {
+func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions) (*BulkResult, error) {
 	if opts.IDPrefix != "" {
 		if err := ValidIDPrefix(opts.IDPrefix); err != nil {
 			return nil, err
@@ -127,7 +129,7 @@ func (c *Client) Bulk(ctx context.Context, r io.Reader, opts BulkOptions) (*Bulk
 		opts.MaxAttempts = DefaultBulkMaxAttempts
 	}
 	if opts.Drain <= 0 {
-		opts.Drain = min(c.timeout, 3*time.Second)
+		opts.Drain = min(c.Timeout(), 3*time.Second)
 	}
 	if opts.FlushEvery <= 0 {
 		opts.FlushEvery = time.Second
@@ -135,7 +137,7 @@ func (c *Client) Bulk(ctx context.Context, r io.Reader, opts BulkOptions) (*Bulk
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 200 * time.Millisecond
 	}
-	streams, err := c.bulkStreams(ctx)
+	streams, err := bulkStreams(ctx, c)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &BulkResult{Interrupted: true}, nil
@@ -157,7 +159,7 @@ func (c *Client) Bulk(ctx context.Context, r io.Reader, opts BulkOptions) (*Bulk
 	// A denied publish is dropped by the server, which only says so
 	// asynchronously: stop at once instead of waiting for timeouts.
 	ctx, cancel := context.WithCancel(ctx)
-	defer c.denials.track(cancel)()
+	defer c.TrackDenials(cancel)()
 	run.cancel = cancel
 	if opts.Follow {
 		return run.follow(ctx)
@@ -166,29 +168,27 @@ func (c *Client) Bulk(ctx context.Context, r io.Reader, opts BulkOptions) (*Bulk
 }
 
 type bulkStream struct {
-	name     string
-	subjects []string
-	counter  bool
-	dedupe   bool // has a duplicate window (aggregates never do)
+	name   string
+	config *jetstream.StreamConfig
+	dedupe bool // has a duplicate window (aggregates never do)
 }
 
 // bulkStreams lists every stream once (paged), so each input subject is
 // matched locally instead of with one request per line.
-func (c *Client) bulkStreams(ctx context.Context) ([]*bulkStream, error) {
-	rctx, cancel := c.requestContext(ctx)
+func bulkStreams(ctx context.Context, c *counters.Client) ([]*bulkStream, error) {
+	rctx, cancel := c.RequestContext(ctx)
 	defer cancel()
-	lister := c.js.ListStreams(rctx)
+	lister := c.JetStream().ListStreams(rctx)
 	var out []*bulkStream
 	for info := range lister.Info() {
 		out = append(out, &bulkStream{
-			name:     info.Config.Name,
-			subjects: info.Config.Subjects,
-			counter:  info.Config.AllowMsgCounter,
-			dedupe:   info.Config.Duplicates > 0,
+			name:   info.Config.Name,
+			config: &info.Config,
+			dedupe: info.Config.Duplicates > 0,
 		})
 	}
 	if err := lister.Err(); err != nil && !errors.Is(err, jetstream.ErrEndOfData) {
-		return nil, c.wrap(err, "list streams")
+		return nil, c.Wrap(err, "list streams")
 	}
 	return out, nil
 }
@@ -236,7 +236,7 @@ const (
 )
 
 type bulkRun struct {
-	c       *Client
+	c       *counters.Client
 	opts    BulkOptions
 	streams []*bulkStream
 	cache   map[string]*bulkTarget
@@ -533,22 +533,18 @@ func (r *bulkRun) check(l bulkLine) (*bulkTarget, error) {
 
 func (r *bulkRun) target(subject string) *bulkTarget {
 	t := &bulkTarget{subject: subject}
-	if err := ValidPublishSubject(subject); err != nil {
+	if err := counters.ValidPublishSubject(subject); err != nil {
 		t.err = err
 		return t
 	}
+	var captured *jetstream.StreamConfig
 	for _, s := range r.streams {
-		for _, p := range s.subjects {
-			if SubjectMatches(subject, p) {
-				t.stream = s
-				if !s.counter {
-					t.err = errkind.Invalidf("subject %s is in stream %s, which is not a counter stream", subject, s.name)
-				}
-				return t
-			}
+		if slices.ContainsFunc(s.config.Subjects, func(p string) bool { return topology.Covers(p, subject) }) {
+			t.stream, captured = s, s.config
+			break
 		}
 	}
-	t.err = errkind.Invalidf("no counter stream captures subject %s: create one with 'counter create NAME --subjects ...'", subject)
+	t.err = counters.PublishTarget(subject, captured)
 	return t
 }
 
@@ -613,18 +609,18 @@ func (r *bulkRun) takeDirty() []*bulkItem {
 // taken and the last line taken; it says how many were not sent and the
 // first line not sent.
 func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken, lastLine int) (notSent, resume int)) *BulkResult {
-	nc := r.c.nc
+	nc := r.c.Conn()
 	r.inbox = nc.NewInbox() + "."
 	sub, err := nc.Subscribe(r.inbox+"*", r.onAck)
 	if err != nil {
 		stop(0, 0)
-		r.res.Stopped = r.c.wrap(err, "subscribe for acknowledgements")
+		r.res.Stopped = r.c.Wrap(err, "subscribe for acknowledgements")
 		return r.result()
 	}
 	defer sub.Unsubscribe()
 	sub.SetPendingLimits(-1, -1) // acks never outnumber the window
 
-	sweepEvery := min(max(r.c.timeout/4, 10*time.Millisecond), 250*time.Millisecond)
+	sweepEvery := min(max(r.c.Timeout()/4, 10*time.Millisecond), 250*time.Millisecond)
 	sweepDone := make(chan struct{})
 	sweepStop := make(chan struct{})
 	go r.sweep(sweepEvery, sweepStop, sweepDone)
@@ -640,13 +636,13 @@ func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken
 		open            = true
 	)
 	interrupted := func() {
-		if err := r.c.denials.err(); err != nil && r.res.Stopped == nil {
+		if err := r.c.Denied(); err != nil && r.res.Stopped == nil {
 			r.res.Interrupted = false
 			r.res.Stopped = errkind.Unavailablef("publish: permission denied: %v", err)
 		}
 		if r.closed.Load() && r.res.Stopped == nil {
 			r.res.Interrupted = false
-			r.res.Stopped = errkind.Unavailablef("connection lost: %v", cmp.Or(r.c.nc.LastError(), nats.ErrConnectionClosed))
+			r.res.Stopped = errkind.Unavailablef("connection lost: %v", cmp.Or(r.c.Conn().LastError(), nats.ErrConnectionClosed))
 		}
 		if haveSlot {
 			<-r.slots
@@ -748,10 +744,10 @@ func (r *bulkRun) publish(it *bulkItem) bool {
 	msg := &nats.Msg{
 		Subject: it.t.subject,
 		Reply:   r.inbox + strconv.FormatUint(tok, 36),
-		Header:  nats.Header{HeaderIncr: []string{it.header()}},
+		Header:  nats.Header{counters.HeaderIncr: []string{it.header()}},
 	}
 	if id := r.id(it); id != "" {
-		msg.Header[HeaderMsgID] = []string{id}
+		msg.Header[counters.HeaderMsgID] = []string{id}
 	}
 	r.mu.Lock()
 	r.pending[tok] = it
@@ -765,11 +761,11 @@ func (r *bulkRun) publish(it *bulkItem) bool {
 		r.res.Retries++
 	}
 	r.mu.Unlock()
-	if err := r.c.nc.PublishMsg(msg); err != nil {
+	if err := r.c.Conn().PublishMsg(msg); err != nil {
 		r.mu.Lock()
 		delete(r.pending, tok)
 		if r.res.Stopped == nil {
-			r.res.Stopped = r.c.wrap(err, "publish "+it.t.subject)
+			r.res.Stopped = r.c.Wrap(err, "publish "+it.t.subject)
 			if !errors.Is(r.res.Stopped, errkind.ErrUnavailable) {
 				// A write to a broken socket and the like: the connection is gone.
 				r.res.Stopped = errkind.Unavailablef("publish %s: connection lost: %v", it.t.subject, err)
@@ -792,7 +788,7 @@ func (r *bulkRun) id(it *bulkItem) string {
 
 func (it *bulkItem) header() string {
 	if it.big != nil {
-		return Signed(it.big)
+		return counters.Signed(it.big)
 	}
 	var buf [24]byte
 	b := buf[:0]
@@ -845,12 +841,11 @@ func (r *bulkRun) onAck(m *nats.Msg) {
 }
 
 func (r *bulkRun) ackError(it *bulkItem, e *jetstream.APIError) error {
+	if err := counters.RefusedIncrement(it.t.subject, it.t.stream.name, e); err != nil {
+		return err
+	}
 	switch e.ErrorCode {
-	case errCodeCountersDisabled:
-		return fmt.Errorf("stream %s is not a counter stream", it.t.stream.name)
-	case errCodeCounterBroken:
-		return fmt.Errorf("counter %s in stream %s is broken (its stored value is not valid): reset it with 'counter reset'", it.t.subject, it.t.stream.name)
-	case errCodeHeaderTooLarge, errCodeMessageTooLarge:
+	case counters.ErrCodeHeaderTooLarge, counters.ErrCodeMessageTooLarge:
 		return fmt.Errorf("the delta is too large for the server (%s)", e.Description)
 	}
 	return fmt.Errorf("the server refused the increment: %s (error %d)", e.Description, e.ErrorCode)
@@ -900,14 +895,14 @@ func (r *bulkRun) sweep(every time.Duration, stop, done chan struct{}) {
 			return
 		case <-t.C:
 			now := time.Since(r.start)
-			if r.c.nc.IsClosed() && !r.closed.Load() {
+			if r.c.Conn().IsClosed() && !r.closed.Load() {
 				r.closed.Store(true)
 				r.cancel()
 			}
 			expired = expired[:0]
 			r.mu.Lock()
 			for tok, it := range r.pending {
-				if now-it.sent >= r.c.timeout {
+				if now-it.sent >= r.c.Timeout() {
 					delete(r.pending, tok)
 					expired = append(expired, it)
 				}
@@ -915,7 +910,7 @@ func (r *bulkRun) sweep(every time.Duration, stop, done chan struct{}) {
 			r.mu.Unlock()
 			for _, it := range expired {
 				it.maybeApplied = true
-				why := errkind.Unavailablef("no acknowledgement within %s", r.c.timeout)
+				why := errkind.Unavailablef("no acknowledgement within %s", r.c.Timeout())
 				if r.id(it) == "" {
 					r.finish(it, outUnknown, why)
 					continue
@@ -933,7 +928,7 @@ func (r *bulkRun) drain() {
 	deadline := time.NewTimer(r.opts.Drain)
 	defer deadline.Stop()
 wait:
-	for len(r.slots) > 0 && !r.c.nc.IsClosed() {
+	for len(r.slots) > 0 && !r.c.Conn().IsClosed() {
 		select {
 		case it := <-r.retries:
 			r.giveUp(it)
@@ -1061,8 +1056,8 @@ func (r *bulkRun) result() *BulkResult {
 
 // values reports each touched counter's value: from the ack with the
 // highest sequence, or read when only duplicates were acked.
-func (r *bulkRun) values(touched []*bulkTarget) []Counter {
-	out := make([]Counter, 0, len(touched))
+func (r *bulkRun) values(touched []*bulkTarget) []counters.Counter {
+	out := make([]counters.Counter, 0, len(touched))
 	var missing []*bulkTarget
 	r.mu.Lock()
 	for _, t := range touched {
@@ -1071,7 +1066,7 @@ func (r *bulkRun) values(touched []*bulkTarget) []Counter {
 			continue
 		}
 		if v, ok := new(big.Int).SetString(t.lastVal, 10); ok {
-			out = append(out, Counter{Subject: t.subject, Stream: t.stream.name, Value: v, Seq: t.lastSeq})
+			out = append(out, counters.Counter{Subject: t.subject, Stream: t.stream.name, Value: v, Seq: t.lastSeq})
 		}
 	}
 	r.mu.Unlock()
@@ -1080,11 +1075,11 @@ func (r *bulkRun) values(touched []*bulkTarget) []Counter {
 		byStream[t.stream.name] = append(byStream[t.stream.name], t.subject)
 	}
 	for stream, subjects := range byStream {
-		if found, err := r.c.readLiterals(context.Background(), stream, subjects, readLeader); err == nil {
+		if found, err := r.c.ReadLiterals(context.Background(), stream, subjects, counters.ReadLeader); err == nil {
 			out = append(out, found...)
 		}
 	}
-	slices.SortFunc(out, func(a, b Counter) int { return cmp.Compare(a.Subject, b.Subject) })
+	slices.SortFunc(out, func(a, b counters.Counter) int { return cmp.Compare(a.Subject, b.Subject) })
 	return out
 }
 

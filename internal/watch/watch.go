@@ -1,4 +1,4 @@
-package counters
+package watch
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -69,7 +70,7 @@ type WatchOptions struct {
 // per stream, delivering the last value of every matching counter, then
 // every new one.
 type Watch struct {
-	c       *Client
+	c       *counters.Client
 	events  chan WatchEvent
 	streams []*watchedStream
 	done    chan struct{}
@@ -105,13 +106,13 @@ const (
 // closed handlers on it, and after a reconnect every stream resumes from the
 // last value of each counter (which also survives a server whose memory
 // streams were lost and recreated). Stop ends it.
-func (c *Client) Watch(ctx context.Context, patterns []string, opts WatchOptions) (*Watch, error) {
+func Start(ctx context.Context, c *counters.Client, patterns []string, opts WatchOptions) (*Watch, error) {
 	for _, p := range patterns {
-		if err := ValidSubject(p, true); err != nil {
+		if err := counters.ValidSubject(p, true); err != nil {
 			return nil, err
 		}
 	}
-	plan, err := c.resolve(ctx, patterns, opts.Stream)
+	plan, err := c.Resolve(ctx, patterns, opts.Stream)
 	if err != nil {
 		return nil, err
 	}
@@ -125,24 +126,24 @@ func (c *Client) Watch(ctx context.Context, patterns []string, opts WatchOptions
 		resync: make(chan struct{}, 1),
 	}
 	for _, sp := range plan {
-		filters, err := watchFilters(sp.patterns)
+		filters, err := watchFilters(sp.Patterns)
 		if err != nil {
 			return nil, err
 		}
-		w.streams = append(w.streams, &watchedStream{name: sp.info.Config.Name, filters: filters})
+		w.streams = append(w.streams, &watchedStream{name: sp.Info.Config.Name, filters: filters})
 	}
 	// Handlers first, so that no connection change goes unnoticed.
-	c.nc.SetDisconnectErrHandler(func(_ *nats.Conn, err error) {
+	c.Conn().SetDisconnectErrHandler(func(_ *nats.Conn, err error) {
 		w.emit(WatchEvent{Kind: WatchDisconnected, Err: err})
 	})
-	c.nc.SetReconnectHandler(func(*nats.Conn) {
+	c.Conn().SetReconnectHandler(func(*nats.Conn) {
 		w.emit(WatchEvent{Kind: WatchReconnected})
 		for _, ws := range w.streams {
 			ws.broken.Store(true)
 		}
 		w.kick()
 	})
-	c.nc.SetClosedHandler(func(nc *nats.Conn) {
+	c.Conn().SetClosedHandler(func(nc *nats.Conn) {
 		why := ""
 		if err := nc.LastError(); err != nil {
 			why = " (" + err.Error() + ")"
@@ -224,9 +225,9 @@ func (w *Watch) start(ctx context.Context, ws *watchedStream, resume bool) error
 		ws.cc = nil
 		go w.deleteConsumer(ws.name, ws.cons)
 	}
-	rctx, cancel := w.c.requestContext(ctx)
+	rctx, cancel := w.c.RequestContext(ctx)
 	defer cancel()
-	cons, err := w.c.js.OrderedConsumer(rctx, ws.name, jetstream.OrderedConsumerConfig{
+	cons, err := w.c.JetStream().OrderedConsumer(rctx, ws.name, jetstream.OrderedConsumerConfig{
 		FilterSubjects: ws.filters,
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 		// One attempt, then the supervisor takes over: it retries
@@ -238,9 +239,9 @@ func (w *Watch) start(ctx context.Context, ws *watchedStream, resume bool) error
 	})
 	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return errkind.NotFoundf("stream %s not found%s", ws.name, w.c.where())
+			return errkind.NotFoundf("stream %s not found%s", ws.name, w.c.Where())
 		}
-		return w.c.wrap(err, "watch stream "+ws.name)
+		return w.c.Wrap(err, "watch stream "+ws.name)
 	}
 	if resume {
 		w.emit(WatchEvent{Kind: WatchResumed, Stream: ws.name})
@@ -250,7 +251,7 @@ func (w *Watch) start(ctx context.Context, ws *watchedStream, resume bool) error
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) { w.consumeError(ws, gen, err) }),
 	)
 	if err != nil {
-		return w.c.wrap(err, "watch stream "+ws.name)
+		return w.c.Wrap(err, "watch stream "+ws.name)
 	}
 	ws.cc, ws.cons = cc, cons
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
@@ -264,12 +265,12 @@ func (w *Watch) start(ctx context.Context, ws *watchedStream, resume bool) error
 // skipped while disconnected.
 func (w *Watch) deleteConsumer(stream string, cons jetstream.Consumer) {
 	info := cons.CachedInfo()
-	if info == nil || !w.c.nc.IsConnected() {
+	if info == nil || !w.c.Conn().IsConnected() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), min(w.c.timeout, time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), min(w.c.Timeout(), time.Second))
 	defer cancel()
-	_ = w.c.js.DeleteConsumer(ctx, stream, info.Name)
+	_ = w.c.JetStream().DeleteConsumer(ctx, stream, info.Name)
 }
 
 func (w *Watch) deliver(ws *watchedStream, gen uint64, msg jetstream.Msg) {
@@ -280,7 +281,7 @@ func (w *Watch) deliver(ws *watchedStream, gen uint64, msg jetstream.Msg) {
 	if err != nil {
 		return
 	}
-	v, err := ParseBody(msg.Data())
+	v, err := counters.ParseBody(msg.Data())
 	if err != nil {
 		// Not a counter message (a stray publish on a counter stream is
 		// rejected by the server, so this is a broken stream): say so once
@@ -313,7 +314,7 @@ func (w *Watch) synced(ws *watchedStream, gen uint64) {
 // itself: its consumer could not be recreated (stream deleted, or lost with
 // a memory store). Heartbeat and reconnect errors it recovers from alone.
 func (w *Watch) consumeError(ws *watchedStream, gen uint64, err error) {
-	if ws.gen.Load() != gen || w.c.nc.IsReconnecting() {
+	if ws.gen.Load() != gen || w.c.Conn().IsReconnecting() {
 		return
 	}
 	switch {
@@ -321,7 +322,7 @@ func (w *Watch) consumeError(ws *watchedStream, gen uint64, err error) {
 		strings.Contains(err.Error(), "stream not found"):
 		ws.broken.Store(true)
 		w.kick()
-	case errors.Is(err, jetstream.ErrNoHeartbeat) && w.c.nc.IsConnected():
+	case errors.Is(err, jetstream.ErrNoHeartbeat) && w.c.Conn().IsConnected():
 		// Connected yet silent: the library re-subscribes by itself, but
 		// the values shown may be stale meanwhile, so say so.
 		w.emit(WatchEvent{Kind: WatchProblem, Stream: ws.name, Err: fmt.Errorf("stream %s: no heartbeat from the server", ws.name)})
@@ -351,7 +352,7 @@ func (w *Watch) supervise() {
 		case <-timer:
 		}
 		timer = nil
-		if !w.c.nc.IsConnected() {
+		if !w.c.Conn().IsConnected() {
 			continue // the reconnect handler kicks again
 		}
 		failed := false
@@ -383,7 +384,7 @@ func (w *Watch) supervise() {
 // patterns that overlap only in part are refused (one ordered consumer per
 // stream follows them).
 func watchFilters(patterns []string) ([]string, error) {
-	sets := consumerFilters(patterns)
+	sets := counters.ConsumerFilters(patterns)
 	switch len(sets) {
 	case 0:
 		return nil, nil

@@ -1,10 +1,12 @@
-package counters_test
+package streams_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
+	"github.com/jetcounter/counter/internal/reset"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
 
@@ -20,13 +22,13 @@ import (
 // and adding PL keeps DE's source as it is.
 func TestUpdateAddSourceAfterAggregateReset(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
+	c := countertest.NewClient(t, s)
 	js := c.JetStream()
-	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
-	resetIncr(t, c, "count.de.a", 2)
-	resetIncr(t, c, "count.pl.a", 5)
-	resetIncr(t, c, "count.pl.b", 3)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	countertest.Incr(t, c, "count.de.a", 2)
+	countertest.Incr(t, c, "count.pl.a", 5)
+	countertest.Incr(t, c, "count.pl.b", 3)
 
 	oneSpec := euSpec("DE:count.de.>:count.eu.>")
 	old, err := oneSpec.Config()
@@ -36,20 +38,20 @@ func TestUpdateAddSourceAfterAggregateReset(t *testing.T) {
 	for _, src := range old.Sources {
 		src.OptStartSeq = 0
 	}
-	rawStream(t, js, old)
-	waitValue(t, c, "EU", "count.eu.a", "2")
-	if res, err := c.Create(ctx, oneSpec, counters.CreateOptions{}); err != nil || res.Action != "unchanged" {
+	countertest.RawStream(t, js, old)
+	countertest.WaitValue(t, c, "EU", "count.eu.a", "2")
+	if res, err := streams.Create(ctx, c, oneSpec, streams.CreateOptions{}); err != nil || res.Action != "unchanged" {
 		t.Fatalf("create over a source without opt_start_seq: %+v, %v", res, err)
 	}
-	if p, err := c.PlanUpdate(ctx, oneSpec, counters.CreateOptions{}); err != nil || !p.Unchanged() {
+	if p, err := streams.PlanUpdate(ctx, c, oneSpec, streams.CreateOptions{}); err != nil || !p.Unchanged() {
 		t.Fatalf("update over a source without opt_start_seq: %+v, %v", p, err)
 	}
 
-	plan, err := c.PlanReset(ctx, []string{"count.eu.a"}, counters.ResetOptions{Stream: "EU"}, nil)
+	plan, err := reset.PlanReset(ctx, c, []string{"count.eu.a"}, reset.ResetOptions{Stream: "EU"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Reset(ctx, plan, counters.ResetOptions{Stream: "EU"})
+	res, err := reset.Reset(ctx, c, plan, reset.ResetOptions{Stream: "EU"})
 	if err != nil || len(res) != 1 || res[0].Err != nil || !res[0].Purged {
 		t.Fatalf("reset: %v %+v", err, res)
 	}
@@ -66,8 +68,8 @@ func TestUpdateAddSourceAfterAggregateReset(t *testing.T) {
 	if add := findChange(up, "source", "add"); add == nil || add.Delta == nil || add.Delta.String() != "8" || add.Counted != 2 {
 		t.Fatalf("add PL: %+v", up.Changes)
 	}
-	waitValue(t, c, "EU", "count.eu.b", "3")
-	waitValue(t, c, "EU", "count.eu.a", "5") // 0 after the reset, + PL's 5
+	countertest.WaitValue(t, c, "EU", "count.eu.b", "3")
+	countertest.WaitValue(t, c, "EU", "count.eu.a", "5") // 0 after the reset, + PL's 5
 
 	st, err = js.Stream(ctx, "EU")
 	if err != nil {
@@ -82,16 +84,16 @@ func TestUpdateAddSourceAfterAggregateReset(t *testing.T) {
 			t.Fatalf("source %s: opt_start_seq %d, want %d", src.Name, src.OptStartSeq, want)
 		}
 	}
-	if res, err := c.Create(ctx, two, counters.CreateOptions{}); err != nil || res.Action != "unchanged" {
+	if res, err := streams.Create(ctx, c, two, streams.CreateOptions{}); err != nil || res.Action != "unchanged" {
 		t.Fatalf("create again: %+v, %v", res, err)
 	}
-	if p, err := c.PlanUpdate(ctx, two, counters.CreateOptions{}); err != nil || !p.Unchanged() {
+	if p, err := streams.PlanUpdate(ctx, c, two, streams.CreateOptions{}); err != nil || !p.Unchanged() {
 		t.Fatalf("update again: %+v, %v", p, err)
 	}
 	// Later increments still flow once each.
-	resetIncr(t, c, "count.de.a", 1)
-	resetIncr(t, c, "count.pl.a", 1)
-	waitValue(t, c, "EU", "count.eu.a", "7")
+	countertest.Incr(t, c, "count.de.a", 1)
+	countertest.Incr(t, c, "count.pl.a", 1)
+	countertest.WaitValue(t, c, "EU", "count.eu.a", "7")
 }
 
 // TestCreateAggregateOverValuesIsExact: a new aggregate over upstreams that
@@ -100,19 +102,19 @@ func TestUpdateAddSourceAfterAggregateReset(t *testing.T) {
 // every upstream exactly, with every source starting at sequence 1.
 func TestCreateAggregateOverValuesIsExact(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
+	c := countertest.NewClient(t, s)
 	for _, r := range []string{"DE", "PL", "FR"} {
-		mustCreate(t, c, counters.StreamSpec{Name: r, Subjects: []string{"count." + strings.ToLower(r) + ".>"}})
+		countertest.MustCreate(t, c, streams.StreamSpec{Name: r, Subjects: []string{"count." + strings.ToLower(r) + ".>"}})
 	}
 	for i := 0; i < 20; i++ {
-		resetIncr(t, c, "count.de.a", 1)
-		resetIncr(t, c, "count.pl.a", 2)
-		resetIncr(t, c, "count.fr.a", 3)
+		countertest.Incr(t, c, "count.de.a", 1)
+		countertest.Incr(t, c, "count.pl.a", 2)
+		countertest.Incr(t, c, "count.fr.a", 3)
 	}
 	spec := euSpec("DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>", "FR:count.fr.>:count.eu.>")
 	spec.History = 1
-	mustCreate(t, c, spec)
-	waitValue(t, c, "EU", "count.eu.a", "120")
+	countertest.MustCreate(t, c, spec)
+	countertest.WaitValue(t, c, "EU", "count.eu.a", "120")
 	st, err := c.JetStream().Stream(ctx, "EU")
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +124,7 @@ func TestCreateAggregateOverValuesIsExact(t *testing.T) {
 			t.Fatalf("source %s: opt_start_seq %d, want 1", src.Name, src.OptStartSeq)
 		}
 	}
-	if res, err := c.Create(ctx, spec, counters.CreateOptions{}); err != nil || res.Action != "unchanged" {
+	if res, err := streams.Create(ctx, c, spec, streams.CreateOptions{}); err != nil || res.Action != "unchanged" {
 		t.Fatalf("create again: %+v, %v", res, err)
 	}
 }
@@ -132,40 +134,40 @@ func TestCreateAggregateOverValuesIsExact(t *testing.T) {
 // there with deliver_policy by_start_sequence).
 func TestExternalSourceAddedAfterResetStartsAtOne(t *testing.T) {
 	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
-	leafClient := newClient(t, leaf)
-	hubClient := newClient(t, hub)
-	mustCreate(t, leafClient, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
-	mustCreate(t, leafClient, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
-	resetIncr(t, leafClient, "count.de.a", 2)
-	resetIncr(t, leafClient, "count.pl.a", 5)
-	de := counters.SourceSpec{Stream: "DE", Domain: "leaf", From: "count.de.>", To: "count.eu.>"}
-	pl := counters.SourceSpec{Stream: "PL", Domain: "leaf", From: "count.pl.>", To: "count.eu.>"}
-	mustCreate(t, hubClient, counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Sources: []counters.SourceSpec{de}})
-	waitValue(t, hubClient, "EU", "count.eu.a", "2")
+	leafClient := countertest.NewClient(t, leaf)
+	hubClient := countertest.NewClient(t, hub)
+	countertest.MustCreate(t, leafClient, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.MustCreate(t, leafClient, streams.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	countertest.Incr(t, leafClient, "count.de.a", 2)
+	countertest.Incr(t, leafClient, "count.pl.a", 5)
+	de := streams.SourceSpec{Stream: "DE", Domain: "leaf", From: "count.de.>", To: "count.eu.>"}
+	pl := streams.SourceSpec{Stream: "PL", Domain: "leaf", From: "count.pl.>", To: "count.eu.>"}
+	countertest.MustCreate(t, hubClient, streams.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Sources: []streams.SourceSpec{de}})
+	countertest.WaitValue(t, hubClient, "EU", "count.eu.a", "2")
 
-	plan, err := hubClient.PlanReset(ctx, []string{"count.eu.a"}, counters.ResetOptions{Stream: "EU"}, nil)
+	plan, err := reset.PlanReset(ctx, hubClient, []string{"count.eu.a"}, reset.ResetOptions{Stream: "EU"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := hubClient.Reset(ctx, plan, counters.ResetOptions{Stream: "EU"})
+	res, err := reset.Reset(ctx, hubClient, plan, reset.ResetOptions{Stream: "EU"})
 	if err != nil || len(res) != 1 || res[0].Err != nil || !res[0].Purged {
 		t.Fatalf("reset: %v %+v", err, res)
 	}
 
-	opts := counters.CreateOptions{Domains: []string{"leaf"}}
-	two := counters.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Sources: []counters.SourceSpec{de, pl}}
-	up, err := hubClient.PlanUpdate(ctx, two, opts)
+	opts := streams.CreateOptions{Domains: []string{"leaf"}}
+	two := streams.StreamSpec{Name: "EU", Subjects: []string{"count.eu.>"}, Sources: []streams.SourceSpec{de, pl}}
+	up, err := streams.PlanUpdate(ctx, hubClient, two, opts)
 	if err != nil || up.Unchanged() || len(up.Refusals) > 0 {
 		t.Fatalf("plan: %+v, %v", up, err)
 	}
 	if add := findChange(up, "source", "add"); add == nil || add.Delta == nil || add.Delta.String() != "5" {
 		t.Fatalf("add PL@leaf: %+v", up.Changes)
 	}
-	if err := hubClient.ApplyUpdate(ctx, up); err != nil {
+	if err := streams.ApplyUpdate(ctx, hubClient, up); err != nil {
 		t.Fatal(err)
 	}
-	waitValue(t, hubClient, "EU", "count.eu.a", "5")
-	if p, err := hubClient.PlanUpdate(ctx, two, opts); err != nil || !p.Unchanged() {
+	countertest.WaitValue(t, hubClient, "EU", "count.eu.a", "5")
+	if p, err := streams.PlanUpdate(ctx, hubClient, two, opts); err != nil || !p.Unchanged() {
 		t.Fatalf("update again: %+v, %v", p, err)
 	}
 }

@@ -1,4 +1,4 @@
-package counters
+package history
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
@@ -57,27 +58,27 @@ func (h *HistoryInfo) Purged() bool {
 // History hands every retained message of subject (a literal) at its
 // stream, oldest first, to fn, read through one ordered consumer. With
 // opts.Last the messages are handed over once the read is complete.
-func (c *Client) History(ctx context.Context, subject string, opts HistoryOptions, fn func(HistoryMsg) error) (*HistoryInfo, error) {
-	if err := ValidSubject(subject, false); err != nil {
+func History(ctx context.Context, c *counters.Client, subject string, opts HistoryOptions, fn func(HistoryMsg) error) (*HistoryInfo, error) {
+	if err := counters.ValidSubject(subject, false); err != nil {
 		return nil, err
 	}
 	if opts.Last < 0 {
 		return nil, errkind.Invalidf("--last %d: want a positive number of messages", opts.Last)
 	}
-	plan, err := c.resolve(ctx, []string{subject}, opts.Stream)
+	plan, err := c.Resolve(ctx, []string{subject}, opts.Stream)
 	if err != nil {
 		return nil, err
 	}
 	if len(plan) != 1 {
 		var names []string
 		for _, sp := range plan {
-			names = append(names, sp.info.Config.Name)
+			names = append(names, sp.Info.Config.Name)
 		}
 		return nil, errkind.Invalidf("%s is held by streams %s: choose one with --stream", subject, strings.Join(names, ", "))
 	}
-	info := plan[0].info
+	info := plan[0].Info
 	stream := info.Config.Name
-	origins, err := c.originNames(ctx, info)
+	origins, err := originNames(ctx, c, info)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, InactiveThreshold: time.Minute}
 	direct := info.Config.AllowDirect
 	if direct {
-		n, first, err := c.countFrom(ctx, stream, subject, 0)
+		n, first, err := countFrom(ctx, c, stream, subject, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -93,11 +94,11 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 			return nil, errkind.NotFoundf("counter %s has no history in stream %s", subject, stream)
 		}
 		hi.Total = n
-		fm := parseHistoryMsg(first.Header.Get(headerSubject), seqHeader(first), timeHeader(first), first.Header, first.Data)
+		fm := parseHistoryMsg(first.Header.Get(counters.HeaderSubject), seqHeader(first), timeHeader(first), first.Header, first.Data)
 		fm.Stream, fm.Origin.Stream = stream, originName(origins, fm.Origin.Key)
 		hi.First = &fm
 		if opts.Last > 0 && uint64(opts.Last) < n {
-			start, err := c.nthLast(ctx, stream, subject, uint64(opts.Last), fm.Seq, info.State.LastSeq)
+			start, err := nthLast(ctx, c, stream, subject, uint64(opts.Last), fm.Seq, info.State.LastSeq)
 			if err != nil {
 				return nil, err
 			}
@@ -134,7 +135,7 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 		next = (next + 1) % opts.Last
 		return nil
 	}
-	seen, err := c.readHistory(ctx, stream, cfg, deliver)
+	seen, err := readHistory(ctx, c, stream, cfg, deliver)
 	if err != nil {
 		return nil, err
 	}
@@ -157,32 +158,32 @@ func (c *Client) History(ctx context.Context, subject string, opts HistoryOption
 // until it has caught up with what was stored when it started; it returns
 // how many it read. A stall longer than the client timeout is an error,
 // never a shorter history.
-func (c *Client) readHistory(ctx context.Context, stream string, cfg jetstream.OrderedConsumerConfig, fn func(HistoryMsg) error) (uint64, error) {
+func readHistory(ctx context.Context, c *counters.Client, stream string, cfg jetstream.OrderedConsumerConfig, fn func(HistoryMsg) error) (uint64, error) {
 	what := "read history from stream " + stream
-	rctx, cancel := c.requestContext(ctx)
-	cons, err := c.js.OrderedConsumer(rctx, stream, cfg)
+	rctx, cancel := c.RequestContext(ctx)
+	cons, err := c.JetStream().OrderedConsumer(rctx, stream, cfg)
 	cancel()
 	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return 0, errkind.NotFoundf("stream %s not found%s", stream, c.where())
+			return 0, errkind.NotFoundf("stream %s not found%s", stream, c.Where())
 		}
-		return 0, c.wrap(err, what)
+		return 0, c.Wrap(err, what)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(historyBatch))
 	if err != nil {
-		return 0, c.wrap(err, what)
+		return 0, c.Wrap(err, what)
 	}
 	defer func() {
 		it.Stop()
-		c.deleteOrdered(stream, cons)
+		deleteOrdered(c, stream, cons)
 	}()
 	info := cons.CachedInfo()
 	if info == nil {
-		ictx, cancel := c.requestContext(ctx)
+		ictx, cancel := c.RequestContext(ctx)
 		info, err = cons.Info(ictx)
 		cancel()
 		if err != nil {
-			return 0, c.wrap(err, what)
+			return 0, c.Wrap(err, what)
 		}
 	}
 	want := info.NumPending
@@ -200,10 +201,10 @@ func (c *Client) readHistory(ctx context.Context, stream string, cfg jetstream.O
 		seen             uint64
 		watchdog         *time.Timer
 	)
-	watchdog = time.AfterFunc(c.timeout, func() {
+	watchdog = time.AfterFunc(c.Timeout(), func() {
 		if p := progress.Load(); p != seen || !waiting.Load() {
 			seen = p
-			watchdog.Reset(c.timeout)
+			watchdog.Reset(c.Timeout())
 			return
 		}
 		stalled.Store(true)
@@ -224,7 +225,7 @@ func (c *Client) readHistory(ctx context.Context, stream string, cfg jetstream.O
 			case ctx.Err() != nil:
 				return got, fmt.Errorf("%s interrupted after %d of %d messages: %w", what, got, want, ctx.Err())
 			}
-			return got, c.wrap(err, fmt.Sprintf("%s (after %d of %d messages)", what, got, want))
+			return got, c.Wrap(err, fmt.Sprintf("%s (after %d of %d messages)", what, got, want))
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
@@ -247,14 +248,14 @@ const historyBatch = 4096
 
 // deleteOrdered removes a finished ordered consumer at once instead of
 // leaving it to its inactivity threshold. Best effort.
-func (c *Client) deleteOrdered(stream string, cons jetstream.Consumer) {
+func deleteOrdered(c *counters.Client, stream string, cons jetstream.Consumer) {
 	info := cons.CachedInfo()
-	if info == nil || !c.nc.IsConnected() {
+	if info == nil || !c.Conn().IsConnected() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), min(c.timeout, time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.Timeout(), time.Second))
 	defer cancel()
-	_ = c.js.DeleteConsumer(ctx, stream, info.Name)
+	_ = c.JetStream().DeleteConsumer(ctx, stream, info.Name)
 }
 
 // parseHistoryMsg reads one stored message. It never fails: what cannot be
@@ -262,24 +263,24 @@ func (c *Client) deleteOrdered(stream string, cons jetstream.Consumer) {
 func parseHistoryMsg(subject string, seq uint64, ts time.Time, h nats.Header, body []byte) HistoryMsg {
 	m := HistoryMsg{
 		Seq: seq, Time: ts, Subject: subject,
-		MsgID:       h.Get(HeaderMsgID),
-		ResetReason: h.Get(HeaderResetReason),
-		ResetBy:     h.Get(HeaderResetBy),
+		MsgID:       h.Get(counters.HeaderMsgID),
+		ResetReason: h.Get(counters.HeaderResetReason),
+		ResetBy:     h.Get(counters.HeaderResetBy),
 	}
-	if v, err := ParseBody(body); err != nil {
+	if v, err := counters.ParseBody(body); err != nil {
 		m.Err = err
 	} else {
 		m.Value = v
 	}
-	if incr := h.Get(HeaderIncr); incr != "" {
+	if incr := h.Get(counters.HeaderIncr); incr != "" {
 		// The server writes the delta it applied; like the server, accept
 		// surrounding spaces and an explicit sign.
 		if d, ok := parseIncr(incr); ok {
 			m.Delta = d
 		}
 	}
-	if raw := h.Get(HeaderSources); raw != "" {
-		src, err := ParseSources(raw)
+	if raw := h.Get(counters.HeaderSources); raw != "" {
+		src, err := counters.ParseSources(raw)
 		if err != nil && m.Err == nil {
 			m.Err = err
 		}
@@ -321,25 +322,25 @@ func originName(names map[string]string, key string) string {
 
 // originNames maps each source key of the stream's configuration (as the
 // Nats-Counter-Sources record names it) to the source's node ID.
-func (c *Client) originNames(ctx context.Context, info *jetstream.StreamInfo) (map[string]string, error) {
+func originNames(ctx context.Context, c *counters.Client, info *jetstream.StreamInfo) (map[string]string, error) {
 	names := map[string]string{}
 	srcs := info.Config.Sources
 	if len(srcs) == 0 {
 		return names, nil
 	}
-	d := &discovery{}
+	local := ""
 	for _, s := range srcs {
 		if s.External != nil && s.External.APIPrefix != "" {
-			local, err := c.localDomain(ctx)
-			if err != nil {
+			var err error
+			if local, err = c.LocalDomain(ctx); err != nil {
 				return nil, err
 			}
-			d.local = local
 			break
 		}
 	}
+	d := counters.NewDiscovery(local)
 	for _, s := range srcs {
-		names[topology.SourceKey(topology.Edge{APIPrefix: apiPrefix(s.External)}, s.Name)] = topology.NodeID(s.Name, d.upstreamDomain("", s.External))
+		names[topology.SourceKey(topology.Edge{APIPrefix: counters.APIPrefix(s.External)}, s.Name)] = topology.NodeID(s.Name, d.UpstreamDomain("", s.External))
 	}
 	return names, nil
 }
@@ -347,17 +348,17 @@ func (c *Client) originNames(ctx context.Context, info *jetstream.StreamInfo) (m
 // countFrom returns how many messages of subject the stream holds at or
 // after seq, and the first of them (nil when none). One direct get in
 // batch form: its first reply carries the count (Nats-Num-Pending).
-func (c *Client) countFrom(ctx context.Context, stream, subject string, seq uint64) (uint64, *nats.Msg, error) {
+func countFrom(ctx context.Context, c *counters.Client, stream, subject string, seq uint64) (uint64, *nats.Msg, error) {
 	req, _ := json.Marshal(struct {
 		Seq     uint64 `json:"seq,omitempty"`
 		NextFor string `json:"next_by_subj"`
 		Batch   int    `json:"batch"`
 	}{seq, subject, 1})
-	rctx, cancel := c.requestContext(ctx)
+	rctx, cancel := c.RequestContext(ctx)
 	defer cancel()
-	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".DIRECT.GET."+stream, req)
+	msg, err := c.Conn().RequestWithContext(rctx, c.Prefix()+".DIRECT.GET."+stream, req)
 	if err != nil {
-		return 0, nil, c.wrap(err, "read history of "+subject+" from stream "+stream)
+		return 0, nil, c.Wrap(err, "read history of "+subject+" from stream "+stream)
 	}
 	switch status := msg.Header.Get("Status"); status {
 	case "":
@@ -377,11 +378,11 @@ func (c *Client) countFrom(ctx context.Context, stream, subject string, seq uint
 // nthLast finds the sequence of the n-th last message of subject by
 // bisecting on countFrom: about log2(lastSeq) small requests instead of
 // reading the whole history. first is the subject's first sequence.
-func (c *Client) nthLast(ctx context.Context, stream, subject string, n, first, last uint64) (uint64, error) {
+func nthLast(ctx context.Context, c *counters.Client, stream, subject string, n, first, last uint64) (uint64, error) {
 	lo, hi := first, max(last, first)
 	for lo <= hi {
 		mid := lo + (hi-lo)/2
-		count, msg, err := c.countFrom(ctx, stream, subject, mid)
+		count, msg, err := countFrom(ctx, c, stream, subject, mid)
 		if err != nil {
 			return 0, err
 		}
@@ -403,12 +404,12 @@ func (c *Client) nthLast(ctx context.Context, stream, subject string, n, first, 
 }
 
 func seqHeader(m *nats.Msg) uint64 {
-	seq, _ := strconv.ParseUint(m.Header.Get(headerSequence), 10, 64)
+	seq, _ := strconv.ParseUint(m.Header.Get(counters.HeaderSequence), 10, 64)
 	return seq
 }
 
 func timeHeader(m *nats.Msg) time.Time {
-	ts, _ := time.Parse(time.RFC3339Nano, m.Header.Get(headerTime))
+	ts, _ := time.Parse(time.RFC3339Nano, m.Header.Get(counters.HeaderTime))
 	return ts
 }
 

@@ -1,4 +1,4 @@
-package counters
+package tiers
 
 import (
 	"context"
@@ -7,17 +7,15 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
-// Settle looks again after settlePoll, doubling up to settlePollMax:
+// Settle looks again after counters.PollFirst, doubling up to counters.PollMax:
 // sourcing takes milliseconds once a source runs, and about a second to
 // start one.
-const (
-	settlePoll    = 10 * time.Millisecond
-	settlePollMax = 250 * time.Millisecond
-)
+const ()
 
 // SettleTiers returns the node IDs a read of patterns would be answered by:
 // the named stream, or each counter stream whose own subjects overlap a
@@ -48,11 +46,11 @@ func SettleTiers(g *topology.Graph, patterns []string, stream string) []string {
 // the upstream value now. A stream without sources is settled at once.
 // When timeout passes first the error is errkind.ErrUnavailable and names the
 // source that is behind.
-func (c *Client) Settle(ctx context.Context, g *topology.Graph, stream string, patterns []string, timeout time.Duration) error {
+func Settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream string, patterns []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	st := &settleState{visiting: map[string]bool{}}
-	err := c.settle(ctx, g, stream, patterns, st)
+	err := settle(ctx, c, g, stream, patterns, st)
 	if err != nil && !errors.Is(err, errkind.ErrUnavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// The deadline hit in the middle of a read.
 		if st.pending != nil {
@@ -83,7 +81,7 @@ type settleState struct {
 	pending  *expectation
 }
 
-func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, patterns []string, st *settleState) error {
+func settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream string, patterns []string, st *settleState) error {
 	n := g.Node(stream)
 	if n == nil || n.Config == nil || st.visiting[stream] {
 		return nil
@@ -112,19 +110,19 @@ func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, p
 			continue
 		}
 		// The tier below first: what it holds is what this one must see.
-		if err := c.settle(ctx, g, up.ID, downs, st); err != nil {
+		if err := settle(ctx, c, g, up.ID, downs, st); err != nil {
 			return err
 		}
 		key := topology.SourceKey(*e, up.Name)
 		for _, d := range downs {
-			ctrs, err := c.readTier(ctx, up, d)
+			ctrs, err := c.ReadTier(ctx, up, d)
 			if err != nil {
 				return err
 			}
-			if len(ctrs) == 0 && IsLiteral(d) {
+			if len(ctrs) == 0 && counters.IsLiteral(d) {
 				// No value (never written, or reset and purged): the
 				// aggregate must see 0 for it.
-				ctrs = []Counter{{Subject: d, Value: new(big.Int)}}
+				ctrs = []counters.Counter{{Subject: d, Value: new(big.Int)}}
 			}
 			for _, ctr := range ctrs {
 				agg, ok := e.MapUp(ctr.Subject)
@@ -138,8 +136,8 @@ func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, p
 	if len(expect) == 0 {
 		return nil
 	}
-	for wait := settlePoll; ; wait = min(2*wait, settlePollMax) {
-		pending, err := c.unsettled(ctx, n, patterns, expect)
+	for wait := counters.PollFirst; ; wait = min(2*wait, counters.PollMax) {
+		pending, err := unsettled(ctx, c, n, patterns, expect)
 		if err != nil {
 			return err
 		}
@@ -161,10 +159,10 @@ func (c *Client) settle(ctx context.Context, g *topology.Graph, stream string, p
 
 // unsettled returns the first expectation the aggregate n does not meet
 // yet, or nil when it meets all.
-func (c *Client) unsettled(ctx context.Context, n *topology.Node, patterns []string, expect []expectation) (*expectation, error) {
-	seen := map[string]Sources{}
+func unsettled(ctx context.Context, c *counters.Client, n *topology.Node, patterns []string, expect []expectation) (*expectation, error) {
+	seen := map[string]counters.Sources{}
 	for _, p := range patterns {
-		ctrs, err := c.readTier(ctx, n, p)
+		ctrs, err := c.ReadTier(ctx, n, p)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +181,7 @@ func (c *Client) unsettled(ctx context.Context, n *topology.Node, patterns []str
 		}
 		// The upstream may have moved on since: seeing its value now is
 		// as good (it includes everything there was at the start).
-		now, err := c.readTier(ctx, x.upstream, x.srcSubject)
+		now, err := c.ReadTier(ctx, x.upstream, x.srcSubject)
 		if err != nil {
 			return nil, err
 		}
@@ -211,9 +209,9 @@ func settleTimeout(n *topology.Node, x *expectation) error {
 // CatchingUp names a stream below the aggregate stream (recursively) that
 // already holds a value for what the aggregate's subject sums, when the
 // aggregate itself has none yet: it is still catching up. "" when none does.
-func (c *Client) CatchingUp(ctx context.Context, g *topology.Graph, stream, subject string) string {
+func CatchingUp(ctx context.Context, c *counters.Client, g *topology.Graph, stream, subject string) string {
 	for _, h := range g.Down(stream, subject) {
-		if ctrs, err := c.readTier(ctx, g.Node(h.Stream), h.Subject); err == nil && len(ctrs) > 0 {
+		if ctrs, err := c.ReadTier(ctx, g.Node(h.Stream), h.Subject); err == nil && len(ctrs) > 0 {
 			return h.Stream
 		}
 	}

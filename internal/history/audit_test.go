@@ -1,4 +1,4 @@
-package counters
+package history
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/nats-io/nats.go"
 )
 
@@ -31,7 +32,7 @@ func (h *history) store(subject string, hdr nats.Header, value *big.Int) History
 	h.seq++
 	if rec := h.recs[subject]; len(rec) > 0 {
 		b, _ := json.Marshal(rec)
-		hdr.Set(HeaderSources, string(b))
+		hdr.Set(counters.HeaderSources, string(b))
 	}
 	body := fmt.Sprintf(`{"val":%q}`, value.String())
 	m := parseHistoryMsg(subject, h.seq, time.Unix(int64(h.seq), 0), hdr, []byte(body))
@@ -50,7 +51,7 @@ func (h *history) value(subject string) *big.Int {
 func (h *history) direct(subject string, delta int64) HistoryMsg {
 	d := big.NewInt(delta)
 	v := h.value(subject).Add(h.value(subject), d)
-	return h.store(subject, nats.Header{HeaderIncr: {Signed(d)}}, new(big.Int).Set(v))
+	return h.store(subject, nats.Header{counters.HeaderIncr: {counters.Signed(d)}}, new(big.Int).Set(v))
 }
 
 // sourced is a message from source key whose upstream subject up now holds
@@ -71,8 +72,8 @@ func (h *history) sourced(subject, key, up string, upValue int64) HistoryMsg {
 	d := new(big.Int).Sub(sv, prev)
 	v := h.value(subject).Add(h.value(subject), d)
 	hdr := nats.Header{
-		HeaderIncr:         {Signed(d)},
-		headerStreamSource: {fmt.Sprintf("%s %d %s > %s", key, h.seq+100, up, up)},
+		counters.HeaderIncr: {counters.Signed(d)},
+		headerStreamSource:  {fmt.Sprintf("%s %d %s > %s", key, h.seq+100, up, up)},
 	}
 	return h.store(subject, hdr, new(big.Int).Set(v))
 }
@@ -198,7 +199,7 @@ func TestAuditTotalMismatch(t *testing.T) {
 	h.direct("eu", 5)
 	h.sourced("eu", "DE", "de", 10)
 	// A record entry that moved without its delta: 15 != 5 + 12.
-	h.msgs[1].Sources = Sources{"DE": {"de": big.NewInt(12)}}
+	h.msgs[1].Sources = counters.Sources{"DE": {"de": big.NewInt(12)}}
 	a := auditOne(t, h.msgs)
 	wantProblem(t, a, 2, CheckTotal, "17", "15")
 	wantProblem(t, a, 2, CheckSourceDelta, "+12", "+10")
@@ -216,7 +217,7 @@ func TestAuditRecordMovesForOtherSource(t *testing.T) {
 	h = newHistory()
 	h.sourced("eu", "DE", "de", 5)
 	h.direct("eu", 1)
-	h.msgs[1].Sources = Sources{}
+	h.msgs[1].Sources = counters.Sources{}
 	a = auditOne(t, h.msgs)
 	wantProblem(t, a, 2, CheckSourcesRecord, "{DE de=5}", "{}")
 }
@@ -234,11 +235,11 @@ func TestAuditUnreadableMessages(t *testing.T) {
 	if a.Value.String() != "7" {
 		t.Fatalf("value %s", a.Value)
 	}
-	m := parseHistoryMsg("x", 1, time.Time{}, nats.Header{HeaderIncr: {"+1"}, HeaderSources: {"{nope"}}, []byte(`{"val":"1"}`))
+	m := parseHistoryMsg("x", 1, time.Time{}, nats.Header{counters.HeaderIncr: {"+1"}, counters.HeaderSources: {"{nope"}}, []byte(`{"val":"1"}`))
 	if m.Err == nil {
 		t.Fatal("broken sources record not reported")
 	}
-	m = parseHistoryMsg("x", 1, time.Time{}, nats.Header{HeaderIncr: {"+1"}}, []byte(`hello`))
+	m = parseHistoryMsg("x", 1, time.Time{}, nats.Header{counters.HeaderIncr: {"+1"}}, []byte(`hello`))
 	if m.Err == nil || m.Value != nil {
 		t.Fatal("a body that is no counter value was accepted")
 	}

@@ -1,4 +1,4 @@
-package counters_test
+package watch_test
 
 import (
 	"context"
@@ -12,14 +12,17 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
 	"github.com/jetcounter/counter/internal/embedded"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
+	"github.com/jetcounter/counter/internal/watch"
 )
 
 // watchEvent waits for the next event that satisfies match, failing on a
 // timeout. Events that do not match are skipped.
-func watchEvent(t *testing.T, w *counters.Watch, what string, match func(counters.WatchEvent) bool) counters.WatchEvent {
+func watchEvent(t *testing.T, w *watch.Watch, what string, match func(watch.WatchEvent) bool) watch.WatchEvent {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
@@ -34,14 +37,14 @@ func watchEvent(t *testing.T, w *counters.Watch, what string, match func(counter
 	}
 }
 
-func isUpdate(subject, value string) func(counters.WatchEvent) bool {
-	return func(ev counters.WatchEvent) bool {
-		return ev.Kind == counters.WatchUpdate && ev.Update.Subject == subject && ev.Update.Value.String() == value
+func isUpdate(subject, value string) func(watch.WatchEvent) bool {
+	return func(ev watch.WatchEvent) bool {
+		return ev.Kind == watch.WatchUpdate && ev.Update.Subject == subject && ev.Update.Value.String() == value
 	}
 }
 
-func isKind(k counters.WatchEventKind) func(counters.WatchEvent) bool {
-	return func(ev counters.WatchEvent) bool { return ev.Kind == k }
+func isKind(k watch.WatchEventKind) func(watch.WatchEvent) bool {
+	return func(ev watch.WatchEvent) bool { return ev.Kind == k }
 }
 
 func mustIncr(t *testing.T, c *counters.Client, subject, delta string) {
@@ -57,9 +60,9 @@ func mustIncr(t *testing.T, c *counters.Client, subject, delta string) {
 
 func TestWatchExistingThenLive(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "OTHER", Subjects: []string{"other.>"}})
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "W", Subjects: []string{"w.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "OTHER", Subjects: []string{"other.>"}})
 	huge := "123456789012345678901234567890123"
 	mustIncr(t, c, "w.big", huge)
 	mustIncr(t, c, "w.small", "5")
@@ -67,7 +70,7 @@ func TestWatchExistingThenLive(t *testing.T) {
 	mustIncr(t, c, "other.x", "1")
 
 	// w.> covers w.small: one filter, each counter once.
-	w, err := c.Watch(context.Background(), []string{"w.>", "w.small"}, counters.WatchOptions{})
+	w, err := watch.Start(context.Background(), c, []string{"w.>", "w.small"}, watch.WatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +80,7 @@ func TestWatchExistingThenLive(t *testing.T) {
 	}
 	seen := map[string]string{}
 	for len(seen) < 2 {
-		ev := watchEvent(t, w, "initial values", isKind(counters.WatchUpdate))
+		ev := watchEvent(t, w, "initial values", isKind(watch.WatchUpdate))
 		if _, dup := seen[ev.Update.Subject]; dup {
 			t.Fatalf("%s delivered twice", ev.Update.Subject)
 		}
@@ -89,16 +92,16 @@ func TestWatchExistingThenLive(t *testing.T) {
 	if seen["w.big"] != huge || seen["w.small"] != "7" {
 		t.Fatalf("initial values %v", seen)
 	}
-	watchEvent(t, w, "synced", isKind(counters.WatchSynced))
+	watchEvent(t, w, "synced", isKind(watch.WatchSynced))
 
 	mustIncr(t, c, "w.big", "+1")
-	ev := watchEvent(t, w, "live update", isKind(counters.WatchUpdate))
+	ev := watchEvent(t, w, "live update", isKind(watch.WatchUpdate))
 	if ev.Update.Subject != "w.big" || ev.Update.Value.String() != "123456789012345678901234567890124" {
 		t.Fatalf("live update %+v", ev.Update)
 	}
 	mustIncr(t, c, "other.x", "1") // not watched
 	mustIncr(t, c, "w.new", "-4")
-	ev = watchEvent(t, w, "new counter", isKind(counters.WatchUpdate))
+	ev = watchEvent(t, w, "new counter", isKind(watch.WatchUpdate))
 	if ev.Update.Subject != "w.new" || ev.Update.Value.String() != "-4" {
 		t.Fatalf("got %+v, want w.new -4 (and nothing from other.x)", ev.Update)
 	}
@@ -106,22 +109,22 @@ func TestWatchExistingThenLive(t *testing.T) {
 
 func TestWatchNothingYet(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}})
-	w, err := c.Watch(context.Background(), []string{"w.later"}, counters.WatchOptions{Stream: "W"})
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "W", Subjects: []string{"w.>"}})
+	w, err := watch.Start(context.Background(), c, []string{"w.later"}, watch.WatchOptions{Stream: "W"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	watchEvent(t, w, "synced with no counters", isKind(counters.WatchSynced))
+	watchEvent(t, w, "synced with no counters", isKind(watch.WatchSynced))
 	mustIncr(t, c, "w.later", "3")
 	watchEvent(t, w, "the first value", isUpdate("w.later", "3"))
 }
 
 func TestWatchErrors(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
-	mustCreate(t, c, counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}})
+	c := countertest.NewClient(t, s)
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "W", Subjects: []string{"w.>"}})
 	ctx := context.Background()
 	cases := []struct {
 		patterns []string
@@ -134,7 +137,7 @@ func TestWatchErrors(t *testing.T) {
 		{[]string{"w.x"}, "NOPE", errkind.ErrNotFound},
 	}
 	for _, tc := range cases {
-		w, err := c.Watch(ctx, tc.patterns, counters.WatchOptions{Stream: tc.stream})
+		w, err := watch.Start(ctx, c, tc.patterns, watch.WatchOptions{Stream: tc.stream})
 		if err == nil {
 			w.Stop()
 		}
@@ -201,9 +204,9 @@ func TestWatchResumesAfterServerRestart(t *testing.T) {
 	r := newRestartable(t)
 	url := r.s.ClientURL()
 	c := reconnectingClient(t, url)
-	mustCreate(t, c, counters.StreamSpec{Name: "W", Subjects: []string{"w.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "W", Subjects: []string{"w.>"}})
 	mustIncr(t, c, "w.a", "10")
-	w, err := c.Watch(context.Background(), []string{"w.>"}, counters.WatchOptions{})
+	w, err := watch.Start(context.Background(), c, []string{"w.>"}, watch.WatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,10 +214,10 @@ func TestWatchResumesAfterServerRestart(t *testing.T) {
 	watchEvent(t, w, "w.a before the restart", isUpdate("w.a", "10"))
 
 	r.stop()
-	watchEvent(t, w, "disconnected", isKind(counters.WatchDisconnected))
+	watchEvent(t, w, "disconnected", isKind(watch.WatchDisconnected))
 	r.start()
-	watchEvent(t, w, "reconnected", isKind(counters.WatchReconnected))
-	watchEvent(t, w, "resumed", isKind(counters.WatchResumed))
+	watchEvent(t, w, "reconnected", isKind(watch.WatchReconnected))
+	watchEvent(t, w, "resumed", isKind(watch.WatchResumed))
 
 	other := reconnectingClient(t, url)
 	mustIncr(t, other, "w.a", "5")
@@ -230,12 +233,12 @@ func TestWatchMemoryStreamRecreated(t *testing.T) {
 	r := newRestartable(t)
 	url := r.s.ClientURL()
 	c := reconnectingClient(t, url)
-	spec := counters.StreamSpec{Name: "M", Subjects: []string{"m.>"}, Storage: "memory"}
-	mustCreate(t, c, spec)
+	spec := streams.StreamSpec{Name: "M", Subjects: []string{"m.>"}, Storage: "memory"}
+	countertest.MustCreate(t, c, spec)
 	for range 5 {
 		mustIncr(t, c, "m.a", "1")
 	}
-	w, err := c.Watch(context.Background(), []string{"m.>"}, counters.WatchOptions{})
+	w, err := watch.Start(context.Background(), c, []string{"m.>"}, watch.WatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,12 +247,12 @@ func TestWatchMemoryStreamRecreated(t *testing.T) {
 
 	r.stop()
 	r.start()
-	ev := watchEvent(t, w, "stream gone", isKind(counters.WatchProblem))
+	ev := watchEvent(t, w, "stream gone", isKind(watch.WatchProblem))
 	if !errors.Is(ev.Err, errkind.ErrNotFound) {
 		t.Fatalf("problem %v, want a not-found error", ev.Err)
 	}
 	other := reconnectingClient(t, url)
-	mustCreate(t, other, spec)
+	countertest.MustCreate(t, other, spec)
 	mustIncr(t, other, "m.a", "2")
 	watchEvent(t, w, "m.a in the recreated stream", isUpdate("m.a", "2"))
 }
@@ -270,20 +273,20 @@ func BenchmarkWatch100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mustCreate(b, c, counters.StreamSpec{Name: "B", Subjects: []string{"b.>"}})
-	seed(b, nc, "b", n)
+	countertest.MustCreate(b, c, streams.StreamSpec{Name: "B", Subjects: []string{"b.>"}})
+	countertest.Seed(b, nc, "b", n)
 	pub := testserver.Connect(b, s)
 	var snapshot, liveTime, maxLag time.Duration
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		w, err := c.Watch(context.Background(), []string{"b.>"}, counters.WatchOptions{})
+		w, err := watch.Start(context.Background(), c, []string{"b.>"}, watch.WatchOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		got := 0
 		for got < n {
-			if ev := <-w.Events(); ev.Kind == counters.WatchUpdate {
+			if ev := <-w.Events(); ev.Kind == watch.WatchUpdate {
 				got++
 			}
 		}
@@ -299,7 +302,7 @@ func BenchmarkWatch100k(b *testing.B) {
 			}
 		}()
 		for got < n+live {
-			if ev := <-w.Events(); ev.Kind == counters.WatchUpdate {
+			if ev := <-w.Events(); ev.Kind == watch.WatchUpdate {
 				got++
 				maxLag = max(maxLag, time.Since(ev.Update.Time))
 			}
@@ -316,13 +319,13 @@ func BenchmarkWatch100k(b *testing.B) {
 // the stream is gone, then follows the new one.
 func TestWatchStreamDeletedAndRecreated(t *testing.T) {
 	s := testserver.Single(t)
-	c := newClient(t, s)
+	c := countertest.NewClient(t, s)
 	// Memory storage: a file store's directory may still be going away
 	// when the same name is created again (the server answers 10049).
-	spec := counters.StreamSpec{Name: "D", Subjects: []string{"d.>"}, Storage: "memory"}
-	mustCreate(t, c, spec)
+	spec := streams.StreamSpec{Name: "D", Subjects: []string{"d.>"}, Storage: "memory"}
+	countertest.MustCreate(t, c, spec)
 	mustIncr(t, c, "d.a", "4")
-	w, err := c.Watch(context.Background(), []string{"d.>"}, counters.WatchOptions{})
+	w, err := watch.Start(context.Background(), c, []string{"d.>"}, watch.WatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,12 +334,14 @@ func TestWatchStreamDeletedAndRecreated(t *testing.T) {
 	if err := c.JetStream().DeleteStream(context.Background(), "D"); err != nil {
 		t.Fatal(err)
 	}
-	ev := watchEvent(t, w, "stream gone", isKind(counters.WatchProblem))
+	ev := watchEvent(t, w, "stream gone", isKind(watch.WatchProblem))
 	if !errors.Is(ev.Err, errkind.ErrNotFound) {
 		t.Fatalf("problem %v, want a not-found error", ev.Err)
 	}
-	mustCreate(t, c, spec)
+	countertest.MustCreate(t, c, spec)
 	mustIncr(t, c, "d.a", "1")
-	watchEvent(t, w, "resumed", isKind(counters.WatchResumed))
+	watchEvent(t, w, "resumed", isKind(watch.WatchResumed))
 	watchEvent(t, w, "d.a in the new stream", isUpdate("d.a", "1"))
 }
+
+var ctx = context.Background()

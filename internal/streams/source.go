@@ -1,8 +1,9 @@
-package counters
+package streams
 
 import (
 	"strings"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -31,16 +32,16 @@ func ParseSourceSpec(spec string) (SourceSpec, error) {
 	s.Stream = parts[0]
 	if name, domain, ok := strings.Cut(parts[0], "@"); ok {
 		s.Stream, s.Domain = name, domain
-		if err := validName("domain", domain); err != nil {
+		if err := counters.ValidName("domain", domain); err != nil {
 			return bad(err.Error())
 		}
 	}
-	if err := validName("stream name", s.Stream); err != nil {
+	if err := counters.ValidName("stream name", s.Stream); err != nil {
 		return bad(err.Error())
 	}
 	if len(parts) > 1 {
 		s.From = parts[1]
-		if err := ValidSubject(s.From, true); err != nil {
+		if err := counters.ValidSubject(s.From, true); err != nil {
 			return bad("FROM " + err.Error())
 		}
 	}
@@ -48,7 +49,7 @@ func ParseSourceSpec(spec string) (SourceSpec, error) {
 		// The server validates the mapping itself (wildcard references and
 		// functions such as {{wildcard(1)}}); here only the shape.
 		s.To = parts[2]
-		if err := ValidSubject(s.To, true); err != nil {
+		if err := counters.ValidSubject(s.To, true); err != nil {
 			return bad("TO " + err.Error())
 		}
 	}
@@ -109,26 +110,14 @@ func (s SourceSpec) mapping() *jetstream.StreamSource {
 	return src
 }
 
-func validName(what, name string) error {
-	if name == "" {
-		return errkind.Invalidf("empty %s", what)
+// ParseMirrorSpec parses --mirror STREAM[@DOMAIN].
+func ParseMirrorSpec(spec string) (SourceSpec, error) {
+	s, err := ParseSourceSpec(spec)
+	if err != nil {
+		return SourceSpec{}, errkind.Invalidf("invalid mirror %q: want STREAM[@DOMAIN]", spec)
 	}
-	if strings.ContainsAny(name, " \t\r\n.*>/\\@") || strings.ContainsFunc(name, isControl) {
-		return errkind.Invalidf("%s %q may not contain spaces, control characters, '.', '*', '>', '/', '\\' or '@'", what, name)
+	if s.From != "" {
+		return SourceSpec{}, errkind.Invalidf("invalid mirror %q: a mirror copies a whole stream; want STREAM[@DOMAIN]", spec)
 	}
-	return nil
-}
-
-// ValidName checks a stream name or JetStream domain (what says which)
-// before anything is sent: one token, no spaces, dots, wildcards or '@'.
-func ValidName(what, name string) error { return validName(what, name) }
-
-// IsLiteral reports whether subject has no wildcard tokens.
-func IsLiteral(subject string) bool {
-	for _, t := range strings.Split(subject, ".") {
-		if t == "*" || t == ">" {
-			return false
-		}
-	}
-	return true
+	return s, nil
 }

@@ -1,4 +1,4 @@
-package counters
+package streams
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/topology"
 )
@@ -35,7 +36,7 @@ type StreamSpec struct {
 
 // Config builds the stream configuration, validating the spec.
 func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
-	if err := validName("stream name", s.Name); err != nil {
+	if err := counters.ValidName("stream name", s.Name); err != nil {
 		return jetstream.StreamConfig{}, err
 	}
 	if s.Mirror != nil {
@@ -49,7 +50,7 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 		return jetstream.StreamConfig{}, errkind.Invalidf("stream %s needs --subjects, --source or --mirror", s.Name)
 	}
 	for _, subj := range s.Subjects {
-		if err := ValidSubject(subj, true); err != nil {
+		if err := counters.ValidSubject(subj, true); err != nil {
 			return jetstream.StreamConfig{}, err
 		}
 	}
@@ -130,7 +131,7 @@ type CreateResult struct {
 // Create makes the counter stream, or confirms an identical one exists.
 // An existing stream that differs is an errkind.ErrConflict naming the fields;
 // nothing is changed.
-func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions) (*CreateResult, error) {
+func Create(ctx context.Context, c *counters.Client, spec StreamSpec, opts CreateOptions) (*CreateResult, error) {
 	cfg, err := spec.Config()
 	if err != nil {
 		return nil, err
@@ -139,11 +140,11 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 		return nil, err
 	}
 	res := &CreateResult{Stream: cfg.Name, Config: cfg}
-	d, err := c.discoverFor(ctx, spec, opts.Domains)
+	d, err := discoverFor(ctx, c, spec, opts.Domains)
 	if err != nil {
 		return nil, err
 	}
-	refusals, err := c.refusals(ctx, d, cfg, spec)
+	refusals, err := refusals(ctx, c, d, cfg, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +170,11 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 		res.Action = "would create"
 		return res, nil
 	}
-	rctx, cancel := c.requestContext(ctx)
+	rctx, cancel := c.RequestContext(ctx)
 	defer cancel()
-	if _, err := c.js.CreateStream(rctx, cfg); err != nil {
+	if _, err := c.JetStream().CreateStream(rctx, cfg); err != nil {
 		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMaxStreams {
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == counters.ErrCodeMaxStreams {
 			// An account limit, not bad input: the same command works once
 			// the limit is raised or a stream is deleted.
 			return nil, errkind.Unavailablef("create stream %s: the account's stream limit is reached (max_streams; error %d): delete a stream or ask the operator to raise the limit", cfg.Name, apiErr.ErrorCode)
@@ -183,7 +184,7 @@ func (c *Client) Create(ctx context.Context, spec StreamSpec, opts CreateOptions
 			// placement): its refusal is about the input, not a failure.
 			return nil, errkind.Invalidf("create stream %s: the server refused the configuration: %s (error %d)", cfg.Name, apiErr.Description, apiErr.ErrorCode)
 		}
-		return nil, c.wrap(err, "create stream "+cfg.Name)
+		return nil, c.Wrap(err, "create stream "+cfg.Name)
 	}
 	res.Action = "created"
 	return res, nil
@@ -197,7 +198,7 @@ type refusal struct {
 
 // discoverFor walks the topology a stream with spec's sources or mirror
 // joins (nil when it has none: there is nothing to check).
-func (c *Client) discoverFor(ctx context.Context, spec StreamSpec, domains []string) (*discovery, error) {
+func discoverFor(ctx context.Context, c *counters.Client, spec StreamSpec, domains []string) (*counters.Discovery, error) {
 	ups := slices.Clone(spec.Sources)
 	if spec.Mirror != nil {
 		ups = append(ups, *spec.Mirror)
@@ -211,17 +212,17 @@ func (c *Client) discoverFor(ctx context.Context, spec StreamSpec, domains []str
 			domains = append(domains, s.Domain)
 		}
 	}
-	return c.discover(ctx, domains)
+	return c.Discover(ctx, domains)
 }
 
 // refusals are the create-time hazards of cfg, for a new stream and for
 // the result of an update alike: sources (and a mirror's origin) that are
 // missing or do not carry counter values, and the diamonds and cycles cfg
 // would add to the topology d walked (nil: no sources, nothing to walk).
-func (c *Client) refusals(ctx context.Context, d *discovery, cfg jetstream.StreamConfig, spec StreamSpec) ([]refusal, error) {
+func refusals(ctx context.Context, c *counters.Client, d *counters.Discovery, cfg jetstream.StreamConfig, spec StreamSpec) ([]refusal, error) {
 	var out []refusal
 	for _, src := range spec.Sources {
-		r, err := c.checkSource(ctx, src, false)
+		r, err := checkSource(ctx, c, src, false)
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +231,7 @@ func (c *Client) refusals(ctx context.Context, d *discovery, cfg jetstream.Strea
 		}
 	}
 	if spec.Mirror != nil {
-		r, err := c.checkSource(ctx, *spec.Mirror, true)
+		r, err := checkSource(ctx, c, *spec.Mirror, true)
 		if err != nil {
 			return nil, err
 		}
@@ -240,8 +241,8 @@ func (c *Client) refusals(ctx context.Context, d *discovery, cfg jetstream.Strea
 	}
 	if d != nil && (len(cfg.Sources) > 0 || cfg.Mirror != nil) {
 		// A diamond double counts and a cycle counts forever: both silently.
-		n := d.node(&jetstream.StreamInfo{Config: cfg}, "")
-		for _, h := range d.graph().NewHazards(*n) {
+		n := d.Node(&jetstream.StreamInfo{Config: cfg}, "")
+		for _, h := range d.Graph().NewHazards(*n) {
 			out = append(out, refusal{kind: errkind.ErrInvalid, msg: h.Message + "; " + h.Fix})
 		}
 	}
@@ -253,23 +254,23 @@ func (c *Client) refusals(ctx context.Context, d *discovery, cfg jetstream.Strea
 // counter values (sourcing it stalls), or a filter that matches none of its
 // subjects. For a mirror, src is its origin: a mirror of anything but
 // counters is no counter tier.
-func (c *Client) checkSource(ctx context.Context, src SourceSpec, mirror bool) (*refusal, error) {
+func checkSource(ctx context.Context, c *counters.Client, src SourceSpec, mirror bool) (*refusal, error) {
 	what := "source"
 	if mirror {
 		what = "mirrored"
 	}
-	dc, err := c.inDomain(src.Domain)
+	dc, err := c.InDomain(src.Domain)
 	if err != nil {
 		return nil, err
 	}
 	info, err := dc.StreamInfo(ctx, src.Stream)
 	if errors.Is(err, errkind.ErrNotFound) {
-		return &refusal{errkind.ErrNotFound, fmt.Sprintf("%s stream %s not found%s: create it first", what, src.Stream, dc.where())}, nil
+		return &refusal{errkind.ErrNotFound, fmt.Sprintf("%s stream %s not found%s: create it first", what, src.Stream, dc.Where())}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	carries, err := dc.carriesCounterValues(ctx, info)
+	carries, err := dc.CarriesCounterValues(ctx, info)
 	switch {
 	case err != nil:
 		// A mirror whose origin cannot be read now (a leaf offline).

@@ -1,4 +1,4 @@
-package counters_test
+package tiers_test
 
 import (
 	"errors"
@@ -13,43 +13,33 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
+	"github.com/jetcounter/counter/internal/tiers"
 	"github.com/jetcounter/counter/internal/topology"
 )
-
-func sources(t testing.TB, specs ...string) []counters.SourceSpec {
-	t.Helper()
-	var out []counters.SourceSpec
-	for _, s := range specs {
-		spec, err := counters.ParseSourceSpec(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, spec)
-	}
-	return out
-}
 
 // regionsDeployment: PL, DE -> EU -> GLOBAL <- US, every tier renaming
 // through a transform; GLOBAL also takes direct increments.
 func regionsDeployment(t *testing.T, c *counters.Client) {
 	t.Helper()
-	mustCreate(t, c, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "US", Subjects: []string{"count.us.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "EU", Sources: sources(t, "PL:count.pl.>:count.eu.>", "DE:count.de.>:count.eu.>")})
-	mustCreate(t, c, counters.StreamSpec{Name: "GLOBAL", Subjects: []string{"count.all.>"}, Sources: sources(t, "EU:count.eu.>:count.all.>", "US:count.us.>:count.all.>")})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "US", Subjects: []string{"count.us.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "EU", Sources: countertest.Sources(t, "PL:count.pl.>:count.eu.>", "DE:count.de.>:count.eu.>")})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "GLOBAL", Subjects: []string{"count.all.>"}, Sources: countertest.Sources(t, "EU:count.eu.>:count.all.>", "US:count.us.>:count.all.>")})
 	for subj, v := range map[string]int64{"count.pl.hits": 10, "count.de.hits": 5, "count.us.hits": 1, "count.all.hits": 100} {
 		if _, err := c.Incr(ctx, subj, big.NewInt(v), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitValue(t, c, "GLOBAL", "count.all.hits", "116")
+	countertest.WaitValue(t, c, "GLOBAL", "count.all.hits", "116")
 }
 
 func TestTopologyRegions(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
+	c := countertest.NewClient(t, testserver.Single(t))
 	regionsDeployment(t, c)
 
 	g, err := c.Topology(ctx, nil)
@@ -81,11 +71,11 @@ func TestTopologyRegions(t *testing.T) {
 		t.Fatalf("Up = %+v", up)
 	}
 
-	tiers, err := c.Tiers(ctx, g, "count.pl.hits")
+	got, err := tiers.Tiers(ctx, c, g, "count.pl.hits")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tierLines(tiers); !reflect.DeepEqual(got, []string{
+	if got := tierLines(got); !reflect.DeepEqual(got, []string{
 		"0 PL count.pl.hits=10",
 		"1 EU count.eu.hits=15 direct 0 [DE count.de.hits=5, PL count.pl.hits=10]",
 		"2 GLOBAL count.all.hits=116 direct 100 [EU count.eu.hits=15, US count.us.hits=1]",
@@ -93,11 +83,11 @@ func TestTopologyRegions(t *testing.T) {
 		t.Fatalf("tiers of count.pl.hits:\n%s", strings.Join(got, "\n"))
 	}
 	// Named at the aggregate, the path also goes down to every source.
-	tiers, err = c.Tiers(ctx, g, "count.eu.hits")
+	got, err = tiers.Tiers(ctx, c, g, "count.eu.hits")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tierLines(tiers); !reflect.DeepEqual(got, []string{
+	if got := tierLines(got); !reflect.DeepEqual(got, []string{
 		"-1 PL count.pl.hits=10",
 		"-1 DE count.de.hits=5",
 		"0 EU count.eu.hits=15 direct 0 [DE count.de.hits=5, PL count.pl.hits=10]",
@@ -105,19 +95,19 @@ func TestTopologyRegions(t *testing.T) {
 	}) {
 		t.Fatalf("tiers of count.eu.hits:\n%s", strings.Join(got, "\n"))
 	}
-	if _, err := c.Tiers(ctx, g, "nothing.here"); !errors.Is(err, errkind.ErrNotFound) {
+	if _, err := tiers.Tiers(ctx, c, g, "nothing.here"); !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("unknown subject: %v, want errkind.ErrNotFound", err)
 	}
-	// A counter nobody incremented yet still has its tiers, without values.
-	tiers, err = c.Tiers(ctx, g, "count.pl.misses")
-	if err != nil || len(tiers) != 3 || tiers[0].Value != nil || tiers[2].Subject != "count.all.misses" {
-		t.Fatalf("unset counter: %+v, %v", tiers, err)
+	// A counter nobody incremented yet still has its got, without values.
+	got, err = tiers.Tiers(ctx, c, g, "count.pl.misses")
+	if err != nil || len(got) != 3 || got[0].Value != nil || got[2].Subject != "count.all.misses" {
+		t.Fatalf("unset counter: %+v, %v", got, err)
 	}
 }
 
-func tierLines(tiers []counters.Tier) []string {
+func tierLines(got []tiers.Tier) []string {
 	var out []string
-	for _, t := range tiers {
+	for _, t := range got {
 		line := fmt.Sprintf("%d %s %s=%v", t.Depth, t.Stream, t.Subject, t.Value)
 		if t.Direct != nil {
 			var parts []string
@@ -138,55 +128,42 @@ func tierLines(tiers []counters.Tier) []string {
 	return out
 }
 
-// rawStream creates a stream straight through the JetStream API, the way
-// a hazard gets into a real deployment (not through counter create).
-func rawStream(t *testing.T, js jetstream.JetStream, cfg jetstream.StreamConfig) {
-	t.Helper()
-	if _, err := js.CreateStream(ctx, cfg); err != nil {
-		t.Fatalf("create %s: %v", cfg.Name, err)
-	}
-}
-
-func counterCfg(name string, subjects []string, srcs ...*jetstream.StreamSource) jetstream.StreamConfig {
-	return jetstream.StreamConfig{Name: name, Subjects: subjects, AllowMsgCounter: true, AllowDirect: true, Sources: srcs}
-}
-
 func TestTopologyCheckFindsHazardsMadeForReal(t *testing.T) {
 	// A domain lets streams source each other through the external API,
 	// which the server's own cycle check does not follow.
-	c := newClient(t, testserver.SingleWithDomain(t, "hub"))
+	c := countertest.NewClient(t, testserver.SingleWithDomain(t, "hub"))
 	js := c.JetStream()
 	src := func(name string) *jetstream.StreamSource { return &jetstream.StreamSource{Name: name} }
 	viaAPI := func(name string) *jetstream.StreamSource {
 		return &jetstream.StreamSource{Name: name, External: &jetstream.ExternalStream{APIPrefix: "$JS.hub.API"}}
 	}
 
-	rawStream(t, js, counterCfg("PL", []string{"pl.>"}))
-	rawStream(t, js, counterCfg("DE", []string{"de.>"}))
-	rawStream(t, js, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}})
-	rawStream(t, js, counterCfg("STALL", nil, src("LOGS")))
-	rawStream(t, js, counterCfg("EU", nil, src("PL"), src("DE")))
-	rawStream(t, js, counterCfg("DIAMOND", nil, src("EU"), src("PL")))
-	rawStream(t, js, counterCfg("CA", []string{"ca.>"}))
-	rawStream(t, js, counterCfg("CB", []string{"cb.>"}, viaAPI("CA")))
-	if _, err := js.UpdateStream(ctx, counterCfg("CA", []string{"ca.>"}, viaAPI("CB"))); err != nil {
+	countertest.RawStream(t, js, countertest.CounterConfig("PL", []string{"pl.>"}))
+	countertest.RawStream(t, js, countertest.CounterConfig("DE", []string{"de.>"}))
+	countertest.RawStream(t, js, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}})
+	countertest.RawStream(t, js, countertest.CounterConfig("STALL", nil, src("LOGS")))
+	countertest.RawStream(t, js, countertest.CounterConfig("EU", nil, src("PL"), src("DE")))
+	countertest.RawStream(t, js, countertest.CounterConfig("DIAMOND", nil, src("EU"), src("PL")))
+	countertest.RawStream(t, js, countertest.CounterConfig("CA", []string{"ca.>"}))
+	countertest.RawStream(t, js, countertest.CounterConfig("CB", []string{"cb.>"}, viaAPI("CA")))
+	if _, err := js.UpdateStream(ctx, countertest.CounterConfig("CA", []string{"ca.>"}, viaAPI("CB"))); err != nil {
 		t.Fatalf("close the cycle: %v", err)
 	}
-	lim := counterCfg("LIM", []string{"lim.>"})
+	lim := countertest.CounterConfig("LIM", []string{"lim.>"})
 	lim.MaxAge, lim.MaxMsgs, lim.MaxBytes = time.Hour, 1000, 1<<20
-	rawStream(t, js, lim)
-	ttl := counterCfg("TTL", []string{"ttl.>"})
+	countertest.RawStream(t, js, lim)
+	ttl := countertest.CounterConfig("TTL", []string{"ttl.>"})
 	ttl.SubjectDeleteMarkerTTL = time.Minute
-	rawStream(t, js, ttl)
-	slow := counterCfg("SLOW", []string{"slow.>"})
+	countertest.RawStream(t, js, ttl)
+	slow := countertest.CounterConfig("SLOW", []string{"slow.>"})
 	slow.AllowDirect = false
-	rawStream(t, js, slow)
-	rawStream(t, js, jetstream.StreamConfig{Name: "RAW", Sources: []*jetstream.StreamSource{src("DE")}})
-	rawStream(t, js, jetstream.StreamConfig{Name: "MIR", Mirror: src("PL")})
+	countertest.RawStream(t, js, slow)
+	countertest.RawStream(t, js, jetstream.StreamConfig{Name: "RAW", Sources: []*jetstream.StreamSource{src("DE")}})
+	countertest.RawStream(t, js, jetstream.StreamConfig{Name: "MIR", Mirror: src("PL")})
 	// A source in a domain nobody serves is never heard from.
-	rawStream(t, js, counterCfg("FAR", nil, &jetstream.StreamSource{Name: "X", External: &jetstream.ExternalStream{APIPrefix: "$JS.nowhere.API"}}))
+	countertest.RawStream(t, js, countertest.CounterConfig("FAR", nil, &jetstream.StreamSource{Name: "X", External: &jetstream.ExternalStream{APIPrefix: "$JS.nowhere.API"}}))
 	// A missing local source: the server reports its consumer failing.
-	rawStream(t, js, counterCfg("ORPHAN", nil, src("GONE")))
+	countertest.RawStream(t, js, countertest.CounterConfig("ORPHAN", nil, src("GONE")))
 
 	want := []string{
 		"error cycle CA",
@@ -258,33 +235,33 @@ func checkUntil(t *testing.T, c *counters.Client, domains []string, cond func(*t
 }
 
 func TestCreateRefusesDiamondAndCycle(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	mustCreate(t, c, counters.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
-	mustCreate(t, c, counters.StreamSpec{Name: "EU", Sources: sources(t, "PL:count.pl.>:count.eu.>")})
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "EU", Sources: countertest.Sources(t, "PL:count.pl.>:count.eu.>")})
 
-	diamond := counters.StreamSpec{Name: "GLOBAL", Sources: sources(t, "EU", "PL")}
-	_, err := c.Create(ctx, diamond, counters.CreateOptions{})
+	diamond := streams.StreamSpec{Name: "GLOBAL", Sources: countertest.Sources(t, "EU", "PL")}
+	_, err := streams.Create(ctx, c, diamond, streams.CreateOptions{})
 	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "PL reaches counter stream GLOBAL by 2 paths") || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("diamond: %v, want errkind.ErrInvalid naming the paths and --force", err)
 	}
 	if _, err := c.StreamInfo(ctx, "GLOBAL"); !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("refused stream was created anyway: %v", err)
 	}
-	res, err := c.Create(ctx, diamond, counters.CreateOptions{Force: true})
+	res, err := streams.Create(ctx, c, diamond, streams.CreateOptions{Force: true})
 	if err != nil || res.Action != "created" || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "--force") {
 		t.Fatalf("forced diamond: %+v, %v", res, err)
 	}
 	// Creating the same stream again adds nothing new: unchanged, not refused.
-	if res, err := c.Create(ctx, diamond, counters.CreateOptions{Force: true}); err != nil || res.Action != "unchanged" || len(res.Warnings) != 0 {
+	if res, err := streams.Create(ctx, c, diamond, streams.CreateOptions{Force: true}); err != nil || res.Action != "unchanged" || len(res.Warnings) != 0 {
 		t.Fatalf("again: %+v, %v", res, err)
 	}
 
 	// PL is made (through the raw API) to source LOOP, which does not exist
 	// yet; creating LOOP as a source of EU's data closes EU -> LOOP -> PL -> EU.
-	if _, err := c.JetStream().UpdateStream(ctx, counterCfg("PL", []string{"count.pl.>"}, &jetstream.StreamSource{Name: "LOOP"})); err != nil {
+	if _, err := c.JetStream().UpdateStream(ctx, countertest.CounterConfig("PL", []string{"count.pl.>"}, &jetstream.StreamSource{Name: "LOOP"})); err != nil {
 		t.Fatalf("point PL at LOOP: %v", err)
 	}
-	_, err = c.Create(ctx, counters.StreamSpec{Name: "LOOP", Subjects: []string{"loop.>"}, Sources: sources(t, "EU")}, counters.CreateOptions{})
+	_, err = streams.Create(ctx, c, streams.StreamSpec{Name: "LOOP", Subjects: []string{"loop.>"}, Sources: countertest.Sources(t, "EU")}, streams.CreateOptions{})
 	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "cycle") {
 		t.Fatalf("cycle: %v, want errkind.ErrInvalid about a cycle", err)
 	}
@@ -292,14 +269,14 @@ func TestCreateRefusesDiamondAndCycle(t *testing.T) {
 
 func TestTopologyAcrossDomains(t *testing.T) {
 	hub, leaf := testserver.HubAndLeaf(t, "hub", "leaf")
-	leafClient := newClient(t, leaf)
-	hubClient := newClient(t, hub)
-	mustCreate(t, leafClient, counters.StreamSpec{Name: "L", Subjects: []string{"edge.>"}})
-	mustCreate(t, hubClient, counters.StreamSpec{Name: "AGG", Sources: sources(t, "L@leaf:edge.>:all.>")})
+	leafClient := countertest.NewClient(t, leaf)
+	hubClient := countertest.NewClient(t, hub)
+	countertest.MustCreate(t, leafClient, streams.StreamSpec{Name: "L", Subjects: []string{"edge.>"}})
+	countertest.MustCreate(t, hubClient, streams.StreamSpec{Name: "AGG", Sources: countertest.Sources(t, "L@leaf:edge.>:all.>")})
 	if _, err := leafClient.Incr(ctx, "edge.hits", big.NewInt(7), ""); err != nil {
 		t.Fatal(err)
 	}
-	waitValue(t, hubClient, "AGG", "all.hits", "7")
+	countertest.WaitValue(t, hubClient, "AGG", "all.hits", "7")
 
 	// Walked explicitly, and found on its own through the source: the same graph.
 	for _, domains := range [][]string{{"leaf"}, nil} {
@@ -318,15 +295,15 @@ func TestTopologyAcrossDomains(t *testing.T) {
 		if p := g.Check(); len(p) != 0 {
 			t.Fatalf("problems: %v", problemLines(p))
 		}
-		tiers, err := hubClient.Tiers(ctx, g, "edge.hits")
+		got, err := tiers.Tiers(ctx, hubClient, g, "edge.hits")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := tierLines(tiers); !reflect.DeepEqual(got, []string{
+		if got := tierLines(got); !reflect.DeepEqual(got, []string{
 			"0 L@leaf edge.hits=7",
 			"1 AGG all.hits=7 direct 0 [L@leaf edge.hits=7]",
 		}) {
-			t.Fatalf("tiers:\n%s", strings.Join(got, "\n"))
+			t.Fatalf("got:\n%s", strings.Join(got, "\n"))
 		}
 	}
 	// From the leaf, the hub is the other domain; its label is "hub".
@@ -342,18 +319,18 @@ func TestTopologyAcrossDomains(t *testing.T) {
 // BenchmarkTopology200 discovers and checks 200 streams: 40 aggregates of
 // 4 leaves each.
 func BenchmarkTopology200(b *testing.B) {
-	c := newClient(b, testserver.Single(b))
+	c := countertest.NewClient(b, testserver.Single(b))
 	js := c.JetStream()
 	for i := range 40 {
 		var srcs []*jetstream.StreamSource
 		for j := range 4 {
 			name := fmt.Sprintf("L%d_%d", i, j)
-			if _, err := js.CreateStream(ctx, counterCfg(name, []string{fmt.Sprintf("c.%d.%d.>", i, j)})); err != nil {
+			if _, err := js.CreateStream(ctx, countertest.CounterConfig(name, []string{fmt.Sprintf("c.%d.%d.>", i, j)})); err != nil {
 				b.Fatal(err)
 			}
 			srcs = append(srcs, &jetstream.StreamSource{Name: name, SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: fmt.Sprintf("c.%d.%d.>", i, j), Destination: fmt.Sprintf("agg.%d.>", i)}}})
 		}
-		if _, err := js.CreateStream(ctx, counterCfg(fmt.Sprintf("AGG%d", i), nil, srcs...)); err != nil {
+		if _, err := js.CreateStream(ctx, countertest.CounterConfig(fmt.Sprintf("AGG%d", i), nil, srcs...)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -373,8 +350,8 @@ func BenchmarkTopology200(b *testing.B) {
 // other error is shown: never nats.go's raw "nats: API error: code=…" line,
 // which topology, its table and --check would otherwise print.
 func TestTopologySourceErrorIsTheServersDescription(t *testing.T) {
-	c := newClient(t, testserver.Single(t))
-	rawStream(t, c.JetStream(), counterCfg("ORPHAN", []string{"orphan.>"}, &jetstream.StreamSource{Name: "GONE"}))
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.RawStream(t, c.JetStream(), countertest.CounterConfig("ORPHAN", []string{"orphan.>"}, &jetstream.StreamSource{Name: "GONE"}))
 	g := checkUntil(t, c, nil, func(g *topology.Graph) bool {
 		return len(g.Node("ORPHAN").Sources) == 1 && g.Node("ORPHAN").Sources[0].Error != ""
 	})

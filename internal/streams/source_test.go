@@ -1,4 +1,4 @@
-package counters_test
+package streams_test
 
 import (
 	"errors"
@@ -7,24 +7,26 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/streams"
+	"github.com/jetcounter/counter/internal/topology"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestParseSourceSpec(t *testing.T) {
 	cases := []struct {
 		in   string
-		want counters.SourceSpec
+		want streams.SourceSpec
 	}{
-		{"DE", counters.SourceSpec{Stream: "DE"}},
-		{"DE@leaf", counters.SourceSpec{Stream: "DE", Domain: "leaf"}},
-		{"DE:count.de.>", counters.SourceSpec{Stream: "DE", From: "count.de.>"}},
-		{"DE:count.de.>:count.eu.>", counters.SourceSpec{Stream: "DE", From: "count.de.>", To: "count.eu.>"}},
-		{"DE@leaf:count.de.>:count.eu.>", counters.SourceSpec{Stream: "DE", Domain: "leaf", From: "count.de.>", To: "count.eu.>"}},
-		{"DE@leaf:count.de.*", counters.SourceSpec{Stream: "DE", Domain: "leaf", From: "count.de.*"}},
-		{"ORDERS_v2-x:a.*.b:x.{{wildcard(1)}}.b", counters.SourceSpec{Stream: "ORDERS_v2-x", From: "a.*.b", To: "x.{{wildcard(1)}}.b"}},
+		{"DE", streams.SourceSpec{Stream: "DE"}},
+		{"DE@leaf", streams.SourceSpec{Stream: "DE", Domain: "leaf"}},
+		{"DE:count.de.>", streams.SourceSpec{Stream: "DE", From: "count.de.>"}},
+		{"DE:count.de.>:count.eu.>", streams.SourceSpec{Stream: "DE", From: "count.de.>", To: "count.eu.>"}},
+		{"DE@leaf:count.de.>:count.eu.>", streams.SourceSpec{Stream: "DE", Domain: "leaf", From: "count.de.>", To: "count.eu.>"}},
+		{"DE@leaf:count.de.*", streams.SourceSpec{Stream: "DE", Domain: "leaf", From: "count.de.*"}},
+		{"ORDERS_v2-x:a.*.b:x.{{wildcard(1)}}.b", streams.SourceSpec{Stream: "ORDERS_v2-x", From: "a.*.b", To: "x.{{wildcard(1)}}.b"}},
 	}
 	for _, c := range cases {
-		got, err := counters.ParseSourceSpec(c.in)
+		got, err := streams.ParseSourceSpec(c.in)
 		if err != nil {
 			t.Errorf("ParseSourceSpec(%q): %v", c.in, err)
 			continue
@@ -62,7 +64,7 @@ func TestParseSourceSpec(t *testing.T) {
 		{"DE:a.>:x.>.y", "TO"},
 	}
 	for _, c := range bad {
-		got, err := counters.ParseSourceSpec(c.in)
+		got, err := streams.ParseSourceSpec(c.in)
 		if err == nil {
 			t.Errorf("ParseSourceSpec(%q) = %+v, want an error", c.in, got)
 			continue
@@ -79,26 +81,26 @@ func TestParseSourceSpec(t *testing.T) {
 
 func TestSourceSpecStreamSource(t *testing.T) {
 	cases := []struct {
-		spec counters.SourceSpec
+		spec streams.SourceSpec
 		want jetstream.StreamSource
 	}{
-		{counters.SourceSpec{Stream: "DE"}, jetstream.StreamSource{Name: "DE"}},
+		{streams.SourceSpec{Stream: "DE"}, jetstream.StreamSource{Name: "DE"}},
 		{
-			counters.SourceSpec{Stream: "DE", From: "count.de.>"},
+			streams.SourceSpec{Stream: "DE", From: "count.de.>"},
 			jetstream.StreamSource{Name: "DE", FilterSubject: "count.de.>"},
 		},
 		{
 			// A rename is a transform, never also a filter: the server
 			// rejects a source with both.
-			counters.SourceSpec{Stream: "DE", From: "count.de.>", To: "count.eu.>"},
+			streams.SourceSpec{Stream: "DE", From: "count.de.>", To: "count.eu.>"},
 			jetstream.StreamSource{Name: "DE", SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "count.de.>", Destination: "count.eu.>"}}},
 		},
 		{
-			counters.SourceSpec{Stream: "DE", Domain: "leaf"},
+			streams.SourceSpec{Stream: "DE", Domain: "leaf"},
 			jetstream.StreamSource{Name: "DE", External: &jetstream.ExternalStream{APIPrefix: "$JS.leaf.API"}},
 		},
 		{
-			counters.SourceSpec{Stream: "DE", Domain: "leaf", From: "a.>", To: "b.>"},
+			streams.SourceSpec{Stream: "DE", Domain: "leaf", From: "a.>", To: "b.>"},
 			jetstream.StreamSource{
 				Name:              "DE",
 				SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "a.>", Destination: "b.>"}},
@@ -133,7 +135,7 @@ func TestSourceSpecStreamSource(t *testing.T) {
 			t.Errorf("%s: MirrorSource() = %+v, want the mapping of %+v without a start", c.spec, m, got)
 		}
 	}
-	if p := (counters.SourceSpec{Stream: "DE"}).APIPrefix(); p != "" {
+	if p := (streams.SourceSpec{Stream: "DE"}).APIPrefix(); p != "" {
 		t.Errorf("local source APIPrefix() = %q, want empty", p)
 	}
 }
@@ -174,8 +176,8 @@ func TestSubjectMatches(t *testing.T) {
 		{"a.b", "*", false},
 	}
 	for _, c := range cases {
-		if got := counters.SubjectMatches(c.subject, c.pattern); got != c.want {
-			t.Errorf("SubjectMatches(%q, %q) = %v, want %v", c.subject, c.pattern, got, c.want)
+		if got := topology.Covers(c.pattern, c.subject); got != c.want {
+			t.Errorf("topology.Covers(%q, %q) = %v, want %v", c.subject, c.pattern, got, c.want)
 		}
 	}
 	if !counters.IsLiteral("a.b") || counters.IsLiteral("a.*") || counters.IsLiteral("a.>") {
@@ -189,7 +191,7 @@ func FuzzParseSourceSpec(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		spec, err := counters.ParseSourceSpec(in)
+		spec, err := streams.ParseSourceSpec(in)
 		if err != nil {
 			if !errors.Is(err, errkind.ErrInvalid) {
 				t.Fatalf("ParseSourceSpec(%q): %v is not errkind.ErrInvalid", in, err)
@@ -199,7 +201,7 @@ func FuzzParseSourceSpec(f *testing.F) {
 		if spec.Stream == "" || (spec.To != "" && spec.From == "") {
 			t.Fatalf("ParseSourceSpec(%q) accepted an incomplete spec %+v", in, spec)
 		}
-		again, err := counters.ParseSourceSpec(spec.String())
+		again, err := streams.ParseSourceSpec(spec.String())
 		if err != nil {
 			t.Fatalf("ParseSourceSpec(%q).String() = %q does not re-parse: %v", in, spec.String(), err)
 		}
