@@ -146,7 +146,7 @@ func TestHostileInvocations(t *testing.T) {
 		{name: "objects", args: []string{"incr", "$O.b.c"}, env: []string{url}, code: 2, stderr: "reserved"},
 		{name: "inbox", args: []string{"incr", "_INBOX.abc"}, env: []string{url}, code: 2, stderr: "reserved"},
 		{name: "uncaptured", args: []string{"incr", "nowhere.x"}, env: []string{url}, code: 3, stderr: "no stream captures subject nowhere.x"},
-		{name: "plain-stream", args: []string{"incr", "plain.x"}, env: []string{url}, code: 1, stderr: "stream PLAIN is not a counter stream"},
+		{name: "plain-stream", args: []string{"incr", "plain.x"}, env: []string{url}, code: 2, stderr: "stream PLAIN is not a counter stream"},
 		{name: "reset-js-api", args: []string{"reset", "$JS.API.STREAM.DELETE.VICTIM", "--force"}, env: []string{url}, code: 2, stderr: "reserved"},
 		{name: "control-char", args: []string{"incr", "victim.\x1b[2J"}, env: []string{url}, code: 2, stderr: `\x1b`},
 		// Exit codes that had drifted from the README.

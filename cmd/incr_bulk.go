@@ -177,7 +177,11 @@ func bulkOutcome(res *bulk.BulkResult, f *incrBulkFlags, name string) error {
 	case res.Interrupted:
 		return fmt.Errorf("interrupted: %d applied, %d unknown, %d not sent%s", res.Applied, res.Unknown, res.NotSent, next)
 	case res.Unknown > 0:
-		return fmt.Errorf("%d increments may or may not have been applied (no acknowledgement)%s", res.Unknown, next)
+		// Unknown, as a single incr's is: exit 4, never "failed".
+		return errkind.Unknownf("%d increments may or may not have been applied (no acknowledgement)%s", res.Unknown, next)
+	case res.Failed > 0 && res.FailedRetry == res.Failed:
+		// Nothing was applied, and only for now (no leader yet): retry.
+		return errkind.Unavailablef("%d increments failed (not applied): the stream could not take them now; retry", res.Failed)
 	case res.Failed > 0:
 		return fmt.Errorf("%d increments failed (not applied)", res.Failed)
 	case res.Skipped > 0:

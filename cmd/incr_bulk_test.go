@@ -197,7 +197,7 @@ func TestBulkFailedLines(t *testing.T) {
 	cmd, stdout, stderr := bulkCmd(t, bin, s.ClientURL(), "incr", "-")
 	cmd.Stdin = strings.NewReader(input)
 	code := exitCode(t, cmd.Run())
-	want := regexp.MustCompile(`(?s)^counter: line 2: counter w.broken in stream W is broken \(its stored value is not valid\): reset it with 'counter reset'\n` +
+	want := regexp.MustCompile(`(?s)^counter: line 2: counter w.broken in stream W is broken \(its stored value or sources record is not valid\), so every increment is refused: 'counter reset w.broken' recovers it \(it purges the subject, then publishes \+0; it asks first\)\n` +
 		`3 lines, 3 increments to 2 counters in [0-9.]+s \([0-9,]+ lines/s\): 2 applied, 1 failed\n` +
 		`counter: 1 increments failed \(not applied\)\n$`)
 	if code != 1 || stdout.Len() != 0 || !want.MatchString(stderr.String()) {

@@ -88,6 +88,9 @@ type BulkResult struct {
 	Applied    int // acknowledged and counted
 	Duplicates int // acknowledged as already applied (an id seen before)
 	Failed     int // refused by the server, or never answered: not applied
+	// FailedRetry of the failed were refused only for now (no leader, no
+	// permission yet): errkind.ErrUnavailable, worth a retry.
+	FailedRetry int
 	Unknown    int // sent, no answer: may or may not have been applied
 	Skipped    int // bad lines skipped (--follow)
 	NotSent    int // lines read but not sent because the run stopped
@@ -969,6 +972,9 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 		r.lastApplied = max(r.lastApplied, it.line)
 	case outFailed:
 		r.res.Failed++
+		if errors.Is(why, errkind.ErrUnavailable) {
+			r.res.FailedRetry++
+		}
 	case outUnknown:
 		r.res.Unknown++
 		r.res.ResumeLine = minLine(r.res.ResumeLine, it.line)
@@ -982,7 +988,7 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 	var failure *LineError
 	if why != nil && (o == outFailed || o == outUnknown) {
 		if o == outUnknown {
-			why = errkind.Unavailablef("may or may not have been applied: %w", why)
+			why = errkind.Unknownf("may or may not have been applied: %w", why)
 		}
 		failure = &LineError{Line: it.line, Err: why}
 		r.keepFailure(*failure)

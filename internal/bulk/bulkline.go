@@ -159,4 +159,12 @@ func (e *InputError) Error() string {
 	return fmt.Sprintf("%s (and %d more bad lines): nothing was sent", e.Lines[0].Error(), e.Total-1)
 }
 
-func (e *InputError) Unwrap() error { return errkind.ErrInvalid }
+// Unwrap gives the input the kind of its first bad line, so that one bad
+// line exits as the same increment given to incr would (a subject no
+// stream captures: not found), and input of no kind is invalid.
+func (e *InputError) Unwrap() error {
+	if len(e.Lines) > 0 && errkind.Of(e.Lines[0].Err) != nil {
+		return e.Lines[0].Err
+	}
+	return errkind.ErrInvalid
+}

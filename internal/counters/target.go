@@ -23,14 +23,15 @@ func AcceptsIncrements(cfg *jetstream.StreamConfig) bool {
 }
 
 // PublishTarget is the one check of where an increment may go, made before
-// anything is sent by incr, decr, incr - and reset alike: the subject may
-// be published to (ValidPublishSubject), a stream captures it (cfg, nil
-// when none does: errkind.ErrNotFound), and that stream counts increments
-// and captures the subject itself (errkind.ErrInvalid otherwise: the input
-// can never succeed there).
+// anything is sent by incr, decr, incr - and reset alike: the subject is
+// not reserved, a stream captures it (cfg, nil when none does:
+// errkind.ErrNotFound), and that stream counts increments and captures the
+// subject itself (errkind.ErrInvalid otherwise: the input can never succeed
+// there). A subject the user typed passes ValidPublishSubject first; one a
+// reset found on the server (which may hold any bytes) needs only this.
 func PublishTarget(subject string, cfg *jetstream.StreamConfig) error {
-	if err := ValidPublishSubject(subject); err != nil {
-		return err
+	if ReservedSubject(subject) {
+		return errkind.Invalidf("subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", subject)
 	}
 	if cfg == nil {
 		return NotCaptured(subject)
@@ -38,7 +39,7 @@ func PublishTarget(subject string, cfg *jetstream.StreamConfig) error {
 	name := cfg.Name
 	switch {
 	case cfg.Mirror != nil:
-		return errkind.Invalidf("stream %s is a mirror of %s and takes no increments: change the counter at %s (the mirror and every aggregate above it follow)", name, cfg.Mirror.Name, cfg.Mirror.Name)
+		return errkind.Invalidf("stream %s is a mirror of %s and takes no increments: increment or reset at %s (the mirror and every aggregate above it follow)", name, cfg.Mirror.Name, cfg.Mirror.Name)
 	case !cfg.AllowMsgCounter:
 		return NotCounter(name)
 	case cfg.Sealed:
