@@ -1,3 +1,8 @@
+// Package bulk sends many increments read one per line (counter incr -,
+// --file): the whole input is checked first with the kernel's rules (one
+// stream listing, each distinct subject matched locally), then sent through
+// a pipelined window; lines with ids are resent with the same id until
+// acknowledged, lines without one are reported unknown, never resent blind.
 package bulk
 
 import (

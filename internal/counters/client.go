@@ -1,5 +1,10 @@
-// Package counters reads, increments and creates NATS JetStream counter
-// streams (ADR-49). It returns typed results and never prints.
+// Package counters is the kernel every verb and engine builds on: the
+// Client, values (*big.Int, never int64 or float64), subject rules, the one
+// publish-target check (PublishTarget) and the one rule for a stream that
+// carries counter values (CarriesCounterValues), reads, incr, and discovery
+// of the aggregation graph. It returns typed results and never prints;
+// engines (bulk, reset, streams, history, watch, tiers) live in their own
+// packages on top of it.
 package counters
 
 import (

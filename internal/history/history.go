@@ -1,3 +1,6 @@
+// Package history reads every retained change of a counter with where it
+// came from, and audits many counters: a pure auditor recounts each value
+// from its increments and sources records (ADR-49 "Recounts and Audit").
 package history
 
 import (

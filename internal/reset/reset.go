@@ -1,3 +1,7 @@
+// Package reset plans and applies resets of counters at any tier with the
+// safe recipe (read, publish the negative, purge below the kept reset
+// message), and recovers broken counters. A plan is made and shown before
+// anything is written, and re-checked before it is applied.
 package reset
 
 import (

@@ -1,3 +1,7 @@
+// Package streams creates counter streams and aggregation tiers, plans
+// changes to a live tree (create --update: a pure planner over what the
+// server holds, with the effect on every tier's values), and parses source
+// and mirror specs.
 package streams
 
 import (

@@ -1,3 +1,7 @@
+// Package tiers follows one counter through every stream it reaches (its
+// value at each tier), waits for the aggregates above to settle, and finds
+// sources that stopped delivering. The graph comes from the kernel's
+// discovery; the judgements stay in internal/topology.
 package tiers
 
 import (

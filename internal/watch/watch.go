@@ -1,3 +1,6 @@
+// Package watch streams counter updates through ordered consumers (last
+// per subject, then every change), surviving reconnects and recreated
+// streams; it reports events and never prints.
 package watch
 
 import (
