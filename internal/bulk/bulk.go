@@ -96,11 +96,11 @@ type BulkResult struct {
 	// FailedRetry of the failed were refused only for now (no leader, no
 	// permission yet): errkind.ErrUnavailable, worth a retry.
 	FailedRetry int
-	Unknown    int // sent, no answer: may or may not have been applied
-	Skipped    int // bad lines skipped (--follow)
-	NotSent    int // lines read but not sent because the run stopped
-	Retries    int // resends of an increment
-	Elapsed    time.Duration
+	Unknown     int // sent, no answer: may or may not have been applied
+	Skipped     int // bad lines skipped (--follow)
+	NotSent     int // lines read but not sent because the run stopped
+	Retries     int // resends of an increment
+	Elapsed     time.Duration
 	// Interrupted is true when the context ended the run early.
 	Interrupted bool
 	// ResumeLine is the first line whose increment is not known to be
