@@ -68,13 +68,13 @@ func (h *hints) load() {
 	if !slices.Contains(os.Args, "--completion-bash") {
 		return
 	}
-	conn := *h.a.conn
-	if d, err := conn.timeout(); err != nil || d > hintTimeout {
-		conn.timeoutText = hintTimeout.String()
+	opts := h.a.conn.opts
+	if d, err := opts.ParseTimeout(); err != nil || d > hintTimeout {
+		opts.Timeout = hintTimeout.String()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*hintTimeout)
 	defer cancel()
-	client, err := conn.connect(ctx, false)
+	client, err := h.a.conn.connectWith(ctx, opts, false)
 	if err != nil {
 		return
 	}
