@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // MaxSubjectLen is the longest subject the tool accepts. The server refuses
@@ -94,4 +95,6 @@ func ReservedSubject(subject string) bool {
 	return false
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// isControl is terminal.IsControl: what counter shows escaped is what it
+// refuses in names it is given.
+func isControl(r rune) bool { return terminal.IsControl(r) }
