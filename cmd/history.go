@@ -9,7 +9,6 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
-	"github.com/jetcounter/counter/render"
 )
 
 func addHistory(a *app) {
@@ -71,7 +70,7 @@ counter history orders.done --json | jq -r 'select(.delta | startswith("-")) | .
 			return err
 		}
 		if note := historyNote(info, opts); note != "" {
-			fmt.Fprintln(a.env.Stderr, "counter: "+render.Visible(note))
+			a.term.Notef("%s", note)
 		}
 		return nil
 	}

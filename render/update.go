@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // UpdateJSON is `counter create … --update --json`: the plan, and what was
@@ -158,7 +159,7 @@ func (p Printer) UpdatePlan(plan *counters.UpdatePlan, result string, limit int)
 
 func (p Printer) visible(s string) string {
 	if p.TTY {
-		return Visible(s)
+		return terminal.Visible(s)
 	}
 	return s
 }
