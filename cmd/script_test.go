@@ -19,11 +19,12 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/embedded"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"counter": func() { os.Exit(Main(os.Args[1:], ProcessEnv())) },
+		"counter": func() { os.Exit(Main(os.Args[1:], terminal.System())) },
 	})
 }
 
