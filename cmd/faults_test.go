@@ -143,12 +143,17 @@ func TestSignalsEndConnectionSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	// Each accepted connection says a run has reached the dial: its
+	// signal handlers are installed by then (a signal sent earlier would
+	// find the default action and kill it).
+	dialed := make(chan struct{}, 16)
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			dialed <- struct{}{}
 			go io.Copy(io.Discard, conn) // never sends INFO
 		}
 	}()
@@ -167,7 +172,12 @@ func TestSignalsEndConnectionSetup(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
-			time.Sleep(300 * time.Millisecond) // let it reach the dial; a signal before is also fine
+			select {
+			case <-dialed:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("counter never dialed the server")
+			}
 			start := time.Now()
 			cmd.Process.Signal(sig)
 			select {
