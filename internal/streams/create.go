@@ -101,10 +101,12 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 	}
 	seen := map[string]bool{}
 	for _, src := range s.Sources {
-		key := src.Stream + "@" + src.Domain
+		// The same stream may be sourced several times with other filters
+		// (the sources record keys it by stream, then upstream subject);
+		// the same filter twice would count every counter twice.
+		key := sourcesKey([]*jetstream.StreamSource{src.StreamSource()})
 		if seen[key] {
-			// The server keys sources by name: two entries would collide.
-			return jetstream.StreamConfig{}, errkind.Invalidf("source %s is given twice: use one --source per upstream stream", src)
+			return jetstream.StreamConfig{}, errkind.Invalidf("source %s is given twice: each counter of it would be counted twice", src)
 		}
 		seen[key] = true
 		cfg.Sources = append(cfg.Sources, src.StreamSource())
@@ -296,6 +298,7 @@ func checkSource(ctx context.Context, c *counters.Client, src SourceSpec, mirror
 // ConfigDiff lists the fields `counter create` controls that differ between
 // an existing stream and the wanted configuration, as "field: have X, want Y".
 func ConfigDiff(have, want jetstream.StreamConfig) []string {
+	want = sealedAs(have, want)
 	var diffs []string
 	add := func(field string, h, w any) {
 		diffs = append(diffs, fmt.Sprintf("%s: have %v, want %v", field, h, w))
@@ -349,6 +352,19 @@ func ConfigDiff(have, want jetstream.StreamConfig) []string {
 		add("subject_delete_marker_ttl", have.SubjectDeleteMarkerTTL, want.SubjectDeleteMarkerTTL)
 	}
 	return diffs
+}
+
+// sealedAs is want with what sealing forces taken from have when have is
+// sealed: the server sets discard:new, no max_age, deny delete and purge,
+// no rollups on a seal, and keeps them whatever an update asks, so asking
+// for anything else could never converge.
+func sealedAs(have, want jetstream.StreamConfig) jetstream.StreamConfig {
+	if have.Sealed {
+		want.Sealed = true
+		want.Discard, want.MaxAge = have.Discard, have.MaxAge
+		want.DenyDelete, want.DenyPurge, want.AllowRollup = have.DenyDelete, have.DenyPurge, have.AllowRollup
+	}
+	return want
 }
 
 func unlimited(n int64) any {

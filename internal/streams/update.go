@@ -87,37 +87,54 @@ type UpdateInputs struct {
 	// Aggregate is the stream's counters by subject, with the sources
 	// records (Nats-Counter-Sources) that say what it last saw from each.
 	Aggregate map[string]counters.Counter
-	// Upstream is, by source key, the counters of each source that is
-	// added or re-mapped, as named upstream. A key not present was not
-	// read: UpstreamErr says why.
+	// Upstream is, by source id (sourceEdge.id), the counters of each
+	// source that is added or re-mapped, as named upstream. An id not
+	// present was not read: UpstreamErr says why.
 	Upstream    map[string][]counters.Counter
 	UpstreamErr map[string]string
 }
 
-// sourceEdge is one configured source seen by its key in the server's
-// Nats-Counter-Sources record.
+// sourceEdge is one configured source: key is how the server's
+// Nats-Counter-Sources record names its stream, id which subjects it takes
+// from there. The same stream may be sourced several times with other
+// filters (the record keys it by stream, then upstream subject), so a
+// source is its id: one whose filters stay is the same source, one whose
+// filters change is another.
 type sourceEdge struct {
-	src  *jetstream.StreamSource
-	edge topology.Edge
-	key  string
+	src     *jetstream.StreamSource
+	edge    topology.Edge
+	key, id string
 }
 
 func sourceEdges(srcs []*jetstream.StreamSource) []sourceEdge {
 	out := make([]sourceEdge, 0, len(srcs))
 	for _, s := range srcs {
 		e := counters.ConfigEdge(s)
-		out = append(out, sourceEdge{src: s, edge: e, key: topology.SourceKey(e, s.Name)})
+		key := topology.SourceKey(e, s.Name)
+		filters := sortedCopy(carriedFilters(e))
+		out = append(out, sourceEdge{src: s, edge: e, key: key, id: key + " " + strings.Join(filters, ",")})
 	}
 	return out
 }
 
-func findEdge(edges []sourceEdge, key string) *sourceEdge {
+// findSource is the source with that id.
+func findSource(edges []sourceEdge, id string) *sourceEdge {
 	for i := range edges {
-		if edges[i].key == key {
+		if edges[i].id == id {
 			return &edges[i]
 		}
 	}
 	return nil
+}
+
+// hasKey reports whether a source of edges has that record key.
+func hasKey(edges []sourceEdge, key string) bool {
+	return slices.ContainsFunc(edges, func(e sourceEdge) bool { return e.key == key })
+}
+
+// carries reports whether the source takes upstream subject subj.
+func (e sourceEdge) carries(subj string) bool {
+	return slices.ContainsFunc(carriedFilters(e.edge), func(f string) bool { return topology.Covers(f, subj) })
 }
 
 // renames is the part of a source's mapping that moves subjects: filters
@@ -186,11 +203,11 @@ func UpdateRefusal(have, want jetstream.StreamConfig) error {
 	}
 	old, next := sourceEdges(have.Sources), sourceEdges(want.Sources)
 	for _, n := range next {
-		if findEdge(old, n.key) != nil {
+		if hasKey(old, n.key) {
 			continue
 		}
 		for _, o := range old {
-			if o.src.Name != n.src.Name || findEdge(next, o.key) != nil {
+			if o.src.Name != n.src.Name || hasKey(next, o.key) {
 				continue
 			}
 			return errkind.Invalidf("source %s of %s would move from %s to %s: that is a new source key, and %s would count %s's whole value again (even with --force, nothing changed). To move it safely, create a new aggregate that sources %s, or remove the source in one update, add it back with another (its plan shows the value counted again) and reset %s afterwards",
@@ -218,7 +235,7 @@ func mergeControlled(have, want jetstream.StreamConfig) jetstream.StreamConfig {
 	out.Sources = nil
 	old := sourceEdges(have.Sources)
 	for _, n := range sourceEdges(want.Sources) {
-		if o := findEdge(old, n.key); o != nil && sameMapping(o.src, n.src) {
+		if o := findSource(old, n.id); o != nil && sameMapping(o.src, n.src) {
 			out.Sources = append(out.Sources, o.src)
 			continue
 		}
@@ -257,9 +274,9 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 	old, next := sourceEdges(in.Have.Sources), sourceEdges(in.Want.Sources)
 	deltas := map[string]*big.Int{}
 	counted := func(e sourceEdge) (*big.Int, int, bool) {
-		ctrs, ok := in.Upstream[e.key]
+		ctrs, ok := in.Upstream[e.id]
 		if !ok {
-			why := in.UpstreamErr[e.key]
+			why := in.UpstreamErr[e.id]
 			plan.Unknown = append(plan.Unknown, fmt.Sprintf("what source %s adds is unknown: %s", e.src.Name, cmp.Or(why, "it was not read")))
 			return nil, 0, false
 		}
@@ -286,7 +303,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 		return total, n, true
 	}
 	for _, n := range next {
-		o := findEdge(old, n.key)
+		o := findSource(old, n.id)
 		switch {
 		case o == nil:
 			c := ConfigChange{Field: "source", Op: "add", Item: specOf(n.src)}
@@ -319,15 +336,22 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 		}
 	}
 	for _, o := range old {
-		if findEdge(next, o.key) != nil {
+		if findSource(next, o.id) != nil {
 			continue
 		}
+		// What the aggregate keeps from this source: its record entries
+		// for the upstream subjects this source (not another of the same
+		// stream) carried.
 		kept, cnt := new(big.Int), 0
 		for _, ctr := range in.Aggregate {
-			if seen := ctr.Sources[o.key]; len(seen) > 0 {
-				for _, v := range seen {
+			counted := false
+			for subj, v := range ctr.Sources[o.key] {
+				if o.carries(subj) {
 					kept.Add(kept, v)
+					counted = true
 				}
+			}
+			if counted {
 				cnt++
 			}
 		}
@@ -461,7 +485,10 @@ func PlanUpdate(ctx context.Context, c *counters.Client, spec StreamSpec, opts C
 	if err := UpdateRefusal(have, want); err != nil {
 		return nil, err
 	}
-	merged := mergeControlled(have, want)
+	merged := sealedAs(have, mergeControlled(have, want))
+	if diffs := ConfigDiff(have, merged); have.Sealed && len(diffs) > 0 {
+		return nil, errkind.Invalidf("stream %s is sealed: it takes no more changes, increments or resets (%s); create a new stream for what you want", have.Name, strings.Join(diffs, "; "))
+	}
 	if len(ConfigDiff(have, merged)) == 0 {
 		return &UpdatePlan{Stream: want.Name, Exists: true, Have: have, Want: merged}, nil
 	}
@@ -497,11 +524,11 @@ func readUpdateInputs(ctx context.Context, c *counters.Client, in *UpdateInputs)
 	old, next := sourceEdges(in.Have.Sources), sourceEdges(in.Want.Sources)
 	var read []sourceEdge
 	for _, n := range next {
-		if o := findEdge(old, n.key); o == nil || !sameMapping(o.src, n.src) {
+		if o := findSource(old, n.id); o == nil || !sameMapping(o.src, n.src) {
 			read = append(read, n)
 		}
 	}
-	removed := slices.ContainsFunc(old, func(o sourceEdge) bool { return findEdge(next, o.key) == nil })
+	removed := slices.ContainsFunc(old, func(o sourceEdge) bool { return findSource(next, o.id) == nil })
 	if len(read) == 0 && !removed {
 		return nil
 	}
@@ -531,11 +558,11 @@ func readUpdateInputs(ctx context.Context, c *counters.Client, in *UpdateInputs)
 		if err != nil {
 			// A missing or unreadable source is already a refusal; with
 			// --force its effect is shown as unknown.
-			in.UpstreamErr[e.key] = err.Error()
+			in.UpstreamErr[e.id] = err.Error()
 			continue
 		}
 		seen := map[string]bool{}
-		in.Upstream[e.key] = slices.DeleteFunc(ctrs, func(ctr counters.Counter) bool {
+		in.Upstream[e.id] = slices.DeleteFunc(ctrs, func(ctr counters.Counter) bool {
 			dup := seen[ctr.Subject]
 			seen[ctr.Subject] = true
 			return dup
