@@ -110,3 +110,29 @@ func TestSealedStreamUpdate(t *testing.T) {
 		t.Fatalf("create of what the sealed stream is: %v; want unchanged", err)
 	}
 }
+
+// TestUpdateComparesMaxMsgSize: create sets no message size limit, and
+// --update puts it back when another client set one (a counter grows into
+// it and then refuses every increment), instead of saying "unchanged".
+func TestUpdateComparesMaxMsgSize(t *testing.T) {
+	t.Parallel()
+	c := countertest.NewClient(t, testserver.Single(t))
+	spec := streams.StreamSpec{Name: "MS", Subjects: []string{"ms.>"}}
+	countertest.MustCreate(t, c, spec)
+	info, err := c.StreamInfo(ctx, "MS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := info.Config
+	cfg.MaxMsgSize = 170
+	if _, err := c.JetStream().UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	plan := planAndApply(t, c, spec)
+	if ch := findChange(plan, "max_msg_size", "change"); ch == nil || ch.Have != "170" || ch.Want != "unlimited" {
+		t.Fatalf("plan: %+v; want max_msg_size 170 -> unlimited", plan.Changes)
+	}
+	if info, err := c.StreamInfo(ctx, "MS"); err != nil || info.Config.MaxMsgSize > 0 {
+		t.Fatalf("after the update: max_msg_size %d, %v", info.Config.MaxMsgSize, err)
+	}
+}

@@ -348,6 +348,9 @@ func ConfigDiff(have, want jetstream.StreamConfig) []string {
 	if unlimited(have.MaxBytes) != unlimited(want.MaxBytes) {
 		add("max_bytes", unlimited(have.MaxBytes), unlimited(want.MaxBytes))
 	}
+	if unlimited(int64(have.MaxMsgSize)) != unlimited(int64(want.MaxMsgSize)) {
+		add("max_msg_size", unlimited(int64(have.MaxMsgSize)), unlimited(int64(want.MaxMsgSize)))
+	}
 	if have.SubjectDeleteMarkerTTL != want.SubjectDeleteMarkerTTL {
 		add("subject_delete_marker_ttl", have.SubjectDeleteMarkerTTL, want.SubjectDeleteMarkerTTL)
 	}

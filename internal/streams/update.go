@@ -250,6 +250,7 @@ func mergeControlled(have, want jetstream.StreamConfig) jetstream.StreamConfig {
 	out.MaxAge = want.MaxAge
 	out.MaxMsgs = want.MaxMsgs
 	out.MaxBytes = want.MaxBytes
+	out.MaxMsgSize = want.MaxMsgSize
 	out.SubjectDeleteMarkerTTL = want.SubjectDeleteMarkerTTL
 	return out
 }
@@ -392,6 +393,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 	change("max_msgs", unlimited(in.Have.MaxMsgs), unlimited(in.Want.MaxMsgs), safer)
 	change("max_bytes", unlimited(in.Have.MaxBytes), unlimited(in.Want.MaxBytes), safer)
 	change("subject_delete_marker_ttl", in.Have.SubjectDeleteMarkerTTL, in.Want.SubjectDeleteMarkerTTL, safer)
+	change("max_msg_size", unlimited(int64(in.Have.MaxMsgSize)), unlimited(int64(in.Want.MaxMsgSize)), noValues+"; counters can grow past the old size limit (a value at it refuses every increment)")
 
 	subjects := make([]string, 0, len(deltas))
 	for s, d := range deltas {
