@@ -136,3 +136,35 @@ func TestUpdateComparesMaxMsgSize(t *testing.T) {
 		t.Fatalf("after the update: max_msg_size %d, %v", info.Config.MaxMsgSize, err)
 	}
 }
+
+// TestAggregateOverValuesItCannotCarry: a source holding a counter too
+// large for an aggregate to carry would block that source forever (lag 0,
+// no error), so no counter would ever reach the aggregate. create refuses
+// it, naming the counter, and --update's plan needs --force for it.
+func TestAggregateOverValuesItCannotCarry(t *testing.T) {
+	t.Parallel()
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "BIGL", Subjects: []string{"bigl.>"}})
+	huge := new(big.Int).Exp(big.NewInt(10), big.NewInt(40_000), nil)
+	if _, err := c.Incr(ctx, "bigl.h", huge, ""); err != nil {
+		t.Fatal(err)
+	}
+	countertest.Incr(t, c, "bigl.small", 1)
+	spec := streams.StreamSpec{Name: "BIGA", Subjects: []string{"biga.>"}, Sources: countertest.Sources(t, "BIGL:bigl.>:biga.>")}
+	_, err := streams.Create(ctx, c, spec, streams.CreateOptions{})
+	if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "bigl.h has 40001 digits") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("create over a 40,001-digit value: %v; want refused naming bigl.h", err)
+	}
+	if _, err := c.StreamInfo(ctx, "BIGA"); !errors.Is(err, errkind.ErrNotFound) {
+		t.Fatalf("BIGA exists after the refusal: %v", err)
+	}
+
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "BIGA", Subjects: []string{"biga.>"}})
+	plan, err := streams.PlanUpdate(ctx, c, spec, streams.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Refusals) != 1 || !strings.Contains(plan.Refusals[0], "bigl.h has 40001 digits") {
+		t.Fatalf("--update adding the source: refusals %q; want one naming bigl.h", plan.Refusals)
+	}
+}

@@ -87,9 +87,10 @@ type UpdateInputs struct {
 	// Aggregate is the stream's counters by subject, with the sources
 	// records (Nats-Counter-Sources) that say what it last saw from each.
 	Aggregate map[string]counters.Counter
-	// Upstream is, by source id (sourceEdge.id), the counters of each
-	// source that is added or re-mapped, as named upstream. An id not
-	// present was not read: UpstreamErr says why.
+	// Upstream is, by source key, the counters of each source that is
+	// added or re-mapped, as named upstream (two sources of one stream
+	// share a key: each takes the subjects it carries). A key not present
+	// was not read: UpstreamErr says why.
 	Upstream    map[string][]counters.Counter
 	UpstreamErr map[string]string
 }
@@ -117,14 +118,46 @@ func sourceEdges(srcs []*jetstream.StreamSource) []sourceEdge {
 	return out
 }
 
-// findSource is the source with that id.
-func findSource(edges []sourceEdge, id string) *sourceEdge {
-	for i := range edges {
-		if edges[i].id == id {
-			return &edges[i]
+// pairSources finds, for each new source, the old one it continues (nil:
+// it is added): the one with the same stream and filters, or else the only
+// source of its stream on both sides (a filter or transform that changes).
+// Old sources that continue none are removed.
+func pairSources(old, next []sourceEdge) (prev []*sourceEdge, removed []sourceEdge) {
+	prev = make([]*sourceEdge, len(next))
+	used := make([]bool, len(old))
+	for i, n := range next {
+		for j, o := range old {
+			if !used[j] && o.id == n.id {
+				prev[i], used[j] = &old[j], true
+				break
+			}
 		}
 	}
-	return nil
+	count := func(edges []sourceEdge, key string) int {
+		k := 0
+		for _, e := range edges {
+			if e.key == key {
+				k++
+			}
+		}
+		return k
+	}
+	for i, n := range next {
+		if prev[i] != nil || count(next, n.key) != 1 || count(old, n.key) != 1 {
+			continue
+		}
+		for j, o := range old {
+			if !used[j] && o.key == n.key {
+				prev[i], used[j] = &old[j], true
+			}
+		}
+	}
+	for j, o := range old {
+		if !used[j] {
+			removed = append(removed, o)
+		}
+	}
+	return prev, removed
 }
 
 // hasKey reports whether a source of edges has that record key.
@@ -233,9 +266,10 @@ func mergeControlled(have, want jetstream.StreamConfig) jetstream.StreamConfig {
 	// A source that stays as it is keeps its configuration verbatim (start
 	// sequence or time, deliver prefix: set by others, not ours to reset).
 	out.Sources = nil
-	old := sourceEdges(have.Sources)
-	for _, n := range sourceEdges(want.Sources) {
-		if o := findSource(old, n.id); o != nil && sameMapping(o.src, n.src) {
+	next := sourceEdges(want.Sources)
+	prev, _ := pairSources(sourceEdges(have.Sources), next)
+	for i, n := range next {
+		if o := prev[i]; o != nil && sameMapping(o.src, n.src) {
 			out.Sources = append(out.Sources, o.src)
 			continue
 		}
@@ -273,19 +307,24 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 	noValues := "no value changes"
 
 	old, next := sourceEdges(in.Have.Sources), sourceEdges(in.Want.Sources)
+	sources := len(next)
 	deltas := map[string]*big.Int{}
 	counted := func(e sourceEdge) (*big.Int, int, bool) {
-		ctrs, ok := in.Upstream[e.id]
+		ctrs, ok := in.Upstream[e.key]
 		if !ok {
-			why := in.UpstreamErr[e.id]
+			why := in.UpstreamErr[e.key]
 			plan.Unknown = append(plan.Unknown, fmt.Sprintf("what source %s adds is unknown: %s", e.src.Name, cmp.Or(why, "it was not read")))
 			return nil, 0, false
 		}
 		total, n := new(big.Int), 0
+		var over []string
 		for _, u := range ctrs {
 			dest, ok := e.edge.MapUp(u.Subject)
 			if !ok {
 				continue
+			}
+			if too := tooLargeToCarry(u, e.src.Name, sources); too != "" && len(over) < 5 {
+				over = append(over, too)
 			}
 			d := new(big.Int).Set(u.Value)
 			if last := in.Aggregate[dest].Sources[e.key][u.Subject]; last != nil {
@@ -301,10 +340,14 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 			total.Add(total, d)
 			n++
 		}
+		if len(over) > 0 {
+			plan.Refusals = append(plan.Refusals, fmt.Sprintf("source %s holds counters too large for %s to carry (%s): the source would stop at the first of them, silently, and what this plan adds would never come; reset them in %s first", specOf(e.src), name, strings.Join(over, ", "), e.src.Name))
+		}
 		return total, n, true
 	}
-	for _, n := range next {
-		o := findSource(old, n.id)
+	prev, removed := pairSources(old, next)
+	for i, n := range next {
+		o := prev[i]
 		switch {
 		case o == nil:
 			c := ConfigChange{Field: "source", Op: "add", Item: specOf(n.src)}
@@ -336,10 +379,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 			add(c)
 		}
 	}
-	for _, o := range old {
-		if findSource(next, o.id) != nil {
-			continue
-		}
+	for _, o := range removed {
 		// What the aggregate keeps from this source: its record entries
 		// for the upstream subjects this source (not another of the same
 		// stream) carried.
@@ -498,7 +538,7 @@ func PlanUpdate(ctx context.Context, c *counters.Client, spec StreamSpec, opts C
 	if err != nil {
 		return nil, err
 	}
-	refusals, err := refusals(ctx, c, d, merged, spec)
+	refusals, err := refusals(ctx, c, d, merged, spec, false)
 	if err != nil {
 		return nil, err
 	}
@@ -525,13 +565,13 @@ func PlanUpdate(ctx context.Context, c *counters.Client, spec StreamSpec, opts C
 func readUpdateInputs(ctx context.Context, c *counters.Client, in *UpdateInputs) error {
 	old, next := sourceEdges(in.Have.Sources), sourceEdges(in.Want.Sources)
 	var read []sourceEdge
-	for _, n := range next {
-		if o := findSource(old, n.id); o == nil || !sameMapping(o.src, n.src) {
+	prev, removed := pairSources(old, next)
+	for i, n := range next {
+		if o := prev[i]; o == nil || !sameMapping(o.src, n.src) {
 			read = append(read, n)
 		}
 	}
-	removed := slices.ContainsFunc(old, func(o sourceEdge) bool { return findSource(next, o.id) == nil })
-	if len(read) == 0 && !removed {
+	if len(read) == 0 && len(removed) == 0 {
 		return nil
 	}
 	in.Aggregate = map[string]counters.Counter{}
@@ -560,15 +600,18 @@ func readUpdateInputs(ctx context.Context, c *counters.Client, in *UpdateInputs)
 		if err != nil {
 			// A missing or unreadable source is already a refusal; with
 			// --force its effect is shown as unknown.
-			in.UpstreamErr[e.id] = err.Error()
+			in.UpstreamErr[e.key] = err.Error()
 			continue
 		}
 		seen := map[string]bool{}
-		in.Upstream[e.id] = slices.DeleteFunc(ctrs, func(ctr counters.Counter) bool {
+		for _, ctr := range in.Upstream[e.key] {
+			seen[ctr.Subject] = true // read for another source of the stream
+		}
+		in.Upstream[e.key] = append(in.Upstream[e.key], slices.DeleteFunc(ctrs, func(ctr counters.Counter) bool {
 			dup := seen[ctr.Subject]
 			seen[ctr.Subject] = true
 			return dup
-		})
+		})...)
 	}
 	return nil
 }
