@@ -90,10 +90,21 @@ type HistoryMsg struct {
 	// message (when known); StartsCounter says whether older ones were
 	// purged.
 	FirstRetained bool
+	// NothingBefore: the stream never removed a message (its first
+	// sequence is 1 and it has no gaps), so a counter's first retained
+	// message is its first message, whatever it looks like.
+	NothingBefore bool
 }
 
-// StartsCounter reports whether m can be its counter's very first message.
-func (m HistoryMsg) StartsCounter() bool { return looksFirst(m) }
+// StartsCounter reports whether m is, or can be, its counter's very first
+// message: nothing older was purged.
+func (m HistoryMsg) StartsCounter() bool { return looksFirst(m) || m.NothingBefore }
+
+// UnexplainedRecord reports whether m, a counter's first message, carries
+// what no first message can: a sources record (or a value) that no source
+// message explains. A client can write Nats-Counter-Sources on a counter's
+// first message; the server stores it and counts on from it.
+func (m HistoryMsg) UnexplainedRecord() bool { return m.NothingBefore && !looksFirst(m) }
 
 // AuditProblem is one thing that does not hold, at the message where it
 // first appears.
@@ -208,10 +219,20 @@ func (a *Auditor) Add(m HistoryMsg) {
 		a.counters[m.Subject] = st
 		// The first retained message starts the chain. When it looks
 		// like the counter's first message, it is itself checked against
-		// an empty past.
-		if looksFirst(m) {
+		// an empty past. When nothing was ever removed it is the first
+		// message, and what it holds that no first message can is a
+		// finding, not purged history.
+		switch {
+		case looksFirst(m):
 			st.audit.Complete = true
 			st.value, st.direct = new(big.Int), new(big.Int)
+		case m.UnexplainedRecord() && m.Err == nil && m.Value != nil:
+			st.audit.Complete = true
+			st.problem(AuditProblem{
+				Seq: m.Seq, Check: CheckSourcesRecord,
+				Message:  fmt.Sprintf("the counter's first message (nothing was ever removed before it) holds %s with delta %s and sources record %s, which no source message explains: written by another client? Later sourced deltas count from it", m.Value, counters.Signed(m.Delta), sourcesText(m.Sources)),
+				Expected: "{}", Found: sourcesText(m.Sources),
+			})
 		}
 	}
 	st.audit.Messages++
@@ -462,6 +483,7 @@ func Audit(ctx context.Context, c *counters.Client, patterns []string, opts Audi
 				FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: time.Minute,
 			}, func(m HistoryMsg) error {
 				m.Origin.Stream = originName(origins, m.Origin.Key)
+				m.NothingBefore = nothingRemoved(sp.Info)
 				auditor.Add(m)
 				return nil
 			})
@@ -679,4 +701,11 @@ func sourceFilters(s *jetstream.StreamSource) []string {
 		return []string{">"}
 	}
 	return out
+}
+
+// nothingRemoved reports whether the stream never removed a message: its
+// first sequence is 1 and it has no gaps, so every counter's first
+// retained message is its first message.
+func nothingRemoved(info *jetstream.StreamInfo) bool {
+	return info.State.FirstSeq <= 1 && info.State.NumDeleted == 0
 }
