@@ -143,7 +143,14 @@ type CounterAudit struct {
 	Problems     []AuditProblem
 	MoreProblems int
 	Warnings     []AuditProblem
+
+	// seenSeq is, by source key and upstream subject, the upstream
+	// sequence of the last sourced message (Nats-Stream-Source).
+	seenSeq map[originKey]uint64
 }
+
+// originKey names one upstream counter of a sources record.
+type originKey struct{ key, subject string }
 
 // OK reports whether every check held.
 func (a *CounterAudit) OK() bool { return len(a.Problems) == 0 }
@@ -161,6 +168,7 @@ type counterState struct {
 	prevSeq uint64
 	sources counters.Sources
 	direct  *big.Int
+	seenSeq map[originKey]uint64
 }
 
 // Auditor recounts counters from their retained history, one message at a
@@ -193,6 +201,7 @@ func (a *Auditor) Results() []CounterAudit {
 	for _, st := range a.counters {
 		res := st.audit
 		res.Problems = slices.Clone(res.Problems)
+		res.seenSeq = st.seenSeq
 		if st.value != nil {
 			res.Value = new(big.Int).Set(st.value)
 			res.Direct = new(big.Int).Sub(st.value, st.sources.Total())
@@ -237,6 +246,12 @@ func (a *Auditor) Add(m HistoryMsg) {
 	}
 	st.audit.Messages++
 	st.audit.LastSeq = m.Seq
+	if !m.Origin.Direct() && m.Origin.Seq > 0 {
+		if st.seenSeq == nil {
+			st.seenSeq = map[originKey]uint64{}
+		}
+		st.seenSeq[originKey{m.Origin.Key, m.Origin.Subject}] = m.Origin.Seq
+	}
 	st.check(m)
 	st.prevSeq = m.Seq
 }
@@ -533,7 +548,7 @@ type upstream struct {
 	err         error // looking the stream up (or reading it) failed
 	// values holds the last value of every counter the source carries,
 	// when many counters are checked against it (read at once).
-	values map[string]*big.Int
+	values map[string]counters.Counter
 }
 
 // bulkUpstreamAfter is how many counters of one source are checked with a
@@ -602,10 +617,10 @@ func checkUpstreams(ctx context.Context, c *counters.Client, info *jetstream.Str
 			u.info, err = dc.StreamInfo(ctx, u.name)
 		}
 		if err == nil && perKey[key] > bulkUpstreamAfter {
-			u.values = map[string]*big.Int{}
+			u.values = map[string]counters.Counter{}
 			for _, filters := range counters.ConsumerFilters(sourceFilters(u.src)) {
 				err = dc.ReadLast(ctx, u.name, filters, func(ctr counters.Counter) error {
-					u.values[ctr.Subject] = ctr.Value
+					u.values[ctr.Subject] = ctr
 					return nil
 				})
 				if err != nil {
@@ -617,7 +632,7 @@ func checkUpstreams(ctx context.Context, c *counters.Client, info *jetstream.Str
 	}
 	counters.Parallel(ctx, len(jobs), func(i int) {
 		j := jobs[i]
-		j.warn = upstreamWarning(ctx, c, j.key, j.subj, j.up, j.lastSeen, info.Config.Name)
+		j.warn = upstreamWarning(ctx, c, j.key, j.subj, j.up, j.lastSeen, results[j.counter].seenSeq[originKey{j.key, j.subj}], info.Config.Name)
 	}, func(int) {})
 	for _, j := range jobs {
 		if j.warn != nil {
@@ -626,7 +641,7 @@ func checkUpstreams(ctx context.Context, c *counters.Client, info *jetstream.Str
 	}
 }
 
-func upstreamWarning(ctx context.Context, c *counters.Client, key, subj string, u *upstream, lastSeen *big.Int, stream string) *AuditProblem {
+func upstreamWarning(ctx context.Context, c *counters.Client, key, subj string, u *upstream, lastSeen *big.Int, seenSeq uint64, stream string) *AuditProblem {
 	warn := func(format string, args ...any) *AuditProblem {
 		return &AuditProblem{Check: CheckUpstream, Message: fmt.Sprintf(format, args...)}
 	}
@@ -645,20 +660,25 @@ func upstreamWarning(ctx context.Context, c *counters.Client, key, subj string, 
 	if err != nil {
 		return warn("source %s could not be read: %v", u.id, err)
 	}
-	var cur *big.Int
+	var (
+		cur    *big.Int
+		curSeq uint64
+	)
 	if u.values != nil {
-		cur = u.values[subj]
+		if ctr, ok := u.values[subj]; ok {
+			cur, curSeq = ctr.Value, ctr.Seq
+		}
 	} else if u.info.Config.AllowDirect || u.info.Config.MirrorDirect {
 		ctr, err := dc.ReadOne(ctx, u.name, subj, counters.ReadLeader)
 		if err != nil && !errors.Is(err, errkind.ErrNotFound) {
 			return warn("source %s %s could not be read: %v", u.id, subj, err)
 		}
 		if ctr != nil {
-			cur = ctr.Value
+			cur, curSeq = ctr.Value, ctr.Seq
 		}
 	} else {
 		err := dc.ReadLast(ctx, u.name, []string{subj}, func(ctr counters.Counter) error {
-			cur = ctr.Value
+			cur, curSeq = ctr.Value, ctr.Seq
 			return nil
 		})
 		if err != nil {
@@ -681,6 +701,14 @@ func upstreamWarning(ctx context.Context, c *counters.Client, key, subj string, 
 	}
 	if cur.Cmp(lastSeen) == 0 {
 		return nil
+	}
+	if seenSeq > 0 && curSeq > 0 && curSeq < seenSeq {
+		// The message this stream last saw is gone upstream: the source's
+		// counter rolled back, and deletes never flow through sources.
+		p := warn("deleted: source %s %s is %s (seq %d), but the message %s last saw from it (seq %d, value %s) was deleted there: %s keeps %s until the source's next change of it",
+			u.id, subj, cur, curSeq, stream, seenSeq, lastSeen, stream, lastSeen)
+		p.Expected, p.Found = cur.String(), lastSeen.String()
+		return p
 	}
 	p := warn("behind: source %s %s is %s, last seen %s (by %s; the source reports a lag of %d messages)",
 		u.id, subj, cur, lastSeen, counters.Signed(new(big.Int).Sub(cur, lastSeen)), u.lag)

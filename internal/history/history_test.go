@@ -588,3 +588,32 @@ func TestForgedSourcesRecord(t *testing.T) {
 		t.Fatalf("history: purged %v, starts %v, unexplained %v; want the first message, its record unexplained", info.Purged(), msgs[0].StartsCounter(), msgs[0].UnexplainedRecord())
 	}
 }
+
+// TestAuditSaysDeletedNotBehind: deleting a counter's last message rolls
+// it back upstream, and deletes never flow through sources; the aggregate
+// keeps the newer value. audit says the message was deleted, not that the
+// aggregate is behind.
+func TestAuditSaysDeletedNotBehind(t *testing.T) {
+	t.Parallel()
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DL", Subjects: []string{"dl.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DLA", Sources: countertest.Sources(t, "DL:dl.>:dla.>")})
+	countertest.Incr(t, c, "dl.x", 5)
+	last := countertest.Incr(t, c, "dl.x", 3)
+	countertest.WaitValue(t, c, "DLA", "dla.x", "8")
+	s, err := c.Stream(ctx, "DL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMsg(ctx, last.Seq); err != nil {
+		t.Fatal(err)
+	}
+	r := auditAt(t, c, "DLA", "dla.>")
+	if len(r.Counters) != 1 || len(r.Counters[0].Warnings) != 1 {
+		t.Fatalf("audit: %+v", r.Counters)
+	}
+	w := r.Counters[0].Warnings[0]
+	if !strings.HasPrefix(w.Message, "deleted: source DL dl.x is 5") || !strings.Contains(w.Message, "was deleted there") {
+		t.Fatalf("warning %q: want it to say the message was deleted", w.Message)
+	}
+}
