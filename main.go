@@ -6,8 +6,9 @@ import (
 	"os"
 
 	"github.com/jetcounter/counter/cmd"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 func main() {
-	os.Exit(cmd.Main(os.Args[1:], cmd.ProcessEnv()))
+	os.Exit(cmd.Main(os.Args[1:], terminal.System()))
 }

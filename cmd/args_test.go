@@ -7,7 +7,7 @@ import (
 )
 
 func TestNormalizeArgs(t *testing.T) {
-	app := newApp(Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+	app := newApp(testIO(nil, &bytes.Buffer{}, &bytes.Buffer{}, false, false))
 	for _, tc := range []struct {
 		in, want []string
 		verb     string

@@ -59,7 +59,7 @@ counter audit 'count.>' --json > audit.jsonl || echo "audit failed: $?"`)
 		case len(report.Unmatched) > 0:
 			return errkind.NotFoundf("%s", summary)
 		}
-		fmt.Fprintln(a.env.Stderr, "counter: "+summary)
+		a.term.Notef("%s", summary)
 		return nil
 	}
 }

@@ -1,10 +1,13 @@
 package cmd
 
 import (
+	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jetcounter/counter/internal/embedded"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // cliServer starts a real server with JetStream for one test of the command
@@ -19,6 +22,19 @@ func cliServer(t *testing.T) string {
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	return s.ClientURL()
+}
+
+// testIO is a terminal for Main in a test: the streams given, stdout
+// never a terminal, no colour.
+func testIO(stdin io.Reader, stdout, stderr io.Writer, stdinTTY, stderrTTY bool) *terminal.IO {
+	t, _, _, _ := terminal.Test()
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	t.SetStdin(stdin, stdinTTY)
+	t.SetStdout(stdout, false)
+	t.SetStderr(stderr, stderrTTY)
+	return t
 }
 
 // mustRunAt runs counter against url and fails the test unless it exits 0;

@@ -21,7 +21,7 @@ counter completion zsh > "${fpath[1]}/_counter"
 # fish
 counter completion fish > ~/.config/fish/completions/counter.fish`)
 	a.verbs["completion"] = func(context.Context) error {
-		return a.writeCompletion(shell, a.env.Stdout)
+		return a.writeCompletion(shell, a.term.Out())
 	}
 }
 
@@ -42,7 +42,7 @@ func (a *app) writeCompletion(shell string, w io.Writer) error {
 			tmpl = zshWithHints(fisk.ZshCompletionTemplate)
 		}
 		a.fisk.UsageWriter(w)
-		defer a.fisk.UsageWriter(a.env.Stdout)
+		defer a.fisk.UsageWriter(a.term.Out())
 		return a.fisk.UsageForContextWithTemplate(ctx, 2, tmpl)
 	case "fish":
 		return fishCompletion(a.fisk.Model(), w)

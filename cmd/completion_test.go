@@ -13,7 +13,7 @@ func TestCompletionsUpToDate(t *testing.T) {
 	for _, shell := range []string{"bash", "zsh", "fish"} {
 		t.Run(shell, func(t *testing.T) {
 			var buf bytes.Buffer
-			a := newApp(Env{Stdout: &buf, Stderr: &buf})
+			a := newApp(testIO(nil, &buf, &buf, false, false))
 			if err := a.writeCompletion(shell, &buf); err != nil {
 				t.Fatal(err)
 			}
@@ -31,7 +31,7 @@ func TestCompletionsUpToDate(t *testing.T) {
 
 func TestFishCompletionNamesEveryVerb(t *testing.T) {
 	var buf bytes.Buffer
-	a := newApp(Env{Stdout: &buf, Stderr: &buf})
+	a := newApp(testIO(nil, &buf, &buf, false, false))
 	if err := a.writeCompletion("fish", &buf); err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ counter create EU --subjects 'count.eu.>' --source 'DE_COPY:count.de.>:count.eu.
 			return err
 		}
 		for _, w := range res.Warnings {
-			fmt.Fprintln(a.env.Stderr, "counter: warning: "+w)
+			a.term.Warnf("%s", w)
 		}
 		return a.printer(asJSON).Create(res, dryRun)
 	}
@@ -131,17 +131,17 @@ func (a *app) update(ctx context.Context, client *counters.Client, plan *streams
 		return refused()
 	}
 	for _, r := range plan.Refusals {
-		fmt.Fprintln(a.env.Stderr, "counter: warning: "+redact(r)+" (updated anyway: --force)")
+		a.term.Warnf("%s (updated anyway: --force)", r)
 	}
 	asked := false
 	if plan.ValuesChange() && !force {
-		if !a.env.StdinTTY || !a.env.StderrTTY {
+		if !a.term.CanPrompt() {
 			return errkind.Refusedf("the update of stream %s changes counter values: pass --force (see the plan with --dry-run); nothing changed", plan.Stream)
 		}
-		if err := (render.Printer{W: a.env.Stderr, TTY: true}).UpdatePlan(plan, "", shownCounters); err != nil {
+		if err := render.NewErrPrinter(a.term).UpdatePlan(plan, "", shownCounters); err != nil {
 			return err
 		}
-		switch yes, interrupted := a.askYes(ctx, fmt.Sprintf("Update stream %s? Counter values change as shown, at every tier above too.", plan.Stream)); {
+		switch yes, interrupted := a.term.Confirm(ctx, fmt.Sprintf("Update stream %s? Counter values change as shown, at every tier above too.", plan.Stream)); {
 		case interrupted:
 			return errkind.Refusedf("update cancelled (interrupted): nothing changed")
 		case !yes:

@@ -33,7 +33,7 @@ counter demo --keep`)
 		err := a.runDemo(ctx, keep)
 		if err != nil && ctx.Err() != nil {
 			// Ctrl-C: as watch and server, a clean stop.
-			fmt.Fprintln(a.env.Stderr, "counter: demo interrupted; its server stopped and its store is removed")
+			a.term.Notef("demo interrupted; its server stopped and its store is removed")
 			return nil
 		}
 		return err
@@ -55,7 +55,7 @@ func (a *app) runDemo(ctx context.Context, keep bool) error {
 	}
 	defer func() { s.Shutdown(); s.WaitForShutdown() }()
 	url := s.ClientURL()
-	out := a.env.Stdout
+	out := a.term.Out()
 	fmt.Fprintf(out, "# counter demo: a nats-server with JetStream on %s, store %s (removed at the end)\n", url, dir)
 
 	steps := func(list ...demoStep) error {
@@ -87,7 +87,7 @@ func (a *app) runDemo(ctx context.Context, keep bool) error {
 	}
 	fmt.Fprintf(out, "\n# a writer now adds 1 to count.de.hits and count.pl.hits every %s in the background\n", demoWriteEvery)
 	watch := demoStep{"a live table for a few seconds (it closes by itself; in a pipe, JSON lines)", []string{"watch", "count.>", "--duration", "4s"}}
-	if !a.env.StdoutTTY {
+	if !a.term.StdoutTTY() {
 		watch = demoStep{"live updates for a few seconds: JSON lines in a pipe, a live table at a terminal", []string{"watch", "count.>", "--interval", "1s", "--duration", "3s"}}
 	}
 	err = steps(
@@ -118,7 +118,7 @@ func (a *app) runDemo(ctx context.Context, keep bool) error {
 	fmt.Fprintf(out, "export NATS_URL=%s\n", url)
 	fmt.Fprintf(out, "counter get 'count.>'\n")
 	<-ctx.Done()
-	fmt.Fprintln(a.env.Stderr, "counter: stopping the demo server; its store is removed")
+	a.term.Notef("stopping the demo server; its store is removed")
 	return nil
 }
 
@@ -128,15 +128,14 @@ func (a *app) demoRun(ctx context.Context, url string, st demoStep) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	out := a.env.Stdout
+	out := a.term.Out()
 	if st.say != "" {
 		fmt.Fprintf(out, "\n# %s\n", st.say)
 	}
 	fmt.Fprintf(out, "$ counter %s\n", shellJoin(st.args))
-	env := a.env
 	// A child never asks: no question may stop a demo in a pipe or in CI.
-	env.Stdin, env.StdinTTY = strings.NewReader(""), false
-	if code := Main(append([]string{"--server", url}, st.args...), env); code != ExitOK {
+	term := a.term.WithStdin(strings.NewReader(""), false)
+	if code := Main(append([]string{"--server", url}, st.args...), term); code != ExitOK {
 		return fmt.Errorf("demo: 'counter %s' exited %d", shellJoin(st.args), code)
 	}
 	return nil

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
@@ -81,7 +80,7 @@ counter get count.eu.hits --settle`)
 func (a *app) sourcesWarnings(list []counters.Counter) {
 	for _, c := range list {
 		if c.SourcesError != nil {
-			fmt.Fprintf(a.env.Stderr, "counter: warning: %s in %s: %v (written by another client?); its value does not depend on it\n", render.Visible(c.Subject), c.Stream, render.Visible(c.SourcesError.Error()))
+			a.term.Warnf("%s in %s: %v (written by another client?); its value does not depend on it", c.Subject, c.Stream, c.SourcesError)
 		}
 	}
 }

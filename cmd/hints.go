@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // hintTimeout bounds what completing a word may cost: a shell must never
@@ -68,16 +70,25 @@ func (h *hints) load() {
 	if !slices.Contains(os.Args, "--completion-bash") {
 		return
 	}
-	conn := *h.a.conn
-	if d, err := conn.timeout(); err != nil || d > hintTimeout {
-		conn.timeoutText = hintTimeout.String()
+	opts := h.a.conn.opts
+	if d, err := opts.ParseTimeout(); err != nil || d > hintTimeout {
+		opts.Timeout = hintTimeout.String()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*hintTimeout)
 	defer cancel()
-	client, err := conn.connect(ctx, false)
+	client, err := h.a.conn.connectWith(ctx, opts, false)
 	if err != nil {
 		return
 	}
 	defer client.Conn().Close()
-	h.streamNames, h.subjectList = client.CompletionWords(ctx, hintMaxSubjects)
+	streams, subjects := client.CompletionWords(ctx, hintMaxSubjects)
+	h.streamNames, h.subjectList = shownWords(streams), shownWords(subjects)
+}
+
+// shownWords leaves out every word that terminal.Visible would change: fisk
+// prints completion words itself, raw, and the shell shows them on the
+// terminal. A stream's subject pattern chosen by another client may hold
+// ESC; counter refuses such a subject as an argument anyway.
+func shownWords(words []string) []string {
+	return slices.DeleteFunc(words, func(w string) bool { return terminal.Visible(w) != w })
 }

@@ -72,7 +72,7 @@ func TestCompletionHints(t *testing.T) {
 func TestCompletionScriptsAskTheServer(t *testing.T) {
 	for _, shell := range []string{"zsh", "fish"} {
 		var out strings.Builder
-		a := newApp(Env{Stdout: &out, Stderr: &out})
+		a := newApp(testIO(nil, &out, &out, false, false))
 		if err := a.writeCompletion(shell, &out); err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/history"
-	"github.com/jetcounter/counter/render"
 )
 
 func addHistory(a *app) {
@@ -72,7 +71,7 @@ counter history orders.done --json | jq -r 'select(.delta | startswith("-")) | .
 			return err
 		}
 		if note := historyNote(info, opts); note != "" {
-			fmt.Fprintln(a.env.Stderr, "counter: "+render.Visible(note))
+			a.term.Notef("%s", note)
 		}
 		return nil
 	}

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"fmt"
 	"math/big"
 
 	"github.com/jetcounter/counter/internal/counters"
@@ -61,7 +60,7 @@ func (a *app) incr(ctx context.Context, subject string, d *big.Int, id string, a
 		return err
 	}
 	if res.Duplicate && !asJSON {
-		fmt.Fprintf(a.env.Stderr, "counter: message id %q was already applied: counter %s not changed\n", id, subject)
+		a.term.Notef("message id %q was already applied: counter %s not changed", id, subject)
 	}
 	return a.printer(asJSON).Incr(res)
 }

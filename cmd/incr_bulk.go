@@ -63,7 +63,7 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 	if f.coalesce && f.idPrefix != "" {
 		return errkind.Invalidf("--coalesce sums lines into one increment per counter, which has no single id: leave out --id-prefix")
 	}
-	var in io.Reader = a.env.Stdin
+	in := a.term.In()
 	name := "-"
 	if f.file != "" {
 		file, err := os.Open(f.file)
@@ -76,8 +76,8 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 			in = &followFile{ctx: ctx, f: file}
 		}
 	}
-	if a.env.StdinTTY && f.file == "" && !f.follow {
-		fmt.Fprintln(a.env.Stderr, "counter: reading increments from the terminal, one per line (SUBJECT [DELTA] [ID]); end with Ctrl-D")
+	if a.term.StdinTTY() && f.file == "" && !f.follow {
+		a.term.Notef("reading increments from the terminal, one per line (SUBJECT [DELTA] [ID]); end with Ctrl-D")
 	}
 	// A finite input does not reconnect: a lost connection ends the run at
 	// once (exit 4, with what is known) instead of timing out window after
@@ -91,19 +91,19 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 
 	opts := bulk.BulkOptions{IDPrefix: f.idPrefix, Coalesce: f.coalesce, Follow: f.follow, Values: f.values}
 	var bar *bulkProgress
-	if a.env.StderrTTY {
-		bar = newBulkProgress(a.env.Stderr)
+	if a.term.StderrTTY() {
+		bar = newBulkProgress(a.term.Progress())
 		opts.Progress = bar.update
 	}
 	opts.BadLine = func(e bulk.LineError) {
 		bar.clear()
-		fmt.Fprintln(a.env.Stderr, "counter: skipped "+e.Error())
+		a.term.Notef("skipped %v", e)
 	}
 	if f.follow {
 		// A follower may run for days: say so when it happens.
 		opts.Failure = func(e bulk.LineError) {
 			bar.clear()
-			fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
+			a.term.Notef("%v", e)
 		}
 	}
 	res, err := bulk.Bulk(ctx, client, in, opts)
@@ -111,7 +111,7 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 	var inputErr *bulk.InputError
 	if errors.As(err, &inputErr) && inputErr.Total > 1 {
 		for _, e := range inputErr.Lines {
-			fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
+			a.term.Notef("%v", e)
 		}
 		shown := ""
 		if inputErr.Total > len(inputErr.Lines) {
@@ -134,10 +134,10 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 	} else {
 		for _, e := range res.Failures {
 			if !f.follow { // already said as they happened
-				fmt.Fprintln(a.env.Stderr, "counter: "+e.Error())
+				a.term.Notef("%v", e)
 			}
 		}
-		fmt.Fprintln(a.env.Stderr, render.BulkSummary(res))
+		a.term.Linef("%s", render.BulkSummary(res))
 		if f.values {
 			if err := p.Counters(res.Values, render.GetOptions{}); err != nil {
 				return err

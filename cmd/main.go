@@ -3,8 +3,6 @@ package cmd
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -12,8 +10,8 @@ import (
 	"syscall"
 
 	"github.com/choria-io/fisk"
-	"golang.org/x/term"
 
+	"github.com/jetcounter/counter/internal/terminal"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -32,32 +30,14 @@ func version() string {
 	return "development"
 }
 
-// Env is what a run sees of its process: arguments aside, the streams and
-// whether they are terminals. Tests supply their own.
-type Env struct {
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-	StdinTTY       bool
-	StdoutTTY      bool
-	StderrTTY      bool
-}
-
-// ProcessEnv is the Env of the running process.
-func ProcessEnv() Env {
-	return Env{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		StdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
-		StdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
-		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
-	}
-}
-
 // exitRequest carries fisk's terminate(code) (help, completion) out of Parse.
 type exitRequest int
 
-// Main runs the command line and returns the process exit code.
-func Main(args []string, env Env) (code int) {
-	app := newApp(env)
+// Main runs the command line on a terminal (terminal.System(), or a
+// test's) and returns the process exit code.
+func Main(args []string, term *terminal.IO) (code int) {
+	defer term.Flush()
+	app := newApp(term)
 	args = expandOptionalValues(args)
 	parsed := normalizeArgs(app.fisk, args)
 	// No command is a usage error: help goes to stderr, exit 2.
@@ -75,19 +55,19 @@ func Main(args []string, env Env) (code int) {
 		}
 	}()
 	if noCommand {
-		app.fisk.UsageWriter(env.Stderr)
+		app.fisk.UsageWriter(term.ErrOut())
 		parsed.args = []string{"--help"}
 	}
 	if parsed.doubleDash {
-		fmt.Fprintf(env.Stderr, "counter: a second '--' is not a valid subject or delta (see '%s --help')\n", app.helpFor(args))
+		term.Errorf("a second '--' is not a valid subject or delta (see '%s --help')", app.helpFor(args))
 		return ExitUsage
 	}
 	selected, err := app.fisk.Parse(parsed.args)
 	if err != nil {
 		err = app.withSuggestion(err, args)
 		// fisk quotes what it could not place, which may be a URL with a
-		// password typed where a verb belongs.
-		fmt.Fprintf(env.Stderr, "counter: %s (see '%s --help')\n", render.Visible(redact(err.Error())), app.helpFor(args))
+		// password typed where a verb belongs: scrubbed like every message.
+		term.Errorf("%s (see '%s --help')", err, app.helpFor(args))
 		return ExitUsage
 	}
 	// Ctrl-C, kill and a closed terminal all end a verb the same way: its
@@ -96,36 +76,30 @@ func Main(args []string, env Env) (code int) {
 	defer stop()
 	run, ok := app.verbs[selected]
 	if !ok {
-		fmt.Fprintf(env.Stderr, "counter: choose a command (see 'counter --help')\n")
+		term.Errorf("choose a command (see 'counter --help')")
 		return ExitUsage
 	}
 	err = run(ctx)
 	if err != nil {
-		app.printError(err)
+		// The one line an error gets: credentials scrubbed, and control
+		// characters (from a subject the server sent) shown, not obeyed.
+		term.Errorf("%v", err)
 	}
 	return ExitCode(err)
 }
 
-// printError writes the one line an error gets: credentials scrubbed, and
-// control characters (from a subject the server sent) shown, not obeyed.
-func (a *app) printError(err error) {
-	prefix := "counter: "
-	if a.env.StderrTTY && render.ColorEnabled(true) {
-		prefix = "\x1b[31mcounter:\x1b[0m "
-	}
-	fmt.Fprintln(a.env.Stderr, prefix+render.Visible(a.conn.scrub(err.Error())))
-}
-
 type app struct {
-	fisk  *fisk.Application
-	env   Env
+	fisk *fisk.Application
+	// term is the terminal: every byte to stdout and stderr goes
+	// through it.
+	term  *terminal.IO
 	conn  *connFlags
 	verbs map[string]func(context.Context) error
 }
 
-func newApp(env Env) *app {
+func newApp(term *terminal.IO) *app {
 	a := &app{
-		env:   env,
+		term:  term,
 		verbs: map[string]func(context.Context) error{},
 	}
 	// "@file" arguments would read any file (even /dev/zero) as more
@@ -133,12 +107,15 @@ func newApp(env Env) *app {
 	fisk.EnableFileExpansion = false
 	f := fisk.New("counter", "Create, increment, read, watch and reset NATS JetStream counters (nats-server 2.12+).")
 	f.Version(version())
-	f.UsageWriter(env.Stdout)
-	f.ErrorWriter(env.Stderr)
+	f.UsageWriter(term.Out())
+	f.ErrorWriter(term.ErrOut())
 	f.Terminate(func(code int) { panic(exitRequest(code)) })
 	f.HelpFlag.Short('h')
 	a.fisk = f
 	a.conn = addConnFlags(f)
+	// Every message is scrubbed of the secrets this run was given (known
+	// once the connection flags are read) and of URLs' user info.
+	term.SetScrubber(a.conn.scrub)
 	addCreate(a)
 	addIncr(a)
 	addDecr(a)
@@ -171,10 +148,4 @@ func (a *app) helpFor(args []string) string {
 }
 
 // printer is where a verb writes its results.
-func (a *app) printer(json bool) render.Printer {
-	p := render.Printer{W: a.env.Stdout, TTY: a.env.StdoutTTY && !json, JSON: json}
-	if p.TTY {
-		p.Width = terminalWidth(a.env.Stdout)
-	}
-	return p
-}
+func (a *app) printer(json bool) render.Printer { return render.NewPrinter(a.term, json) }

@@ -18,7 +18,7 @@ func addMan(a *app) {
 		if err != nil {
 			return err
 		}
-		a.fisk.UsageWriter(a.env.Stdout)
+		a.fisk.UsageWriter(a.term.Out())
 		a.fisk.UsageFuncs(template.FuncMap{"Roff": roff})
 		return a.fisk.UsageForContextWithTemplate(ctx, 2, manTemplate())
 	}

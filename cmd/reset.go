@@ -94,7 +94,7 @@ counter reset 'count.de.>' --force --json`)
 // confirmReset shows the plan and asks y/N at a terminal. Anywhere else a
 // reset needs --force: nothing is written.
 func (a *app) confirmReset(ctx context.Context, plan *reset.ResetPlan) error {
-	if !a.env.StdinTTY || !a.env.StderrTTY {
+	if !a.term.CanPrompt() {
 		broken := ""
 		if n := plan.BrokenCount(); n > 0 {
 			broken = fmt.Sprintf(" (%s broken: purged whole, then set with +0)", countersWord(n))
@@ -107,18 +107,18 @@ func (a *app) confirmReset(ctx context.Context, plan *reset.ResetPlan) error {
 	if len(plan.Targets) > shown {
 		head = &reset.ResetPlan{Targets: plan.Targets[:shown]}
 	}
-	if err := (render.Printer{W: a.env.Stderr, TTY: true}).ResetPlan(head); err != nil {
+	if err := render.NewErrPrinter(a.term).ResetPlan(head); err != nil {
 		return err
 	}
 	if more := len(plan.Targets) - len(head.Targets); more > 0 {
-		fmt.Fprintf(a.env.Stderr, "... and %d more counters (the whole plan: --dry-run)\n", more)
+		a.term.Linef("... and %d more counters (the whole plan: --dry-run)", more)
 	}
 	a.planWarnings(plan, shown)
 	question := fmt.Sprintf("Reset %s to 0? Every aggregate above drops by the same amount.", countersWord(len(plan.Targets)))
 	if broken := plan.BrokenCount(); broken > 0 {
 		question += fmt.Sprintf(" %s broken: each is purged whole, then set with +0.", countersWord(broken))
 	}
-	switch yes, interrupted := a.askYes(ctx, question); {
+	switch yes, interrupted := a.term.Confirm(ctx, question); {
 	case interrupted:
 		return errkind.Refusedf("reset cancelled (interrupted): nothing was reset")
 	case !yes:
@@ -153,7 +153,7 @@ func resetBy() string {
 // resetProgress reports progress on stderr at a terminal, at most ten times
 // a second; done ends the line.
 func (a *app) resetProgress() (func(reset.ResetProgress), func()) {
-	if !a.env.StderrTTY {
+	if !a.term.StderrTTY() {
 		return nil, func() {}
 	}
 	var last time.Time
@@ -163,10 +163,10 @@ func (a *app) resetProgress() (func(reset.ResetProgress), func()) {
 				return
 			}
 			last, shown = time.Now(), true
-			fmt.Fprintf(a.env.Stderr, "\rreset %d/%d, purged %d/%d", p.Reset, p.Total, p.Purged, p.Total)
+			a.term.Progressf("reset %d/%d, purged %d/%d", p.Reset, p.Total, p.Purged, p.Total)
 		}, func() {
 			if shown {
-				fmt.Fprintln(a.env.Stderr)
+				a.term.EndProgress()
 			}
 		}
 }
@@ -203,10 +203,10 @@ func (a *app) resetWarnings(results []reset.ResetResult) {
 	}
 	for i, l := range lines {
 		if i == most {
-			fmt.Fprintf(a.env.Stderr, "counter: warning: and %d more like these\n", len(lines)-most)
+			a.term.Warnf("and %d more like these", len(lines)-most)
 			break
 		}
-		fmt.Fprintln(a.env.Stderr, "counter: warning: "+render.Visible(redact(l)))
+		a.term.Warnf("%s", l)
 	}
 }
 
@@ -265,9 +265,9 @@ func (a *app) planWarnings(plan *reset.ResetPlan, most int) {
 	}
 	for i, l := range lines {
 		if most >= 0 && i == most {
-			fmt.Fprintf(a.env.Stderr, "counter: warning: and %d more (the whole plan: --dry-run)\n", len(lines)-most)
+			a.term.Warnf("and %d more (the whole plan: --dry-run)", len(lines)-most)
 			break
 		}
-		fmt.Fprintln(a.env.Stderr, "counter: warning: "+render.Visible(l))
+		a.term.Warnf("%s", l)
 	}
 }

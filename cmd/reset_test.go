@@ -11,8 +11,7 @@ import (
 func runAt(t *testing.T, url string, stdin string, tty bool, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	env := Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, StdinTTY: tty, StderrTTY: tty}
-	code := Main(append([]string{"--server", url}, args...), env)
+	code := Main(append([]string{"--server", url}, args...), testIO(strings.NewReader(stdin), &out, &errb, tty, tty))
 	return code, out.String(), errb.String()
 }
 
@@ -41,7 +40,7 @@ func TestResetConfirmAtTerminal(t *testing.T) {
 
 	// Stdin a terminal but stderr not (or the reverse): no question, exit 6.
 	var out, errb bytes.Buffer
-	code := Main([]string{"--server", url, "reset", "count.de.a"}, Env{Stdin: strings.NewReader("y\n"), Stdout: &out, Stderr: &errb, StdinTTY: true})
+	code := Main([]string{"--server", url, "reset", "count.de.a"}, testIO(strings.NewReader("y\n"), &out, &errb, true, false))
 	if code != ExitRefused || !strings.Contains(errb.String(), "--force") {
 		t.Fatalf("half a terminal: exit %d, stderr %q", code, errb.String())
 	}

@@ -19,11 +19,12 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/embedded"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"counter": func() { os.Exit(Main(os.Args[1:], ProcessEnv())) },
+		"counter": func() { os.Exit(Main(os.Args[1:], terminal.System())) },
 	})
 }
 
@@ -140,31 +141,49 @@ func cmdWaitGet(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("counter %s is %s, want %s", args[0], last, args[1])
 }
 
-// mkcontext NAME [select]: save a nats context pointing at $NATS_URL with
-// jsm.go's natscontext, exactly as `nats context save` would.
+// mkcontext NAME [select] [embed] [FIELD=VALUE...]: save a nats context
+// pointing at $NATS_URL with jsm.go's natscontext, exactly as `nats context
+// save` would (embed: as `nats context save --embed`, creds and nkey files
+// inlined). FIELD is url, domain, user, password, token, creds or nkey.
 func cmdMkContext(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
-		ts.Fatalf("usage: mkcontext NAME [select] [url=URL] [domain=D]")
+		ts.Fatalf("usage: mkcontext NAME [select] [embed] [FIELD=VALUE...]")
+	}
+	with := map[string]func(string) natscontext.Option{
+		"url": natscontext.WithServerURL, "domain": natscontext.WithJSDomain,
+		"user": natscontext.WithUser, "password": natscontext.WithPassword, "token": natscontext.WithToken,
+		"creds": natscontext.WithCreds, "nkey": natscontext.WithNKey,
 	}
 	opts := []natscontext.Option{natscontext.WithServerURL(ts.Getenv("NATS_URL"))}
-	selected := false
+	selected, embed := false, false
 	for _, a := range args[1:] {
+		field, value, _ := strings.Cut(a, "=")
 		switch {
 		case a == "select":
 			selected = true
-		case strings.HasPrefix(a, "url="):
-			opts[0] = natscontext.WithServerURL(strings.TrimPrefix(a, "url="))
-		case strings.HasPrefix(a, "domain="):
-			opts = append(opts, natscontext.WithJSDomain(strings.TrimPrefix(a, "domain=")))
+		case a == "embed":
+			embed = true
+		case with[field] != nil:
+			if (field == "creds" || field == "nkey") && !strings.Contains(value, ":") {
+				value = ts.MkAbs(value)
+			}
+			opts = append(opts, with[field](value))
+		default:
+			ts.Fatalf("mkcontext: unknown %q", a)
 		}
 	}
-	// natscontext reads XDG_CONFIG_HOME from this process's environment.
-	os.Setenv("XDG_CONFIG_HOME", ts.Getenv("XDG_CONFIG_HOME"))
 	nctx, err := natscontext.New(args[0], false, opts...)
 	ts.Check(err)
-	ts.Check(nctx.Save(args[0]))
+	root := ts.Getenv("XDG_CONFIG_HOME")
+	var ropts []natscontext.RegistryOption
+	if embed {
+		ropts = append(ropts, natscontext.WithEmbedding())
+	}
+	reg := natscontext.NewRegistry(natscontext.NewFileBackendAt(root), ropts...)
+	ts.Check(reg.Save(context.Background(), nctx, args[0]))
 	if selected {
-		ts.Check(natscontext.SelectContext(args[0]))
+		_, err := reg.Select(context.Background(), args[0])
+		ts.Check(err)
 	}
 }
 

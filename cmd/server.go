@@ -55,10 +55,10 @@ counter server --port 0 --store "$(mktemp -d)" --json`)
 			s.Shutdown()
 			return err
 		}
-		fmt.Fprintf(a.env.Stderr, "counter: nats-server %s with JetStream (store %s) is ready; stop it with Ctrl-C\n", s.ID()[:8], opts.StoreDir)
-		fmt.Fprintf(a.env.Stderr, "counter: in another terminal: export NATS_URL=%s; counter create HITS --subjects 'hits.>'; counter incr hits.home\n", url)
+		a.term.Notef("nats-server %s with JetStream (store %s) is ready; stop it with Ctrl-C", s.ID()[:8], opts.StoreDir)
+		a.term.Notef("in another terminal: export NATS_URL=%s; counter create HITS --subjects 'hits.>'; counter incr hits.home", url)
 		<-ctx.Done()
-		fmt.Fprintln(a.env.Stderr, "counter: stopping the server")
+		a.term.Notef("stopping the server")
 		s.Shutdown()
 		s.WaitForShutdown()
 		return nil

@@ -65,7 +65,7 @@ counter topology --check --domains hub,leaf`)
 		doms := splitList(domains)
 		if format == "" {
 			format = render.FormatTable
-			if a.env.StdoutTTY {
+			if a.term.StdoutTTY() {
 				format = render.FormatTree
 			}
 		}

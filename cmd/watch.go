@@ -3,12 +3,9 @@ package cmd
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
@@ -53,7 +50,7 @@ counter watch 'count.>' --json --interval 10s
 counter watch orders.done --json --count 2 | tail -n 1`)
 
 	a.verbs["watch"] = func(ctx context.Context) error {
-		table := a.env.StdoutTTY && !f.asJSON
+		table := a.term.StdoutTTY() && !f.asJSON
 		if err := f.validate(table); err != nil {
 			return err
 		}
@@ -199,7 +196,7 @@ func (a *app) watchNotice(board *live.Board, ev watch.WatchEvent, last *string) 
 		return ev.Err
 	}
 	if msg != "" && msg != *last {
-		fmt.Fprintln(a.env.Stderr, "counter: watch: "+render.Visible(msg))
+		a.term.Notef("watch: %s", msg)
 		*last = msg
 	}
 	return nil
@@ -233,20 +230,20 @@ func (a *app) watchTable(ctx context.Context, w *watch.Watch, f *watchFlags) err
 	}
 	quit := make(chan struct{})
 	newline := "\n"
-	if a.env.StdinTTY {
-		if in, ok := a.env.Stdin.(interface{ Fd() uintptr }); ok {
-			// Raw mode to read q without Enter; it also turns Ctrl-C into
-			// a byte instead of SIGINT, so that byte quits too.
-			if old, err := term.MakeRaw(int(in.Fd())); err == nil {
-				defer term.Restore(int(in.Fd()), old)
-				newline = "\r\n"
-			}
+	if a.term.StdinTTY() {
+		// Raw mode to read q without Enter; it also turns Ctrl-C into a
+		// byte instead of SIGINT, so that byte quits too.
+		if restore, ok := a.term.RawInput(); ok {
+			defer restore()
+			newline = "\r\n"
 		}
-		go readQuitKey(a.env.Stdin, quit)
+		go readQuitKey(a.term.In(), quit)
 	}
-	screen := bufio.NewWriterSize(a.env.Stdout, 64<<10)
+	// The live table draws with escapes of its own; what it shows is
+	// made Visible by render.WatchFrame.
+	screen := bufio.NewWriterSize(a.term.Screen(), 64<<10)
 	// TERM=dumb obeys no escape sequence: plain frames, one after another.
-	dumb := dumbTerminal()
+	dumb := !a.term.AltScreenEnabled()
 	if !dumb {
 		screen.WriteString("\x1b[?1049h\x1b[?25l") // alternate screen, hide cursor
 	}
@@ -261,7 +258,10 @@ func (a *app) watchTable(ctx context.Context, w *watch.Watch, f *watchFlags) err
 	streams := w.Streams()
 	status := ""
 	draw := func() error {
-		width, height := terminalSize(a.env.Stdout)
+		width, height := a.term.Size()
+		if width <= 0 || height <= 0 {
+			width, height = 80, 24 // cannot be asked
+		}
 		now := time.Now()
 		n := render.WatchRowsFit(height)
 		if f.top > 0 {
@@ -279,7 +279,7 @@ func (a *app) watchTable(ctx context.Context, w *watch.Watch, f *watchFlags) err
 			Now:        now,
 			Width:      width,
 			Height:     height,
-			Color:      render.ColorEnabled(true),
+			Color:      a.term.ColorEnabled(),
 		})
 		if dumb {
 			screen.WriteString(strings.ReplaceAll(frame, "\n", newline) + newline + newline)
@@ -345,15 +345,4 @@ func readQuitKey(in io.Reader, quit chan<- struct{}) {
 			return
 		}
 	}
-}
-
-// terminalSize is the size of the terminal out writes to, 80x24 when it
-// cannot be asked.
-func terminalSize(out io.Writer) (width, height int) {
-	if f, ok := out.(interface{ Fd() uintptr }); ok {
-		if w, h, err := term.GetSize(int(f.Fd())); err == nil && w > 0 && h > 0 {
-			return w, h
-		}
-	}
-	return 80, 24
 }

@@ -87,8 +87,8 @@ func startOnTTY(t *testing.T, bin, url string, ptmx, tty *os.File, args ...strin
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	out = &screen{}
-	go io.Copy(out, ptmx)
+	out = &screen{copied: make(chan struct{})}
+	go func() { io.Copy(out, ptmx); close(out.copied) }()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	return cmd, out, done
@@ -98,6 +98,9 @@ func startOnTTY(t *testing.T, bin, url string, ptmx, tty *os.File, args ...strin
 type screen struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
+	// copied is closed when the pseudo-terminal reports EIO: the program
+	// is gone and the test closed its own tty (startOnTTY only).
+	copied chan struct{}
 }
 
 func (s *screen) Write(p []byte) (int, error) {
@@ -227,7 +230,7 @@ func TestWatchResumesAfterRestart(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(t.TempDir(), "config"))
 	code := make(chan int, 1)
 	go func() {
-		code <- Main([]string{"watch", "w.>", "-s", url, "--count", "3", "--duration", "60s"}, Env{Stdin: strings.NewReader(""), Stdout: outW, Stderr: &stderr})
+		code <- Main([]string{"watch", "w.>", "-s", url, "--count", "3", "--duration", "60s"}, testIO(strings.NewReader(""), outW, &stderr, false, false))
 		outW.Close()
 	}()
 	lines := bufio.NewScanner(outR)
@@ -291,7 +294,7 @@ func TestWatchIntervalCoalesces(t *testing.T) {
 	code := make(chan int, 1)
 	started := time.Now()
 	go func() {
-		code <- Main([]string{"watch", "w.n", "-s", url, "--json", "--interval", interval.String(), "--duration", "60s"}, Env{Stdin: strings.NewReader(""), Stdout: outW, Stderr: &stderr})
+		code <- Main([]string{"watch", "w.n", "-s", url, "--json", "--interval", interval.String(), "--duration", "60s"}, testIO(strings.NewReader(""), outW, &stderr, false, false))
 		outW.Close()
 	}()
 	type line struct {

@@ -2,13 +2,13 @@ package render
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jetcounter/counter/internal/history"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // AuditJSON is one counter of `counter audit --json` (one per line).
@@ -54,13 +54,11 @@ var AuditHeader = []string{"SUBJECT", "STREAM", "RESULT", "CHECK", "SEQ", "DETAI
 func (p Printer) Audit(list []history.CounterAudit) error {
 	if p.JSON {
 		bw := bufio.NewWriterSize(p.W, 64<<10)
+		enc := newJSONEncoder(false)
 		for _, a := range list {
-			b, err := json.Marshal(auditJSON(a))
-			if err != nil {
+			if err := enc.encode(bw, auditJSON(a)); err != nil {
 				return err
 			}
-			bw.Write(b)
-			bw.WriteByte('\n')
 		}
 		return bw.Flush()
 	}
@@ -101,7 +99,7 @@ func (p Printer) Audit(list []history.CounterAudit) error {
 	for _, r := range rows {
 		for i := range r {
 			if p.TTY {
-				r[i] = Visible(r[i])
+				r[i] = terminal.Visible(r[i])
 			} else {
 				r[i] = strings.Map(oneLine, r[i])
 			}

@@ -2,7 +2,6 @@ package render
 
 import (
 	"bufio"
-	"encoding/json"
 	"maps"
 	"math/big"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/history"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // HistoryJSON is one message of `counter history --json` (one per line).
@@ -46,6 +46,7 @@ type HistoryJSON struct {
 type HistoryWriter struct {
 	p    Printer
 	bw   *bufio.Writer
+	enc  *jsonEncoder
 	rows [][]string
 }
 
@@ -54,18 +55,13 @@ var HistoryHeader = []string{"SEQ", "TIME", "DELTA", "VALUE", "ORIGIN", "NOTE"}
 
 // NewHistory starts printing the history of a counter.
 func (p Printer) NewHistory() *HistoryWriter {
-	return &HistoryWriter{p: p, bw: bufio.NewWriterSize(p.W, 64<<10)}
+	return &HistoryWriter{p: p, bw: bufio.NewWriterSize(p.W, 64<<10), enc: newJSONEncoder(false)}
 }
 
 // Write prints (or, for the table, keeps) one message.
 func (h *HistoryWriter) Write(m history.HistoryMsg) error {
 	if h.p.JSON {
-		b, err := json.Marshal(historyJSON(m))
-		if err != nil {
-			return err
-		}
-		h.bw.Write(b)
-		return h.bw.WriteByte('\n')
+		return h.enc.encode(h.bw, historyJSON(m))
 	}
 	row := []string{
 		strconv.FormatUint(m.Seq, 10),
@@ -78,7 +74,7 @@ func (h *HistoryWriter) Write(m history.HistoryMsg) error {
 	if h.p.TTY {
 		row[1] = m.Time.UTC().Format("2006-01-02T15:04:05.000Z")
 		for i := range row {
-			row[i] = Visible(row[i])
+			row[i] = terminal.Visible(row[i])
 		}
 		h.rows = append(h.rows, row)
 		return nil

@@ -2,7 +2,6 @@ package render
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/live"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // WatchLineJSON is one line of `counter watch --json`. Value and delta are
@@ -30,15 +30,12 @@ type WatchLineJSON struct {
 // without delay, and a burst costs one write, not one per line.
 type WatchLines struct {
 	bw  *bufio.Writer
-	enc *json.Encoder
+	enc *jsonEncoder
 }
 
 // NewWatchLines writes JSON lines to p.W.
 func (p Printer) NewWatchLines() *WatchLines {
-	bw := bufio.NewWriterSize(p.W, 64<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	return &WatchLines{bw: bw, enc: enc}
+	return &WatchLines{bw: bufio.NewWriterSize(p.W, 64<<10), enc: newJSONEncoder(false)}
 }
 
 // Write buffers one line.
@@ -53,7 +50,7 @@ func (w *WatchLines) Write(l live.Line) error {
 	if l.Delta != nil {
 		out.Delta = counters.Signed(l.Delta) // signed like incr and reset: "+3", "-2"
 	}
-	return w.enc.Encode(out)
+	return w.enc.encode(w.bw, out)
 }
 
 // Flush writes out the buffered lines.
@@ -93,7 +90,7 @@ func WatchFrame(v WatchView) string {
 		v.Rows = v.Rows[:WatchRowsFit(v.Height)]
 	}
 	var lines []string
-	title := "watch " + Visible(strings.Join(v.Patterns, " "))
+	title := "watch " + terminal.Visible(strings.Join(v.Patterns, " "))
 	if len(v.Streams) == 1 {
 		title += "  stream " + v.Streams[0]
 	} else {
@@ -119,9 +116,9 @@ func WatchFrame(v WatchView) string {
 	header = append(header, "VALUE", "CHANGE", "RATE/s", "LAST UPDATE")
 	cells := [][]string{header}
 	for _, r := range v.Rows {
-		row := []string{Visible(r.Subject)}
+		row := []string{terminal.Visible(r.Subject)}
 		if multiStream {
-			row = append(row, Visible(r.Stream))
+			row = append(row, terminal.Visible(r.Stream))
 		}
 		row = append(row, r.Value.String(), signedChange(r.Change), formatRate(r.Rate), age(v.Now, r.Updated))
 		cells = append(cells, row)
@@ -171,7 +168,7 @@ func WatchFrame(v WatchView) string {
 		lines = append(lines, sb.String())
 	}
 	for i, l := range lines {
-		lines[i] = truncate(Visible(l), v.Width)
+		lines[i] = truncate(terminal.Visible(l), v.Width)
 	}
 	if v.Color {
 		// After cutting, so that escape sequences stay whole.

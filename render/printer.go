@@ -4,15 +4,15 @@ package render
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"os"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // Printer writes results in the form the reader wants: a table for a person
@@ -26,34 +26,63 @@ type Printer struct {
 	Width int
 }
 
-// ColorEnabled reports whether colour may be used on a terminal: never
-// when NO_COLOR is set to a non-empty value (https://no-color.org: an empty
-// NO_COLOR does not count) or TERM is dumb.
-func ColorEnabled(tty bool) bool {
-	if !tty {
-		return false
+// NewPrinter writes results to the terminal's stdout (which, on a
+// terminal, shows any control character it is given): a table at a
+// terminal of the terminal's width, tab-separated rows in a pipe, JSON
+// when asked.
+func NewPrinter(t *terminal.IO, json bool) Printer {
+	p := Printer{W: t.Out(), TTY: t.StdoutTTY() && !json, JSON: json}
+	if p.TTY {
+		p.Width = t.Width()
 	}
-	if os.Getenv("NO_COLOR") != "" {
-		return false
-	}
-	return os.Getenv("TERM") != "dumb"
+	return p
+}
+
+// NewErrPrinter writes a table for a person to the terminal's stderr: a
+// plan shown before its question.
+func NewErrPrinter(t *terminal.IO) Printer {
+	return Printer{W: t.ErrOut(), TTY: true}
 }
 
 // WriteJSON writes v as JSON: indented for a person, one line for a pipe.
 func (p Printer) WriteJSON(v any) error {
-	enc := json.NewEncoder(p.W)
-	enc.SetEscapeHTML(false)
-	if p.TTY {
-		enc.SetIndent("", "  ")
+	return newJSONEncoder(p.TTY).encode(p.W, v)
+}
+
+// jsonEncoder is how counter writes all its JSON: no HTML escaping (a
+// subject's '>' stays '>'), and DEL and C1 characters escaped as well as
+// C0, since a terminal would obey them (terminal.EscapeJSON): still valid
+// JSON with the same meaning, in a pipe too.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newJSONEncoder(indent bool) *jsonEncoder {
+	e := &jsonEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	if indent {
+		e.enc.SetIndent("", "  ")
 	}
-	return enc.Encode(v)
+	return e
+}
+
+// encode writes v and a newline to w in one write.
+func (e *jsonEncoder) encode(w io.Writer, v any) error {
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(terminal.EscapeJSON(e.buf.Bytes()))
+	return err
 }
 
 // Line writes one line of text; on a terminal control characters are
-// shown, not obeyed (see Visible).
+// shown, not obeyed (see terminal.Visible).
 func (p Printer) Line(s string) error {
 	if p.TTY {
-		s = Visible(s)
+		s = terminal.Visible(s)
 	}
 	_, err := io.WriteString(p.W, s+"\n")
 	return err
@@ -64,7 +93,7 @@ func visibleLines(s string) string {
 	lines := strings.SplitAfter(s, "\n")
 	for i, l := range lines {
 		body, nl := strings.CutSuffix(l, "\n")
-		lines[i] = Visible(body)
+		lines[i] = terminal.Visible(body)
 		if nl {
 			lines[i] += "\n"
 		}
@@ -96,7 +125,7 @@ func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) er
 	for i, row := range rows {
 		visible[i] = make([]string, len(row))
 		for j, c := range row {
-			visible[i][j] = Visible(c)
+			visible[i][j] = terminal.Visible(c)
 		}
 	}
 	rows = fitTable(header, visible, rightAligned, p.Width)
@@ -113,38 +142,7 @@ func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) er
 	return t.Render()
 }
 
-// Visible makes text from the server safe to show on a terminal: subjects
-// are bytes, and one written by another client may hold ESC or BEL, which a
-// terminal would obey. Control characters and invalid UTF-8 are shown as
-// Go escapes (\x1b); everything else is unchanged. Pipes and JSON keep the
-// exact bytes: use Visible only for what a person reads.
-func Visible(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || isControl(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case isControl(r) && r < 0x80:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case isControl(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// Visible is terminal.Visible.
+//
+// Deprecated: use terminal.Visible, the one definition.
+func Visible(s string) string { return terminal.Visible(s) }

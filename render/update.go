@@ -7,6 +7,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/streams"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // UpdateJSON is `counter create … --update --json`: the plan, and what was
@@ -159,7 +160,7 @@ func (p Printer) UpdatePlan(plan *streams.UpdatePlan, result string, limit int) 
 
 func (p Printer) visible(s string) string {
 	if p.TTY {
-		return Visible(s)
+		return terminal.Visible(s)
 	}
 	return s
 }

@@ -6,8 +6,8 @@ import (
 	"math/big"
 	"unicode/utf8"
 
-	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // Bulk input lines: `SUBJECT [DELTA] [ID]`, fields separated by spaces or
@@ -117,7 +117,7 @@ func validID(id []byte) error {
 	if len(id) > MaxBulkIDLen {
 		return errkind.Invalidf("id %.40q… is %d bytes long: ids are at most %d", id, len(id), MaxBulkIDLen)
 	}
-	if !utf8.Valid(id) || bytes.ContainsFunc(id, counters.IsControl) {
+	if !utf8.Valid(id) || bytes.ContainsFunc(id, terminal.IsControl) {
 		return errkind.Invalidf("id %q contains a control character or invalid UTF-8", id)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/terminal"
 )
 
 // MaxSubjectLen is the longest subject the tool accepts. The server refuses
@@ -32,7 +33,7 @@ func ValidSubject(subject string, wildcards bool) error {
 	if strings.ContainsAny(subject, " \t\r\n") {
 		return errkind.Invalidf("subject %q contains whitespace", subject)
 	}
-	if strings.ContainsFunc(subject, IsControl) {
+	if strings.ContainsFunc(subject, terminal.IsControl) {
 		return errkind.Invalidf("subject %q contains a control character", subject)
 	}
 	tokens := strings.Split(subject, ".")
@@ -94,15 +95,13 @@ func ReservedSubject(subject string) bool {
 	return false
 }
 
-func IsControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
-
 // ValidName checks a stream name or JetStream domain (what says which)
 // before anything is sent: one token, no spaces, dots, wildcards or '@'.
 func ValidName(what, name string) error {
 	if name == "" {
 		return errkind.Invalidf("empty %s", what)
 	}
-	if strings.ContainsAny(name, " \t\r\n.*>/\\@") || strings.ContainsFunc(name, IsControl) {
+	if strings.ContainsAny(name, " \t\r\n.*>/\\@") || strings.ContainsFunc(name, terminal.IsControl) {
 		return errkind.Invalidf("%s %q may not contain spaces, control characters, '.', '*', '>', '/', '\\' or '@'", what, name)
 	}
 	return nil

@@ -1,21 +1,27 @@
-package cmd
+package connection
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/jetcounter/counter/internal/errkind"
-	"github.com/jetcounter/counter/render"
 )
 
-// natsContext is the part of a `nats context` file (JSON, as natscli and
-// jsm.go's natscontext write it) that counter uses. counter reads these
+// natsContext is a `nats context` file (JSON, as natscli and jsm.go's
+// natscontext write it), as far as a connection goes. counter reads these
 // files itself: with a size bound like every other local file, and without
 // the start-up cost of linking jsm.go (a third of a one-shot incr).
+//
+// Every field here keeps natscli's meaning or is refused (loadContext,
+// setting); the README lists which. The others (description,
+// color_scheme, jetstream_event_prefix: advisories, which counter does not
+// read) are ignored, as natscontext ignores fields it does not know.
 type natsContext struct {
 	// name is what the user called it ("dev", or the path given), and
 	// path where it was read from; both empty when no context is in use.
@@ -38,6 +44,9 @@ type natsContext struct {
 	UserSeed    string `json:"user_seed"`
 	TLSFirst    bool   `json:"tls_first"`
 	SocksProxy  string `json:"socks_proxy"`
+	// WinCertStore is natscli's Windows certificate store (windows_cert_
+	// store and its match fields, which mean nothing without it).
+	WinCertStore string `json:"windows_cert_store"`
 }
 
 // configRoot is where nats keeps contexts: $XDG_CONFIG_HOME/nats, else
@@ -56,7 +65,8 @@ func configRoot() (string, error) {
 // loadContext loads the context named by name (a context name, or a path
 // to a context file as natscli accepts), or the selected one when name is
 // empty. With none (--no-context), or when no context applies, it returns
-// an empty context.
+// an empty context. Credential references are resolved later, and only
+// those a connection uses (setting).
 func loadContext(name string, none bool) (*natsContext, error) {
 	if none {
 		// --no-context wins, also over an exported NATS_CONTEXT.
@@ -90,39 +100,33 @@ func loadContext(name string, none bool) (*natsContext, error) {
 	default:
 		path = filepath.Join(root, "context", name+".json")
 	}
-	data, err := readLocalFile("nats context "+quoteName(name)+" at", path)
+	data, err := readLocalFile(fmt.Sprintf("nats context %q at", name), path)
 	if err != nil {
 		return nil, err
 	}
 	ctx := &natsContext{}
 	if err := json.Unmarshal(data, ctx); err != nil {
-		return nil, errkind.Invalidf("nats context %s (%s) is not valid JSON: %v", quoteName(name), path, jsonErrorOnly(err))
+		return nil, errkind.Invalidf("nats context %q (%s) is not valid JSON: %v", name, path, jsonErrorOnly(err))
 	}
 	ctx.name, ctx.path = name, path
+	// natscli would run nsc, dial through a proxy or open the Windows
+	// store for these: counter does none of them, and dialing without
+	// would not be what the context means.
 	if ctx.NSCLookup != "" {
-		return nil, errkind.Invalidf("nats context %s uses an nsc lookup, which counter does not run: save the context with a creds file ('nats context save --creds FILE')", quoteName(name))
+		return nil, errkind.Invalidf("nats context %q uses an nsc lookup, which counter does not run: save the context with a creds file ('nats context save --creds FILE'), or use --no-context", name)
 	}
 	if ctx.SocksProxy != "" {
-		return nil, errkind.Invalidf("nats context %s uses a SOCKS proxy, which counter does not support", quoteName(name))
+		return nil, errkind.Invalidf("nats context %q uses a SOCKS proxy, which counter does not support: use --no-context and a server it can reach directly", name)
 	}
+	if ctx.WinCertStore != "" {
+		return nil, errkind.Invalidf("nats context %q uses the Windows certificate store, which counter does not read: give --tlscert, --tlskey and --tlsca files, or use --no-context", name)
+	}
+	// natscontext expands ~ and $VAR in these as it loads them (and again
+	// when it reads a file).
 	for _, p := range []*string{&ctx.Creds, &ctx.NKey, &ctx.Cert, &ctx.Key, &ctx.CA} {
-		*p = expandPath(strings.TrimPrefix(*p, "file://"))
-	}
-	for field, v := range map[string]*string{"creds": &ctx.Creds, "nkey": &ctx.NKey} {
-		if strings.Contains(*v, "://") {
-			return nil, errkind.Invalidf("nats context %s: %s is a secret-store reference, which counter does not resolve: use a file path", quoteName(name), field)
-		}
-	}
-	for _, v := range []*string{&ctx.Password, &ctx.Token, &ctx.UserJWT, &ctx.UserSeed} {
-		if env, ok := strings.CutPrefix(*v, "env://"); ok {
-			*v = os.Getenv(env)
-		}
+		*p = expandPath(*p)
 	}
 	return ctx, nil
-}
-
-func quoteName(name string) string {
-	return `"` + strings.ReplaceAll(render.Visible(name), `"`, `\"`) + `"`
 }
 
 // jsonErrorOnly keeps a JSON syntax error's position, never the content
@@ -130,7 +134,7 @@ func quoteName(name string) string {
 func jsonErrorOnly(err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return errors.New("syntax error at byte " + itoa(se.Offset))
+		return errors.New("syntax error at byte " + strconv.FormatInt(se.Offset, 10))
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
@@ -139,17 +143,12 @@ func jsonErrorOnly(err error) error {
 	return errors.New("cannot decode it")
 }
 
-func itoa(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
-
 func fileExists(path string) bool {
 	_, err := os.Lstat(path)
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
-// expandPath expands $VAR and a leading ~ as natscontext does.
+// expandPath expands $VAR and a leading ~ as natscontext does (~ is $HOME).
 func expandPath(p string) string {
 	p = os.ExpandEnv(p)
 	if strings.HasPrefix(p, "~") {
