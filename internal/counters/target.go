@@ -8,7 +8,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/errkind"
-	"github.com/jetcounter/counter/internal/topology"
 )
 
 // The two predicates every verb uses about a stream. A stream carries
@@ -46,10 +45,11 @@ func PublishTarget(subject string, cfg *jetstream.StreamConfig) error {
 	case cfg.Sealed:
 		return Sealed(name)
 	}
-	for _, s := range cfg.Subjects {
-		if topology.Covers(s, subject) {
-			return nil
-		}
+	// A subject of its own (published to as it is), or one its
+	// subject_transform stores counters under (a reset publishes to the
+	// subject that lands there).
+	if _, ok := PublishSubject(cfg, subject); ok || captures(cfg, subject) {
+		return nil
 	}
 	if len(cfg.Subjects) == 0 {
 		return errkind.Invalidf("stream %s has no subjects of its own, so it cannot take an increment to %s: add the subject to it (subjects of an aggregate may be its sourced ones: counter create %s … --subjects %s --update), or change the counter upstream", name, subject, name, subject)

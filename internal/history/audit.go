@@ -516,11 +516,7 @@ func Audit(ctx context.Context, c *counters.Client, patterns []string, opts Audi
 		report.Streams++
 		checkUpstreams(ctx, c, sp.Info, origins, results)
 		for _, r := range results {
-			for _, p := range sp.Patterns {
-				if topology.Covers(p, r.Subject) {
-					matched[p] = true
-				}
-			}
+			sp.Matched(r.Subject, matched)
 		}
 		report.Counters = append(report.Counters, results...)
 	}

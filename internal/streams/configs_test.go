@@ -32,8 +32,10 @@ func TestSameUpstreamSourcedTwice(t *testing.T) {
 	countertest.MustCreate(t, c, spec("DS:ds.a:dsa.t", "DS:ds.b:dsa.t"))
 	countertest.WaitValue(t, c, "DSA", "dsa.t", "17")
 
-	if _, err := spec("DS:ds.a:dsa.t", "DS:ds.a:dsa.t").Config(); !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "given twice") {
-		t.Fatalf("the same source twice: %v, want refused (it would count twice)", err)
+	for _, twice := range [][]string{{"DS:ds.a:dsa.t", "DS:ds.a:dsa.t"}, {"DS", "DS:ds.a"}, {"DS:ds.*:dsa.t", "DS:ds.a:dsa.u"}} {
+		if _, err := spec(twice...).Config(); !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "counted twice") {
+			t.Fatalf("overlapping sources %q: %v, want refused (a counter would count twice)", twice, err)
+		}
 	}
 
 	// Removing both: each keeps its own.

@@ -100,16 +100,15 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 	if s.Cluster != "" || len(s.Tags) > 0 {
 		cfg.Placement = &jetstream.Placement{Cluster: s.Cluster, Tags: s.Tags}
 	}
-	seen := map[string]bool{}
-	for _, src := range s.Sources {
-		// The same stream may be sourced several times with other filters
-		// (the sources record keys it by stream, then upstream subject);
-		// the same filter twice would count every counter twice.
-		key := sourcesKey([]*jetstream.StreamSource{src.StreamSource()})
-		if seen[key] {
-			return jetstream.StreamConfig{}, errkind.Invalidf("source %s is given twice: each counter of it would be counted twice", src)
+	for i, src := range s.Sources {
+		// The same stream may be sourced several times with filters that
+		// do not overlap (the sources record keys it by stream, then
+		// upstream subject); overlapping ones would count a counter twice.
+		for _, prev := range s.Sources[:i] {
+			if prev.Stream == src.Stream && prev.Domain == src.Domain && overlapping(prev, src) {
+				return jetstream.StreamConfig{}, errkind.Invalidf("sources %s and %s overlap: each counter both carry would be counted twice; give %s once, or filters that do not overlap", prev, src, src.Stream)
+			}
 		}
-		seen[key] = true
 		cfg.Sources = append(cfg.Sources, src.StreamSource())
 	}
 	return cfg, nil
@@ -291,9 +290,11 @@ func checkSource(ctx context.Context, c *counters.Client, src SourceSpec, mirror
 	}
 	// A stream with sources of its own may store subjects outside its
 	// configured ones, so only a plain leaf's subjects bound what it holds.
-	if src.From != "" && len(info.Config.Sources) == 0 && info.Config.Mirror == nil && len(info.Config.Subjects) > 0 &&
-		!slices.ContainsFunc(info.Config.Subjects, func(s string) bool { return topology.Overlaps(s, src.From) }) {
-		return &refusal{errkind.ErrInvalid, fmt.Sprintf("source filter %s matches none of stream %s's subjects (%s): the aggregate would receive nothing", src.From, src.Stream, strings.Join(info.Config.Subjects, ", "))}, nil
+	// (Its subject_transform decides the subjects it stores them under.)
+	held := counters.StoredSubjects(&info.Config)
+	if src.From != "" && len(info.Config.Sources) == 0 && info.Config.Mirror == nil && len(held) > 0 &&
+		!slices.ContainsFunc(held, func(s string) bool { return topology.Overlaps(s, src.From) }) {
+		return &refusal{errkind.ErrInvalid, fmt.Sprintf("source filter %s matches none of stream %s's subjects (%s): the aggregate would receive nothing", src.From, src.Stream, strings.Join(held, ", "))}, nil
 	}
 	if values && !mirror {
 		return uncarriedValues(ctx, dc, src, sources)
@@ -462,4 +463,17 @@ func tooLargeToCarry(ctr counters.Counter, stream string, sources int) string {
 		return fmt.Sprintf("%s has %d digits, at most %d fit", ctr.Subject, digits, limit)
 	}
 	return ""
+}
+
+// overlapping reports whether two sources of one stream carry a common
+// upstream subject.
+func overlapping(a, b SourceSpec) bool {
+	for _, fa := range carriedFilters(counters.ConfigEdge(a.StreamSource())) {
+		for _, fb := range carriedFilters(counters.ConfigEdge(b.StreamSource())) {
+			if topology.Overlaps(fa, fb) {
+				return true
+			}
+		}
+	}
+	return false
 }
