@@ -114,6 +114,10 @@ func (a *app) update(ctx context.Context, client *counters.Client, plan *streams
 		if asJSON {
 			return out.UpdatePlan(plan, "unchanged", 0)
 		}
+		if plan.Have.Sealed {
+			// Say why it will stay so, whatever is asked.
+			return out.Line("stream " + plan.Stream + " unchanged (sealed: it takes no more changes, increments or resets)")
+		}
 		return out.Line("stream " + plan.Stream + " unchanged")
 	case dryRun:
 		if err := out.UpdatePlan(plan, "would update", 0); err != nil {

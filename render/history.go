@@ -140,7 +140,10 @@ func originText(o history.Origin) string {
 
 func historyNotes(m history.HistoryMsg) []string {
 	var notes []string
-	if m.FirstRetained && !m.StartsCounter() {
+	switch {
+	case m.FirstRetained && m.UnexplainedRecord():
+		notes = append(notes, "first message: its sources record is explained by no source message (written by another client?)")
+	case m.FirstRetained && !m.StartsCounter():
 		notes = append(notes, "retained history starts here (older messages were purged)")
 	}
 	if m.ResetReason != "" || m.ResetBy != "" {

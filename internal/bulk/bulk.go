@@ -854,7 +854,11 @@ func (r *bulkRun) ackError(it *bulkItem, e *jetstream.APIError) error {
 	}
 	switch e.ErrorCode {
 	case counters.ErrCodeHeaderTooLarge, counters.ErrCodeMessageTooLarge:
-		return fmt.Errorf("the delta is too large for the server (%s)", e.Description)
+		delta := it.big
+		if delta == nil {
+			delta = big.NewInt(it.delta)
+		}
+		return counters.TooLarge(it.t.subject, it.t.stream.name, delta, it.t.stream.config.MaxMsgSize, r.c.Conn().MaxPayload(), e.Description)
 	}
 	return fmt.Errorf("the server refused the increment: %s (error %d)", e.Description, e.ErrorCode)
 }

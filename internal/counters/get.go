@@ -106,11 +106,7 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 			out = out[:start+len(kept)]
 		}
 		for _, ctr := range out[start:] {
-			for _, p := range sp.Patterns {
-				if !matched[p] && topology.Covers(p, ctr.Subject) {
-					matched[p] = true
-				}
-			}
+			sp.Matched(ctr.Subject, matched)
 		}
 	}
 	slices.SortFunc(out, func(a, b Counter) int {
@@ -147,8 +143,31 @@ func NotFound(missing, uncaptured []string, plan []StreamPlan) error {
 }
 
 type StreamPlan struct {
-	Info     *jetstream.StreamInfo
-	Patterns []string
+	Info *jetstream.StreamInfo
+	// Patterns are what to read in the stream: the patterns asked, each
+	// under the subjects the stream stores it as (its subject_transform);
+	// Asked[i] is the pattern Patterns[i] was asked as.
+	Patterns, Asked []string
+}
+
+// add puts pattern p, asked as asked, in the plan once.
+func (sp *StreamPlan) add(p, asked string) {
+	for i := range sp.Patterns {
+		if sp.Patterns[i] == p && sp.Asked[i] == asked {
+			return
+		}
+	}
+	sp.Patterns, sp.Asked = append(sp.Patterns, p), append(sp.Asked, asked)
+}
+
+// Matched marks in matched every asked pattern that subject, read from
+// the stream, answers.
+func (sp *StreamPlan) Matched(subject string, matched map[string]bool) {
+	for i, p := range sp.Patterns {
+		if !matched[sp.Asked[i]] && topology.Covers(p, subject) {
+			matched[sp.Asked[i]] = true
+		}
+	}
 }
 
 // resolve finds the stream that holds each pattern: the named tier, or the
@@ -175,7 +194,11 @@ func (c *Client) ResolvePartial(ctx context.Context, patterns []string, stream s
 		if carries, err := c.CarriesCounterValues(ctx, info); !carries && (err == nil || info.Config.Mirror == nil) {
 			return nil, nil, NotCounter(stream)
 		}
-		return []StreamPlan{{Info: info, Patterns: patterns}}, nil, nil
+		sp := StreamPlan{Info: info}
+		for _, p := range patterns {
+			sp.add(StoredSubject(&info.Config, p), p)
+		}
+		return []StreamPlan{sp}, nil, nil
 	}
 	// One lookup per pattern, several in flight: a thousand literal
 	// subjects must not mean a thousand sequential round trips.
@@ -199,8 +222,23 @@ func (c *Client) ResolvePartial(ctx context.Context, patterns []string, stream s
 	}
 	byName := map[string]*StreamPlan{}
 	var order []string
+	var transformed []*jetstream.StreamInfo // listed once, when needed
 	for i, p := range patterns {
 		infos := found[i]
+		if len(infos) == 0 {
+			// No stream has it as a subject of its own: a stream may still
+			// store counters under it (its subject_transform).
+			if transformed == nil {
+				if transformed, err = c.transformingStreams(ctx); err != nil {
+					return nil, nil, err
+				}
+			}
+			for _, info := range transformed {
+				if TransformsInto(&info.Config, p) {
+					infos = append(infos, info)
+				}
+			}
+		}
 		if len(infos) == 0 {
 			if !slices.Contains(uncaptured, p) {
 				uncaptured = append(uncaptured, p)
@@ -219,7 +257,7 @@ func (c *Client) ResolvePartial(ctx context.Context, patterns []string, stream s
 				byName[name] = &StreamPlan{Info: info}
 				order = append(order, name)
 			}
-			byName[name].Patterns = append(byName[name].Patterns, p)
+			byName[name].add(StoredSubject(&info.Config, p), p)
 		}
 	}
 	if len(order) == 0 && len(uncaptured) == 0 {
@@ -230,6 +268,24 @@ func (c *Client) ResolvePartial(ctx context.Context, patterns []string, stream s
 		plan = append(plan, *byName[name])
 	}
 	return plan, uncaptured, nil
+}
+
+// transformingStreams lists the counter streams that have a
+// subject_transform (an empty, non-nil list when none do).
+func (c *Client) transformingStreams(ctx context.Context) ([]*jetstream.StreamInfo, error) {
+	rctx, cancel := c.RequestContext(ctx)
+	defer cancel()
+	out := []*jetstream.StreamInfo{}
+	lister := c.js.ListStreams(rctx)
+	for info := range lister.Info() {
+		if _, ok := streamTransform(&info.Config); ok && info.Config.AllowMsgCounter {
+			out = append(out, info)
+		}
+	}
+	if err := lister.Err(); err != nil && !errors.Is(err, jetstream.ErrEndOfData) {
+		return nil, c.Wrap(err, "list streams")
+	}
+	return out, nil
 }
 
 // StreamInfo fetches one stream's info.

@@ -198,7 +198,7 @@ func (c *Client) PublishIncr(ctx context.Context, subject string, delta *big.Int
 		return nil, errkind.Unknownf("increment %s %s: the reply is not a JetStream acknowledgement (%.80q): it may have been applied; read the counter, or %s", subject, Signed(delta), resp.Data, retryAdvice(extra))
 	}
 	if ack.Error != nil {
-		return nil, c.incrError(ctx, subject, ack)
+		return nil, c.incrError(ctx, subject, delta, ack)
 	}
 	return &ack, nil
 }
@@ -231,7 +231,7 @@ func retryAdvice(extra nats.Header) string {
 	return "retry with --id to make the retry safe"
 }
 
-func (c *Client) incrError(ctx context.Context, subject string, ack pubAck) error {
+func (c *Client) incrError(ctx context.Context, subject string, delta *big.Int, ack pubAck) error {
 	stream := ack.Stream
 	if stream == "" {
 		sctx, cancel := c.RequestContext(ctx)
@@ -243,7 +243,11 @@ func (c *Client) incrError(ctx context.Context, subject string, ack pubAck) erro
 	}
 	switch ack.Error.ErrorCode {
 	case ErrCodeHeaderTooLarge, ErrCodeMessageTooLarge:
-		return errkind.Invalidf("increment %s: the delta is too large for the server (%s): it travels in a header, which holds at most about 65,000 digits", subject, ack.Error.Description)
+		var maxMsgSize int32
+		if info, err := c.StreamInfo(ctx, stream); err == nil {
+			maxMsgSize = info.Config.MaxMsgSize
+		}
+		return TooLarge(subject, stream, delta, maxMsgSize, c.nc.MaxPayload(), ack.Error.Description)
 	}
 	return c.Wrap(ack.Error, "increment "+subject)
 }

@@ -2,12 +2,12 @@ package counters
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/errkind"
-	"github.com/jetcounter/counter/internal/topology"
 )
 
 // The two predicates every verb uses about a stream. A stream carries
@@ -45,10 +45,11 @@ func PublishTarget(subject string, cfg *jetstream.StreamConfig) error {
 	case cfg.Sealed:
 		return Sealed(name)
 	}
-	for _, s := range cfg.Subjects {
-		if topology.Covers(s, subject) {
-			return nil
-		}
+	// A subject of its own (published to as it is), or one its
+	// subject_transform stores counters under (a reset publishes to the
+	// subject that lands there).
+	if _, ok := PublishSubject(cfg, subject); ok || captures(cfg, subject) {
+		return nil
 	}
 	if len(cfg.Subjects) == 0 {
 		return errkind.Invalidf("stream %s has no subjects of its own, so it cannot take an increment to %s: add the subject to it (subjects of an aggregate may be its sourced ones: counter create %s … --subjects %s --update), or change the counter upstream", name, subject, name, subject)
@@ -87,4 +88,20 @@ func RefusedIncrement(subject, stream string, e *jetstream.APIError) error {
 		return fmt.Errorf("counter %s in stream %s is broken (its stored value or sources record is not valid), so every increment is refused: 'counter reset %s' recovers it (it purges the subject, then publishes +0; it asks first)", subject, stream, subject)
 	}
 	return nil
+}
+
+// TooLarge explains a refusal for size (10054, 10097). The limit covers the
+// whole stored message, headers and the new value, so a value can grow
+// into it and then refuse even +1: a small delta refused is the counter at
+// its stream's max_msg_size or the server's max_payload (exit 1, the input
+// was fine); a huge delta is the input (exit 2).
+func TooLarge(subject, stream string, delta *big.Int, maxMsgSize int32, maxPayload int64, desc string) error {
+	if len(new(big.Int).Abs(delta).String()) >= checkAboveDigits {
+		return errkind.Invalidf("increment %s: the delta is too large for the server (%s): it travels in a header, which holds at most about 65,000 digits", subject, desc)
+	}
+	limit := fmt.Sprintf("the server's max_payload of %d bytes", maxPayload)
+	if maxMsgSize > 0 && (maxPayload <= 0 || int64(maxMsgSize) < maxPayload) {
+		limit = fmt.Sprintf("stream %s's max_msg_size of %d bytes", stream, maxMsgSize)
+	}
+	return fmt.Errorf("increment %s: counter %s in stream %s has reached %s (%s): its stored message, with the value it holds, cannot grow any more; nothing was applied. Raise the limit, or reset the counter", subject, subject, stream, limit, desc)
 }

@@ -148,7 +148,7 @@ func (d *Discovery) Node(info *jetstream.StreamInfo, domain string) *topology.No
 		Domain:      domain,
 		Counter:     cfg.AllowMsgCounter,
 		AllowDirect: cfg.AllowDirect,
-		Subjects:    cfg.Subjects,
+		Subjects:    StoredSubjects(&cfg),
 		Config:      &cfg,
 		State:       &state,
 	}
@@ -309,3 +309,16 @@ func (d *Discovery) Local() string { return d.local }
 // NewDiscovery is an empty walk from the local domain, for naming the
 // upstreams of one stream without listing any.
 func NewDiscovery(local string) *Discovery { return &Discovery{local: local} }
+
+// StoredSubjects are the subjects the stream keeps counters under: its own,
+// through its subject_transform when it has one.
+func StoredSubjects(cfg *jetstream.StreamConfig) []string {
+	if _, ok := streamTransform(cfg); !ok {
+		return cfg.Subjects
+	}
+	out := make([]string, 0, len(cfg.Subjects))
+	for _, s := range cfg.Subjects {
+		out = append(out, StoredSubject(cfg, s))
+	}
+	return out
+}

@@ -90,10 +90,21 @@ type HistoryMsg struct {
 	// message (when known); StartsCounter says whether older ones were
 	// purged.
 	FirstRetained bool
+	// NothingBefore: the stream never removed a message (its first
+	// sequence is 1 and it has no gaps), so a counter's first retained
+	// message is its first message, whatever it looks like.
+	NothingBefore bool
 }
 
-// StartsCounter reports whether m can be its counter's very first message.
-func (m HistoryMsg) StartsCounter() bool { return looksFirst(m) }
+// StartsCounter reports whether m is, or can be, its counter's very first
+// message: nothing older was purged.
+func (m HistoryMsg) StartsCounter() bool { return looksFirst(m) || m.NothingBefore }
+
+// UnexplainedRecord reports whether m, a counter's first message, carries
+// what no first message can: a sources record (or a value) that no source
+// message explains. A client can write Nats-Counter-Sources on a counter's
+// first message; the server stores it and counts on from it.
+func (m HistoryMsg) UnexplainedRecord() bool { return m.NothingBefore && !looksFirst(m) }
 
 // AuditProblem is one thing that does not hold, at the message where it
 // first appears.
@@ -132,7 +143,14 @@ type CounterAudit struct {
 	Problems     []AuditProblem
 	MoreProblems int
 	Warnings     []AuditProblem
+
+	// seenSeq is, by source key and upstream subject, the upstream
+	// sequence of the last sourced message (Nats-Stream-Source).
+	seenSeq map[originKey]uint64
 }
+
+// originKey names one upstream counter of a sources record.
+type originKey struct{ key, subject string }
 
 // OK reports whether every check held.
 func (a *CounterAudit) OK() bool { return len(a.Problems) == 0 }
@@ -150,6 +168,7 @@ type counterState struct {
 	prevSeq uint64
 	sources counters.Sources
 	direct  *big.Int
+	seenSeq map[originKey]uint64
 }
 
 // Auditor recounts counters from their retained history, one message at a
@@ -182,6 +201,7 @@ func (a *Auditor) Results() []CounterAudit {
 	for _, st := range a.counters {
 		res := st.audit
 		res.Problems = slices.Clone(res.Problems)
+		res.seenSeq = st.seenSeq
 		if st.value != nil {
 			res.Value = new(big.Int).Set(st.value)
 			res.Direct = new(big.Int).Sub(st.value, st.sources.Total())
@@ -208,14 +228,30 @@ func (a *Auditor) Add(m HistoryMsg) {
 		a.counters[m.Subject] = st
 		// The first retained message starts the chain. When it looks
 		// like the counter's first message, it is itself checked against
-		// an empty past.
-		if looksFirst(m) {
+		// an empty past. When nothing was ever removed it is the first
+		// message, and what it holds that no first message can is a
+		// finding, not purged history.
+		switch {
+		case looksFirst(m):
 			st.audit.Complete = true
 			st.value, st.direct = new(big.Int), new(big.Int)
+		case m.UnexplainedRecord() && m.Err == nil && m.Value != nil:
+			st.audit.Complete = true
+			st.problem(AuditProblem{
+				Seq: m.Seq, Check: CheckSourcesRecord,
+				Message:  fmt.Sprintf("the counter's first message (nothing was ever removed before it) holds %s with delta %s and sources record %s, which no source message explains: written by another client? Later sourced deltas count from it", m.Value, counters.Signed(m.Delta), sourcesText(m.Sources)),
+				Expected: "{}", Found: sourcesText(m.Sources),
+			})
 		}
 	}
 	st.audit.Messages++
 	st.audit.LastSeq = m.Seq
+	if !m.Origin.Direct() && m.Origin.Seq > 0 {
+		if st.seenSeq == nil {
+			st.seenSeq = map[originKey]uint64{}
+		}
+		st.seenSeq[originKey{m.Origin.Key, m.Origin.Subject}] = m.Origin.Seq
+	}
 	st.check(m)
 	st.prevSeq = m.Seq
 }
@@ -462,6 +498,7 @@ func Audit(ctx context.Context, c *counters.Client, patterns []string, opts Audi
 				FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: time.Minute,
 			}, func(m HistoryMsg) error {
 				m.Origin.Stream = originName(origins, m.Origin.Key)
+				m.NothingBefore = nothingRemoved(sp.Info)
 				auditor.Add(m)
 				return nil
 			})
@@ -479,11 +516,7 @@ func Audit(ctx context.Context, c *counters.Client, patterns []string, opts Audi
 		report.Streams++
 		checkUpstreams(ctx, c, sp.Info, origins, results)
 		for _, r := range results {
-			for _, p := range sp.Patterns {
-				if topology.Covers(p, r.Subject) {
-					matched[p] = true
-				}
-			}
+			sp.Matched(r.Subject, matched)
 		}
 		report.Counters = append(report.Counters, results...)
 	}
@@ -511,7 +544,7 @@ type upstream struct {
 	err         error // looking the stream up (or reading it) failed
 	// values holds the last value of every counter the source carries,
 	// when many counters are checked against it (read at once).
-	values map[string]*big.Int
+	values map[string]counters.Counter
 }
 
 // bulkUpstreamAfter is how many counters of one source are checked with a
@@ -580,10 +613,10 @@ func checkUpstreams(ctx context.Context, c *counters.Client, info *jetstream.Str
 			u.info, err = dc.StreamInfo(ctx, u.name)
 		}
 		if err == nil && perKey[key] > bulkUpstreamAfter {
-			u.values = map[string]*big.Int{}
+			u.values = map[string]counters.Counter{}
 			for _, filters := range counters.ConsumerFilters(sourceFilters(u.src)) {
 				err = dc.ReadLast(ctx, u.name, filters, func(ctr counters.Counter) error {
-					u.values[ctr.Subject] = ctr.Value
+					u.values[ctr.Subject] = ctr
 					return nil
 				})
 				if err != nil {
@@ -595,7 +628,7 @@ func checkUpstreams(ctx context.Context, c *counters.Client, info *jetstream.Str
 	}
 	counters.Parallel(ctx, len(jobs), func(i int) {
 		j := jobs[i]
-		j.warn = upstreamWarning(ctx, c, j.key, j.subj, j.up, j.lastSeen, info.Config.Name)
+		j.warn = upstreamWarning(ctx, c, j.key, j.subj, j.up, j.lastSeen, results[j.counter].seenSeq[originKey{j.key, j.subj}], info.Config.Name)
 	}, func(int) {})
 	for _, j := range jobs {
 		if j.warn != nil {
@@ -604,7 +637,7 @@ func checkUpstreams(ctx context.Context, c *counters.Client, info *jetstream.Str
 	}
 }
 
-func upstreamWarning(ctx context.Context, c *counters.Client, key, subj string, u *upstream, lastSeen *big.Int, stream string) *AuditProblem {
+func upstreamWarning(ctx context.Context, c *counters.Client, key, subj string, u *upstream, lastSeen *big.Int, seenSeq uint64, stream string) *AuditProblem {
 	warn := func(format string, args ...any) *AuditProblem {
 		return &AuditProblem{Check: CheckUpstream, Message: fmt.Sprintf(format, args...)}
 	}
@@ -623,20 +656,25 @@ func upstreamWarning(ctx context.Context, c *counters.Client, key, subj string, 
 	if err != nil {
 		return warn("source %s could not be read: %v", u.id, err)
 	}
-	var cur *big.Int
+	var (
+		cur    *big.Int
+		curSeq uint64
+	)
 	if u.values != nil {
-		cur = u.values[subj]
+		if ctr, ok := u.values[subj]; ok {
+			cur, curSeq = ctr.Value, ctr.Seq
+		}
 	} else if u.info.Config.AllowDirect || u.info.Config.MirrorDirect {
 		ctr, err := dc.ReadOne(ctx, u.name, subj, counters.ReadLeader)
 		if err != nil && !errors.Is(err, errkind.ErrNotFound) {
 			return warn("source %s %s could not be read: %v", u.id, subj, err)
 		}
 		if ctr != nil {
-			cur = ctr.Value
+			cur, curSeq = ctr.Value, ctr.Seq
 		}
 	} else {
 		err := dc.ReadLast(ctx, u.name, []string{subj}, func(ctr counters.Counter) error {
-			cur = ctr.Value
+			cur, curSeq = ctr.Value, ctr.Seq
 			return nil
 		})
 		if err != nil {
@@ -660,6 +698,14 @@ func upstreamWarning(ctx context.Context, c *counters.Client, key, subj string, 
 	if cur.Cmp(lastSeen) == 0 {
 		return nil
 	}
+	if seenSeq > 0 && curSeq > 0 && curSeq < seenSeq {
+		// The message this stream last saw is gone upstream: the source's
+		// counter rolled back, and deletes never flow through sources.
+		p := warn("deleted: source %s %s is %s (seq %d), but the message %s last saw from it (seq %d, value %s) was deleted there: %s keeps %s until the source's next change of it",
+			u.id, subj, cur, curSeq, stream, seenSeq, lastSeen, stream, lastSeen)
+		p.Expected, p.Found = cur.String(), lastSeen.String()
+		return p
+	}
 	p := warn("behind: source %s %s is %s, last seen %s (by %s; the source reports a lag of %d messages)",
 		u.id, subj, cur, lastSeen, counters.Signed(new(big.Int).Sub(cur, lastSeen)), u.lag)
 	p.Expected, p.Found = cur.String(), lastSeen.String()
@@ -679,4 +725,11 @@ func sourceFilters(s *jetstream.StreamSource) []string {
 		return []string{">"}
 	}
 	return out
+}
+
+// nothingRemoved reports whether the stream never removed a message: its
+// first sequence is 1 and it has no gaps, so every counter's first
+// retained message is its first message.
+func nothingRemoved(info *jetstream.StreamInfo) bool {
+	return info.State.FirstSeq <= 1 && info.State.NumDeleted == 0
 }

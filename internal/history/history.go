@@ -55,7 +55,7 @@ type HistoryInfo struct {
 // was removed (a reset, a purge or a limit): it is not the counter's first
 // message (its value is not its delta).
 func (h *HistoryInfo) Purged() bool {
-	return h.First != nil && !looksFirst(*h.First)
+	return h.First != nil && !h.First.StartsCounter()
 }
 
 // History hands every retained message of subject (a literal) at its
@@ -99,6 +99,7 @@ func History(ctx context.Context, c *counters.Client, subject string, opts Histo
 		hi.Total = n
 		fm := parseHistoryMsg(first.Header.Get(counters.HeaderSubject), seqHeader(first), timeHeader(first), first.Header, first.Data)
 		fm.Stream, fm.Origin.Stream = stream, originName(origins, fm.Origin.Key)
+		fm.NothingBefore = nothingRemoved(info)
 		hi.First = &fm
 		if opts.Last > 0 && uint64(opts.Last) < n {
 			start, err := nthLast(ctx, c, stream, subject, uint64(opts.Last), fm.Seq, info.State.LastSeq)
@@ -123,9 +124,11 @@ func History(ctx context.Context, c *counters.Client, subject string, opts Histo
 		m.Origin.Stream = originName(origins, m.Origin.Key)
 		if hi.First == nil && opts.Since.IsZero() {
 			first := m
+			first.NothingBefore = nothingRemoved(info)
 			hi.First = &first
 		}
 		m.FirstRetained = hi.First != nil && hi.First.Seq == m.Seq
+		m.NothingBefore = m.FirstRetained && hi.First.NothingBefore
 		if opts.Last == 0 {
 			hi.Shown++
 			return fn(m)

@@ -555,3 +555,65 @@ func TestAuditAfterLeaderStepDowns(t *testing.T) {
 }
 
 var ctx = context.Background()
+
+// TestForgedSourcesRecord: a client can write Nats-Counter-Sources on a
+// counter's first message; the server stores it and counts on from it.
+// On a stream that never removed a message that first message is the
+// counter's first, so audit reports the record as a finding (not "ok,
+// older history purged"), and history does not say anything was purged.
+func TestForgedSourcesRecord(t *testing.T) {
+	t.Parallel()
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "FG", Subjects: []string{"fg.>"}})
+	m := nats.NewMsg("fg.a")
+	m.Header.Set(counters.HeaderIncr, "+7")
+	m.Header.Set(counters.HeaderSources, `{"DS":{"ds.a":"1000"}}`)
+	if _, err := c.Conn().RequestMsg(m, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	countertest.Incr(t, c, "fg.a", 1)
+
+	r := auditAt(t, c, "FG", "fg.>")
+	if len(r.Counters) != 1 {
+		t.Fatalf("audit: %+v", r.Counters)
+	}
+	a := r.Counters[0]
+	if a.OK() || !a.Complete || a.Problems[0].Check != history.CheckSourcesRecord || a.Problems[0].Seq != 1 ||
+		!strings.Contains(a.Problems[0].Message, "no source message explains") {
+		t.Fatalf("audit of a forged record: complete %v, problems %+v; want a sources-record finding at seq 1", a.Complete, a.Problems)
+	}
+
+	msgs, info := readHistory(t, c, "fg.a", history.HistoryOptions{})
+	if info.Purged() || !msgs[0].StartsCounter() || !msgs[0].UnexplainedRecord() {
+		t.Fatalf("history: purged %v, starts %v, unexplained %v; want the first message, its record unexplained", info.Purged(), msgs[0].StartsCounter(), msgs[0].UnexplainedRecord())
+	}
+}
+
+// TestAuditSaysDeletedNotBehind: deleting a counter's last message rolls
+// it back upstream, and deletes never flow through sources; the aggregate
+// keeps the newer value. audit says the message was deleted, not that the
+// aggregate is behind.
+func TestAuditSaysDeletedNotBehind(t *testing.T) {
+	t.Parallel()
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DL", Subjects: []string{"dl.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DLA", Sources: countertest.Sources(t, "DL:dl.>:dla.>")})
+	countertest.Incr(t, c, "dl.x", 5)
+	last := countertest.Incr(t, c, "dl.x", 3)
+	countertest.WaitValue(t, c, "DLA", "dla.x", "8")
+	s, err := c.Stream(ctx, "DL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMsg(ctx, last.Seq); err != nil {
+		t.Fatal(err)
+	}
+	r := auditAt(t, c, "DLA", "dla.>")
+	if len(r.Counters) != 1 || len(r.Counters[0].Warnings) != 1 {
+		t.Fatalf("audit: %+v", r.Counters)
+	}
+	w := r.Counters[0].Warnings[0]
+	if !strings.HasPrefix(w.Message, "deleted: source DL dl.x is 5") || !strings.Contains(w.Message, "was deleted there") {
+		t.Fatalf("warning %q: want it to say the message was deleted", w.Message)
+	}
+}

@@ -283,6 +283,16 @@ func PlanReset(ctx context.Context, c *counters.Client, patterns []string, opts 
 	return plan, nil
 }
 
+// publishSubject is where the reset of subject in the stream publishes:
+// the subject itself, or the one the stream's subject_transform stores
+// under it (checkResettable has made sure there is one).
+func publishSubject(cfg *jetstream.StreamConfig, subject string) string {
+	if p, ok := counters.PublishSubject(cfg, subject); ok {
+		return p
+	}
+	return subject
+}
+
 // checkResettable checks that a reset of subject at the stream lands there:
 // the negative delta is a publish, which goes to the stream that captures
 // the subject. A pure aggregate (no subjects of its own) cannot take one.
@@ -370,7 +380,8 @@ func Reset(ctx context.Context, c *counters.Client, plan *ResetPlan, opts ResetO
 		if plan.Targets[i].Broken {
 			results[i] = recoverBroken(work, c, streams[plan.Targets[i].Stream], plan.Targets[i], hdr)
 		} else {
-			results[i] = resetOne(work, c, plan.Targets[i].ResetTarget, hdr, rounds)
+			cfg := &streams[plan.Targets[i].Stream].CachedInfo().Config
+			results[i] = resetOne(work, c, plan.Targets[i].ResetTarget, publishSubject(cfg, plan.Targets[i].Subject), hdr, rounds)
 		}
 		report(1, 0)
 	}, func(i int) {
@@ -516,7 +527,7 @@ func unpositionedSource(info *jetstream.StreamInfo) string {
 // resetOne runs the publishing half of the recipe for one counter. "Nothing
 // to undo" is decided from the stream leader: a replica that has not
 // applied the latest increments would skip a counter that has a value.
-func resetOne(ctx context.Context, c *counters.Client, t ResetTarget, hdr nats.Header, maxRounds int) ResetResult {
+func resetOne(ctx context.Context, c *counters.Client, t ResetTarget, publish string, hdr nats.Header, maxRounds int) ResetResult {
 	r := ResetResult{Subject: t.Subject, Stream: t.Stream, Delta: new(big.Int)}
 	// A direct get skips the JetStream API queue that a leader read (and
 	// every purge) goes through. An older value from a lagging replica
@@ -546,7 +557,7 @@ func resetOne(ctx context.Context, c *counters.Client, t ResetTarget, hdr nats.H
 	}
 	next := new(big.Int).Neg(cur.Value)
 	for r.Rounds < maxRounds {
-		ack, err := c.PublishIncr(ctx, t.Subject, next, hdr)
+		ack, err := c.PublishIncr(ctx, publish, next, hdr)
 		if err != nil {
 			r.Err, r.Outcome = err, ResetFailed
 			if errkind.OutcomeUnknown(err) {
@@ -627,7 +638,7 @@ func recoverBroken(ctx context.Context, c *counters.Client, s jetstream.Stream, 
 		return r
 	}
 	r.Purged = true
-	ack, err := c.PublishIncr(ctx, t.Subject, new(big.Int), hdr)
+	ack, err := c.PublishIncr(ctx, publishSubject(&s.CachedInfo().Config, t.Subject), new(big.Int), hdr)
 	if err != nil {
 		// Purged, so it reads "no value": the next increment starts it at
 		// 0 and carries the drop to the aggregates above.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 
@@ -99,14 +100,15 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 	if s.Cluster != "" || len(s.Tags) > 0 {
 		cfg.Placement = &jetstream.Placement{Cluster: s.Cluster, Tags: s.Tags}
 	}
-	seen := map[string]bool{}
-	for _, src := range s.Sources {
-		key := src.Stream + "@" + src.Domain
-		if seen[key] {
-			// The server keys sources by name: two entries would collide.
-			return jetstream.StreamConfig{}, errkind.Invalidf("source %s is given twice: use one --source per upstream stream", src)
+	for i, src := range s.Sources {
+		// The same stream may be sourced several times with filters that
+		// do not overlap (the sources record keys it by stream, then
+		// upstream subject); overlapping ones would count a counter twice.
+		for _, prev := range s.Sources[:i] {
+			if prev.Stream == src.Stream && prev.Domain == src.Domain && overlapping(prev, src) {
+				return jetstream.StreamConfig{}, errkind.Invalidf("sources %s and %s overlap: each counter both carry would be counted twice; give %s once, or filters that do not overlap", prev, src, src.Stream)
+			}
 		}
-		seen[key] = true
 		cfg.Sources = append(cfg.Sources, src.StreamSource())
 	}
 	return cfg, nil
@@ -148,7 +150,7 @@ func Create(ctx context.Context, c *counters.Client, spec StreamSpec, opts Creat
 	if err != nil {
 		return nil, err
 	}
-	refusals, err := refusals(ctx, c, d, cfg, spec)
+	refusals, err := refusals(ctx, c, d, cfg, spec, true)
 	if err != nil {
 		return nil, err
 	}
@@ -223,10 +225,12 @@ func discoverFor(ctx context.Context, c *counters.Client, spec StreamSpec, domai
 // the result of an update alike: sources (and a mirror's origin) that are
 // missing or do not carry counter values, and the diamonds and cycles cfg
 // would add to the topology d walked (nil: no sources, nothing to walk).
-func refusals(ctx context.Context, c *counters.Client, d *counters.Discovery, cfg jetstream.StreamConfig, spec StreamSpec) ([]refusal, error) {
+// With values, each source's counters are read for one too large to carry
+// (an update's planner checks the sources it adds from what it reads).
+func refusals(ctx context.Context, c *counters.Client, d *counters.Discovery, cfg jetstream.StreamConfig, spec StreamSpec, values bool) ([]refusal, error) {
 	var out []refusal
 	for _, src := range spec.Sources {
-		r, err := checkSource(ctx, c, src, false)
+		r, err := checkSource(ctx, c, src, false, len(spec.Sources), values)
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +239,7 @@ func refusals(ctx context.Context, c *counters.Client, d *counters.Discovery, cf
 		}
 	}
 	if spec.Mirror != nil {
-		r, err := checkSource(ctx, c, *spec.Mirror, true)
+		r, err := checkSource(ctx, c, *spec.Mirror, true, 0, false)
 		if err != nil {
 			return nil, err
 		}
@@ -258,7 +262,7 @@ func refusals(ctx context.Context, c *counters.Client, d *counters.Discovery, cf
 // counter values (sourcing it stalls), or a filter that matches none of its
 // subjects. For a mirror, src is its origin: a mirror of anything but
 // counters is no counter tier.
-func checkSource(ctx context.Context, c *counters.Client, src SourceSpec, mirror bool) (*refusal, error) {
+func checkSource(ctx context.Context, c *counters.Client, src SourceSpec, mirror bool, sources int, values bool) (*refusal, error) {
 	what := "source"
 	if mirror {
 		what = "mirrored"
@@ -282,13 +286,18 @@ func checkSource(ctx context.Context, c *counters.Client, src SourceSpec, mirror
 	case !carries && mirror:
 		return &refusal{errkind.ErrInvalid, fmt.Sprintf("mirrored stream %s is not a counter stream (nor a mirror of one): its copies would hold no counter values", src.Stream)}, nil
 	case !carries:
-		return &refusal{errkind.ErrInvalid, fmt.Sprintf("source stream %s is not a counter stream (nor a mirror of one): a counter aggregate sourcing it would stall silently", src.Stream)}, nil
+		return &refusal{errkind.ErrInvalid, fmt.Sprintf("source stream %s is not a counter stream (nor a mirror of one): a counter aggregate sourcing it would count it wrong, silently (it stalls on plain messages and miscounts a raw copy of counters)", src.Stream)}, nil
 	}
 	// A stream with sources of its own may store subjects outside its
 	// configured ones, so only a plain leaf's subjects bound what it holds.
-	if src.From != "" && len(info.Config.Sources) == 0 && info.Config.Mirror == nil && len(info.Config.Subjects) > 0 &&
-		!slices.ContainsFunc(info.Config.Subjects, func(s string) bool { return topology.Overlaps(s, src.From) }) {
-		return &refusal{errkind.ErrInvalid, fmt.Sprintf("source filter %s matches none of stream %s's subjects (%s): the aggregate would receive nothing", src.From, src.Stream, strings.Join(info.Config.Subjects, ", "))}, nil
+	// (Its subject_transform decides the subjects it stores them under.)
+	held := counters.StoredSubjects(&info.Config)
+	if src.From != "" && len(info.Config.Sources) == 0 && info.Config.Mirror == nil && len(held) > 0 &&
+		!slices.ContainsFunc(held, func(s string) bool { return topology.Overlaps(s, src.From) }) {
+		return &refusal{errkind.ErrInvalid, fmt.Sprintf("source filter %s matches none of stream %s's subjects (%s): the aggregate would receive nothing", src.From, src.Stream, strings.Join(held, ", "))}, nil
+	}
+	if values && !mirror {
+		return uncarriedValues(ctx, dc, src, sources)
 	}
 	return nil, nil
 }
@@ -296,6 +305,7 @@ func checkSource(ctx context.Context, c *counters.Client, src SourceSpec, mirror
 // ConfigDiff lists the fields `counter create` controls that differ between
 // an existing stream and the wanted configuration, as "field: have X, want Y".
 func ConfigDiff(have, want jetstream.StreamConfig) []string {
+	want = sealedAs(have, want)
 	var diffs []string
 	add := func(field string, h, w any) {
 		diffs = append(diffs, fmt.Sprintf("%s: have %v, want %v", field, h, w))
@@ -345,10 +355,26 @@ func ConfigDiff(have, want jetstream.StreamConfig) []string {
 	if unlimited(have.MaxBytes) != unlimited(want.MaxBytes) {
 		add("max_bytes", unlimited(have.MaxBytes), unlimited(want.MaxBytes))
 	}
+	if unlimited(int64(have.MaxMsgSize)) != unlimited(int64(want.MaxMsgSize)) {
+		add("max_msg_size", unlimited(int64(have.MaxMsgSize)), unlimited(int64(want.MaxMsgSize)))
+	}
 	if have.SubjectDeleteMarkerTTL != want.SubjectDeleteMarkerTTL {
 		add("subject_delete_marker_ttl", have.SubjectDeleteMarkerTTL, want.SubjectDeleteMarkerTTL)
 	}
 	return diffs
+}
+
+// sealedAs is want with what sealing forces taken from have when have is
+// sealed: the server sets discard:new, no max_age, deny delete and purge,
+// no rollups on a seal, and keeps them whatever an update asks, so asking
+// for anything else could never converge.
+func sealedAs(have, want jetstream.StreamConfig) jetstream.StreamConfig {
+	if have.Sealed {
+		want.Sealed = true
+		want.Discard, want.MaxAge = have.Discard, have.MaxAge
+		want.DenyDelete, want.DenyPurge, want.AllowRollup = have.DenyDelete, have.DenyPurge, have.AllowRollup
+	}
+	return want
 }
 
 func unlimited(n int64) any {
@@ -398,4 +424,56 @@ func sourcesKey(srcs []*jetstream.StreamSource) string {
 		return "none"
 	}
 	return "[" + strings.Join(keys, ", ") + "]"
+}
+
+// uncarriedValues refuses a source holding a counter the aggregate could
+// not carry (COUNTERS.md: an oversized sourced message blocks the source
+// forever, lag 0 and no error): the aggregate would get nothing from the
+// first such counter on. dc reads src's stream; sources is how many the
+// aggregate has.
+func uncarriedValues(ctx context.Context, dc *counters.Client, src SourceSpec, sources int) (*refusal, error) {
+	e := counters.ConfigEdge(src.StreamSource())
+	var over []string
+	for _, filters := range counters.ConsumerFilters(carriedFilters(e)) {
+		err := dc.ReadLast(ctx, src.Stream, filters, func(ctr counters.Counter) error {
+			if too := tooLargeToCarry(ctr, src.Stream, sources); too != "" && len(over) < 5 {
+				over = append(over, too)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(over) == 0 {
+		return nil, nil
+	}
+	return &refusal{errkind.ErrInvalid, fmt.Sprintf("source stream %s holds counters too large for an aggregate to carry (%s): its source would stop at the first of them, silently, and carry nothing after; reset them in %s first", src.Stream, strings.Join(over, ", "), src.Stream)}, nil
+}
+
+// tooLargeToCarry describes ctr when its value has more digits than an
+// aggregate with that many sources can carry, "" when it fits.
+func tooLargeToCarry(ctr counters.Counter, stream string, sources int) string {
+	// Fewer than 1,000 digits always fit: skip the decimal conversion.
+	if ctr.Value.BitLen() < 3320 {
+		return ""
+	}
+	digits := len(new(big.Int).Abs(ctr.Value).String())
+	if limit := counters.MaxCarriedDigits(sources, len(stream)+20, len(ctr.Subject)); digits > limit {
+		return fmt.Sprintf("%s has %d digits, at most %d fit", ctr.Subject, digits, limit)
+	}
+	return ""
+}
+
+// overlapping reports whether two sources of one stream carry a common
+// upstream subject.
+func overlapping(a, b SourceSpec) bool {
+	for _, fa := range carriedFilters(counters.ConfigEdge(a.StreamSource())) {
+		for _, fb := range carriedFilters(counters.ConfigEdge(b.StreamSource())) {
+			if topology.Overlaps(fa, fb) {
+				return true
+			}
+		}
+	}
+	return false
 }

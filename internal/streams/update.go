@@ -88,36 +88,86 @@ type UpdateInputs struct {
 	// records (Nats-Counter-Sources) that say what it last saw from each.
 	Aggregate map[string]counters.Counter
 	// Upstream is, by source key, the counters of each source that is
-	// added or re-mapped, as named upstream. A key not present was not
-	// read: UpstreamErr says why.
+	// added or re-mapped, as named upstream (two sources of one stream
+	// share a key: each takes the subjects it carries). A key not present
+	// was not read: UpstreamErr says why.
 	Upstream    map[string][]counters.Counter
 	UpstreamErr map[string]string
 }
 
-// sourceEdge is one configured source seen by its key in the server's
-// Nats-Counter-Sources record.
+// sourceEdge is one configured source: key is how the server's
+// Nats-Counter-Sources record names its stream, id which subjects it takes
+// from there. The same stream may be sourced several times with other
+// filters (the record keys it by stream, then upstream subject), so a
+// source is its id: one whose filters stay is the same source, one whose
+// filters change is another.
 type sourceEdge struct {
-	src  *jetstream.StreamSource
-	edge topology.Edge
-	key  string
+	src     *jetstream.StreamSource
+	edge    topology.Edge
+	key, id string
 }
 
 func sourceEdges(srcs []*jetstream.StreamSource) []sourceEdge {
 	out := make([]sourceEdge, 0, len(srcs))
 	for _, s := range srcs {
 		e := counters.ConfigEdge(s)
-		out = append(out, sourceEdge{src: s, edge: e, key: topology.SourceKey(e, s.Name)})
+		key := topology.SourceKey(e, s.Name)
+		filters := sortedCopy(carriedFilters(e))
+		out = append(out, sourceEdge{src: s, edge: e, key: key, id: key + " " + strings.Join(filters, ",")})
 	}
 	return out
 }
 
-func findEdge(edges []sourceEdge, key string) *sourceEdge {
-	for i := range edges {
-		if edges[i].key == key {
-			return &edges[i]
+// pairSources finds, for each new source, the old one it continues (nil:
+// it is added): the one with the same stream and filters, or else the only
+// source of its stream on both sides (a filter or transform that changes).
+// Old sources that continue none are removed.
+func pairSources(old, next []sourceEdge) (prev []*sourceEdge, removed []sourceEdge) {
+	prev = make([]*sourceEdge, len(next))
+	used := make([]bool, len(old))
+	for i, n := range next {
+		for j, o := range old {
+			if !used[j] && o.id == n.id {
+				prev[i], used[j] = &old[j], true
+				break
+			}
 		}
 	}
-	return nil
+	count := func(edges []sourceEdge, key string) int {
+		k := 0
+		for _, e := range edges {
+			if e.key == key {
+				k++
+			}
+		}
+		return k
+	}
+	for i, n := range next {
+		if prev[i] != nil || count(next, n.key) != 1 || count(old, n.key) != 1 {
+			continue
+		}
+		for j, o := range old {
+			if !used[j] && o.key == n.key {
+				prev[i], used[j] = &old[j], true
+			}
+		}
+	}
+	for j, o := range old {
+		if !used[j] {
+			removed = append(removed, o)
+		}
+	}
+	return prev, removed
+}
+
+// hasKey reports whether a source of edges has that record key.
+func hasKey(edges []sourceEdge, key string) bool {
+	return slices.ContainsFunc(edges, func(e sourceEdge) bool { return e.key == key })
+}
+
+// carries reports whether the source takes upstream subject subj.
+func (e sourceEdge) carries(subj string) bool {
+	return slices.ContainsFunc(carriedFilters(e.edge), func(f string) bool { return topology.Covers(f, subj) })
 }
 
 // renames is the part of a source's mapping that moves subjects: filters
@@ -186,11 +236,11 @@ func UpdateRefusal(have, want jetstream.StreamConfig) error {
 	}
 	old, next := sourceEdges(have.Sources), sourceEdges(want.Sources)
 	for _, n := range next {
-		if findEdge(old, n.key) != nil {
+		if hasKey(old, n.key) {
 			continue
 		}
 		for _, o := range old {
-			if o.src.Name != n.src.Name || findEdge(next, o.key) != nil {
+			if o.src.Name != n.src.Name || hasKey(next, o.key) {
 				continue
 			}
 			return errkind.Invalidf("source %s of %s would move from %s to %s: that is a new source key, and %s would count %s's whole value again (even with --force, nothing changed). To move it safely, create a new aggregate that sources %s, or remove the source in one update, add it back with another (its plan shows the value counted again) and reset %s afterwards",
@@ -216,9 +266,10 @@ func mergeControlled(have, want jetstream.StreamConfig) jetstream.StreamConfig {
 	// A source that stays as it is keeps its configuration verbatim (start
 	// sequence or time, deliver prefix: set by others, not ours to reset).
 	out.Sources = nil
-	old := sourceEdges(have.Sources)
-	for _, n := range sourceEdges(want.Sources) {
-		if o := findEdge(old, n.key); o != nil && sameMapping(o.src, n.src) {
+	next := sourceEdges(want.Sources)
+	prev, _ := pairSources(sourceEdges(have.Sources), next)
+	for i, n := range next {
+		if o := prev[i]; o != nil && sameMapping(o.src, n.src) {
 			out.Sources = append(out.Sources, o.src)
 			continue
 		}
@@ -233,6 +284,7 @@ func mergeControlled(have, want jetstream.StreamConfig) jetstream.StreamConfig {
 	out.MaxAge = want.MaxAge
 	out.MaxMsgs = want.MaxMsgs
 	out.MaxBytes = want.MaxBytes
+	out.MaxMsgSize = want.MaxMsgSize
 	out.SubjectDeleteMarkerTTL = want.SubjectDeleteMarkerTTL
 	return out
 }
@@ -255,6 +307,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 	noValues := "no value changes"
 
 	old, next := sourceEdges(in.Have.Sources), sourceEdges(in.Want.Sources)
+	sources := len(next)
 	deltas := map[string]*big.Int{}
 	counted := func(e sourceEdge) (*big.Int, int, bool) {
 		ctrs, ok := in.Upstream[e.key]
@@ -264,10 +317,14 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 			return nil, 0, false
 		}
 		total, n := new(big.Int), 0
+		var over []string
 		for _, u := range ctrs {
 			dest, ok := e.edge.MapUp(u.Subject)
 			if !ok {
 				continue
+			}
+			if too := tooLargeToCarry(u, e.src.Name, sources); too != "" && len(over) < 5 {
+				over = append(over, too)
 			}
 			d := new(big.Int).Set(u.Value)
 			if last := in.Aggregate[dest].Sources[e.key][u.Subject]; last != nil {
@@ -283,10 +340,14 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 			total.Add(total, d)
 			n++
 		}
+		if len(over) > 0 {
+			plan.Refusals = append(plan.Refusals, fmt.Sprintf("source %s holds counters too large for %s to carry (%s): the source would stop at the first of them, silently, and what this plan adds would never come; reset them in %s first", specOf(e.src), name, strings.Join(over, ", "), e.src.Name))
+		}
 		return total, n, true
 	}
-	for _, n := range next {
-		o := findEdge(old, n.key)
+	prev, removed := pairSources(old, next)
+	for i, n := range next {
+		o := prev[i]
 		switch {
 		case o == nil:
 			c := ConfigChange{Field: "source", Op: "add", Item: specOf(n.src)}
@@ -318,16 +379,20 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 			add(c)
 		}
 	}
-	for _, o := range old {
-		if findEdge(next, o.key) != nil {
-			continue
-		}
+	for _, o := range removed {
+		// What the aggregate keeps from this source: its record entries
+		// for the upstream subjects this source (not another of the same
+		// stream) carried.
 		kept, cnt := new(big.Int), 0
 		for _, ctr := range in.Aggregate {
-			if seen := ctr.Sources[o.key]; len(seen) > 0 {
-				for _, v := range seen {
+			counted := false
+			for subj, v := range ctr.Sources[o.key] {
+				if o.carries(subj) {
 					kept.Add(kept, v)
+					counted = true
 				}
+			}
+			if counted {
 				cnt++
 			}
 		}
@@ -368,6 +433,7 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 	change("max_msgs", unlimited(in.Have.MaxMsgs), unlimited(in.Want.MaxMsgs), safer)
 	change("max_bytes", unlimited(in.Have.MaxBytes), unlimited(in.Want.MaxBytes), safer)
 	change("subject_delete_marker_ttl", in.Have.SubjectDeleteMarkerTTL, in.Want.SubjectDeleteMarkerTTL, safer)
+	change("max_msg_size", unlimited(int64(in.Have.MaxMsgSize)), unlimited(int64(in.Want.MaxMsgSize)), noValues+"; counters can grow past the old size limit (a value at it refuses every increment)")
 
 	subjects := make([]string, 0, len(deltas))
 	for s, d := range deltas {
@@ -461,7 +527,10 @@ func PlanUpdate(ctx context.Context, c *counters.Client, spec StreamSpec, opts C
 	if err := UpdateRefusal(have, want); err != nil {
 		return nil, err
 	}
-	merged := mergeControlled(have, want)
+	merged := sealedAs(have, mergeControlled(have, want))
+	if diffs := ConfigDiff(have, merged); have.Sealed && len(diffs) > 0 {
+		return nil, errkind.Invalidf("stream %s is sealed: it takes no more changes, increments or resets (%s); create a new stream for what you want", have.Name, strings.Join(diffs, "; "))
+	}
 	if len(ConfigDiff(have, merged)) == 0 {
 		return &UpdatePlan{Stream: want.Name, Exists: true, Have: have, Want: merged}, nil
 	}
@@ -469,7 +538,7 @@ func PlanUpdate(ctx context.Context, c *counters.Client, spec StreamSpec, opts C
 	if err != nil {
 		return nil, err
 	}
-	refusals, err := refusals(ctx, c, d, merged, spec)
+	refusals, err := refusals(ctx, c, d, merged, spec, false)
 	if err != nil {
 		return nil, err
 	}
@@ -496,13 +565,13 @@ func PlanUpdate(ctx context.Context, c *counters.Client, spec StreamSpec, opts C
 func readUpdateInputs(ctx context.Context, c *counters.Client, in *UpdateInputs) error {
 	old, next := sourceEdges(in.Have.Sources), sourceEdges(in.Want.Sources)
 	var read []sourceEdge
-	for _, n := range next {
-		if o := findEdge(old, n.key); o == nil || !sameMapping(o.src, n.src) {
+	prev, removed := pairSources(old, next)
+	for i, n := range next {
+		if o := prev[i]; o == nil || !sameMapping(o.src, n.src) {
 			read = append(read, n)
 		}
 	}
-	removed := slices.ContainsFunc(old, func(o sourceEdge) bool { return findEdge(next, o.key) == nil })
-	if len(read) == 0 && !removed {
+	if len(read) == 0 && len(removed) == 0 {
 		return nil
 	}
 	in.Aggregate = map[string]counters.Counter{}
@@ -535,11 +604,14 @@ func readUpdateInputs(ctx context.Context, c *counters.Client, in *UpdateInputs)
 			continue
 		}
 		seen := map[string]bool{}
-		in.Upstream[e.key] = slices.DeleteFunc(ctrs, func(ctr counters.Counter) bool {
+		for _, ctr := range in.Upstream[e.key] {
+			seen[ctr.Subject] = true // read for another source of the stream
+		}
+		in.Upstream[e.key] = append(in.Upstream[e.key], slices.DeleteFunc(ctrs, func(ctr counters.Counter) bool {
 			dup := seen[ctr.Subject]
 			seen[ctr.Subject] = true
 			return dup
-		})
+		})...)
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ const (
 	CodeSourceInactive   = "source-inactive"
 	CodeSourceMissing    = "source-missing"
 	CodeRawCopy          = "raw-copy"
+	CodeSubjectTransform = "subject-transform"
 )
 
 // Check finds every hazard, errors first, then by stream and code.
@@ -65,6 +66,10 @@ func (g *Graph) Check() []Problem {
 				add(SeverityError, CodeMarkerTTL, n.ID, fmt.Sprintf("counter stream %s has subject_delete_marker_ttl %s: it enables TTLs and breaks expiry of counters", n.ID, c.SubjectDeleteMarkerTTL),
 					"recreate the stream without subject_delete_marker_ttl")
 			}
+			if t := c.SubjectTransform; t != nil && t.Destination != "" {
+				add(SeverityWarning, CodeSubjectTransform, n.ID, fmt.Sprintf("counter stream %s stores what is published to %s under %s (its subject_transform): its counters live under %s, which is what aggregates above filter on and other clients read", n.ID, orAll(t.Source), t.Destination, t.Destination),
+					"nothing to fix if meant; counter reads, resets and watches them by either name")
+			}
 			if !n.AllowDirect {
 				add(SeverityWarning, CodeNoAllowDirect, n.ID, fmt.Sprintf("counter stream %s has allow_direct off: counter clients refuse it and reads are slow", n.ID),
 					"update the stream with allow_direct: true")
@@ -91,7 +96,7 @@ func (g *Graph) Check() []Problem {
 			// A mirror whose origin is missing or unreadable is reported
 			// as such (source-missing at the mirror), not as a plain stream.
 			if carries, known := g.counterValues(up.ID); n.Counter && !e.Mirror && up.Config != nil && !carries && known {
-				add(SeverityError, CodeNonCounterSource, n.ID, fmt.Sprintf("counter stream %s sources non-counter stream %s: the aggregate stalls silently", n.ID, e.Upstream),
+				add(SeverityError, CodeNonCounterSource, n.ID, fmt.Sprintf("counter stream %s sources non-counter stream %s: the aggregate counts it wrong, silently (it stalls on plain messages and miscounts a raw copy of counters)", n.ID, e.Upstream),
 					fmt.Sprintf("remove source %s from %s, or source a counter stream instead", e.Upstream, n.ID))
 			}
 			// A mirror of counters is a read replica (and what an aggregate
