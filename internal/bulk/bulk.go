@@ -612,6 +612,18 @@ func (r *bulkRun) takeDirty() []*bulkItem {
 	return out
 }
 
+// The window below (slots, the reply inbox, pending, sweep, drain) is our
+// own, not jetstream's PublishMsgAsync. That could carry it, given an ack
+// timeout, our own resend of a timed-out line (it never resends one), a
+// map from each message back to its line beside its own map, and
+// CleanupPublisher on stop: little code would go, and every line would
+// cost more. Measured on the client alone (server in its own process,
+// 200,000 lines, medians of 5 to 10 runs): a bulk run takes 9 allocations
+// and 0.8 KB a line, reading and checking included; PublishMsgAsync with
+// that timeout and map takes 27 and 1.7 KB (bare: 25 and 1.6 KB) with
+// subjects and deltas ready-made, and 1.7 times our CPU time. The rate is
+// the server's: see BenchmarkBulk200k.
+
 // send publishes everything from in with at most Window awaiting acks.
 // stop is called once if the run ends early, with how many items were
 // taken and the last line taken; it says how many were not sent and the
@@ -641,7 +653,7 @@ func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken
 	var (
 		taken, lastLine int
 		haveSlot        bool
-		open            = true
+		inputOpen       = true
 	)
 	interrupted := func() {
 		if err := r.c.Denied(); err != nil && r.res.Stopped == nil {
@@ -666,65 +678,56 @@ func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken
 	}
 loop:
 	for {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil { // before any other case that is ready
 			r.res.Interrupted = true
 			interrupted()
 			break
 		}
+		// One select; a nil channel's case never fires. A slot is taken
+		// before the item that fills it, so an item taken is sent at once
+		// (stop counts the ones not taken); once the input is closed, only
+		// resends and the emptying of the window are waited for.
+		var (
+			takeSlot chan<- struct{}
+			nextItem <-chan *bulkItem
+			settled  <-chan struct{}
+		)
 		switch {
-		case open && !haveSlot:
-			select {
-			case r.slots <- struct{}{}:
-				haveSlot = true
-			case it := <-r.retries:
-				r.publish(it)
-			case <-ctx.Done():
-				r.res.Interrupted = true
-				interrupted()
-				break loop
-			case <-progress.C:
-				r.progress()
-			}
-		case open:
-			select {
-			case it, ok := <-in:
-				if !ok {
-					open = false
-					<-r.slots
-					haveSlot = false
-					continue
-				}
-				taken++
-				lastLine = it.line
-				haveSlot = false
-				if !r.publish(it) {
-					interrupted()
-					break loop
-				}
-			case it := <-r.retries:
-				r.publish(it)
-			case <-ctx.Done():
-				r.res.Interrupted = true
-				interrupted()
-				break loop
-			case <-progress.C:
-				r.progress()
-			}
-		default:
+		case !inputOpen:
 			if len(r.slots) == 0 {
 				break loop
 			}
-			select {
-			case it := <-r.retries:
-				r.publish(it)
-			case <-r.wake:
-			case <-ctx.Done():
-				r.res.Interrupted = true
+			settled = r.wake
+		case haveSlot:
+			nextItem = in
+		default:
+			takeSlot = r.slots
+		}
+		select {
+		case takeSlot <- struct{}{}:
+			haveSlot = true
+		case it, ok := <-nextItem:
+			haveSlot = false
+			if !ok {
+				inputOpen = false
+				<-r.slots
+				continue
+			}
+			taken++
+			lastLine = it.line
+			if !r.publish(it) {
 				interrupted()
 				break loop
-			case <-progress.C:
-				r.progress()
 			}
+		case it := <-r.retries:
+			r.publish(it)
+		case <-settled:
+		case <-ctx.Done():
+			r.res.Interrupted = true
+			interrupted()
+			break loop
+		case <-progress.C:
+			r.progress()
 		}
 	}
 	r.progress()

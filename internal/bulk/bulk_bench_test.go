@@ -3,6 +3,7 @@ package bulk_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -57,21 +58,26 @@ func BenchmarkBulk200k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var bare, ours time.Duration
+	var (
+		bare, ours            time.Duration
+		bareAllocs, ourAllocs uint64
+	)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		runBare := func() {
-			start := time.Now()
+			before, start := mallocs(), time.Now()
 			bareAsync(b, js, subjects, deltas)
 			bare += time.Since(start)
+			bareAllocs += mallocs() - before
 		}
 		runOurs := func() {
-			start := time.Now()
+			before, start := mallocs(), time.Now()
 			res, err := bulk.Bulk(ctx, c, strings.NewReader(input), bulk.BulkOptions{})
 			if err != nil || res.Applied != lines {
 				b.Fatalf("bulk: %+v, %v", res, err)
 			}
 			ours += time.Since(start)
+			ourAllocs += mallocs() - before
 		}
 		// Alternate which goes first: the stream grows as both run.
 		if i%2 == 0 {
@@ -86,6 +92,17 @@ func BenchmarkBulk200k(b *testing.B) {
 	b.ReportMetric(n/bare.Seconds(), "bare-lines/s")
 	b.ReportMetric(n/ours.Seconds(), "lines/s")
 	b.ReportMetric(bare.Seconds()/ours.Seconds(), "ratio")
+	// Allocations include the embedded server's, the same for both sides:
+	// the difference is the client's.
+	b.ReportMetric(float64(bareAllocs)/n, "bare-allocs/line")
+	b.ReportMetric(float64(ourAllocs)/n, "allocs/line")
+}
+
+// mallocs counts heap allocations so far, in the whole process.
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
 }
 
 // BenchmarkBulkCoalesce1M: `counter incr - --coalesce` over 1,000,000
