@@ -461,7 +461,9 @@ func TestBulkConnectionLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	c, err := counters.New(nc, counters.Options{Timeout: time.Second})
+	// Acks must not time out before the server goes (a loaded machine took
+	// over a second for some): the test is about the connection lost.
+	c, err := counters.New(nc, counters.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
