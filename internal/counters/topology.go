@@ -196,7 +196,7 @@ func (d *Discovery) Node(info *jetstream.StreamInfo, domain string) *topology.No
 		e.Upstream = topology.NodeID(s.Name, d.UpstreamDomain(domain, s.External))
 		e.Mirror, e.Active = mirror, -1
 		if si := matchSourceInfo(s, live, usedLive); si != nil {
-			e.Lag, e.Active = si.Lag, si.Active
+			e.Lag, e.Active, e.Seq = si.Lag, si.Active, si.Seq
 			if si.Error != nil {
 				// The server's description, as other errors show it: not
 				// nats.go's "nats: API error: code=… err_code=…" line.

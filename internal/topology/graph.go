@@ -28,8 +28,11 @@ type Edge struct {
 	APIPrefix  string // external API prefix, "" for local
 	Mirror     bool
 	Lag        uint64
-	Active     time.Duration // since last activity, -1 unknown
-	Error      string
+	// Seq is the last upstream sequence the source has seen (0: none yet,
+	// or unknown; the server does not report it for a mirror).
+	Seq    uint64
+	Active time.Duration // since last activity, -1 unknown
+	Error  string
 }
 
 // Node is one stream, or a stream only known because something sources it.
