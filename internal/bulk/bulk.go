@@ -33,8 +33,12 @@ import (
 
 // Defaults for BulkOptions.
 const (
-	DefaultBulkWindow      = 4096
-	DefaultBulkMaxAttempts = 5
+	DefaultBulkWindow = 4096
+	// DefaultRetryFor is how long, at least, an increment that can be sent
+	// again exactly keeps being sent: longer than a stream leader election
+	// (5–6 s on a loaded 3-node cluster, up to the server's 9 s election
+	// timeout), so an election costs no line.
+	DefaultRetryFor = 20 * time.Second
 	// MaxBulkLineLen bounds one input line (a 40,000-digit delta fits).
 	MaxBulkLineLen = 128 << 10
 	// maxReportedLines is how many bad lines or failures are kept by number.
@@ -56,8 +60,12 @@ type BulkOptions struct {
 	Values bool
 	// Window is how many increments may await their ack at once.
 	Window int
-	// MaxAttempts bounds the sends of one increment with an id, and of
-	// one nobody answered (never applied, so always safe to resend).
+	// RetryFor bounds, from its first send, how long an increment that can
+	// be sent again exactly (it has an id, or nobody received it) keeps
+	// being sent until it is acknowledged. Default: the larger of the
+	// client timeout and DefaultRetryFor.
+	RetryFor time.Duration
+	// MaxAttempts, when above 0, also bounds the sends of one increment.
 	MaxAttempts int
 	// Drain is how long an interrupted run waits for outstanding acks
 	// (default: the client timeout, at most 3s).
@@ -133,8 +141,8 @@ func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions
 	if opts.Window <= 0 {
 		opts.Window = DefaultBulkWindow
 	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultBulkMaxAttempts
+	if opts.RetryFor <= 0 {
+		opts.RetryFor = max(c.Timeout(), DefaultRetryFor)
 	}
 	if opts.Drain <= 0 {
 		opts.Drain = min(c.Timeout(), 3*time.Second)
@@ -229,6 +237,7 @@ type bulkItem struct {
 	line  int
 
 	attempts     int32
+	first        time.Duration // first send, since the run started
 	sent         time.Duration // since the run started: smaller than a time.Time, per line
 	maybeApplied bool          // an earlier attempt got no answer
 }
@@ -749,6 +758,9 @@ func (r *bulkRun) publish(it *bulkItem) bool {
 	tok := r.token
 	it.attempts++
 	it.sent = time.Since(r.start)
+	if it.attempts == 1 {
+		it.first = it.sent
+	}
 	msg := &nats.Msg{
 		Subject: it.t.subject,
 		Reply:   r.inbox + strconv.FormatUint(tok, 36),
@@ -822,7 +834,7 @@ func (r *bulkRun) onAck(m *nats.Msg) {
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
 		// No responders: nobody received it (a stream leader election,
 		// or the stream went away). Never applied, so a resend is exact.
-		r.retryLater(it, time.Duration(it.attempts)*250*time.Millisecond, errkind.Unavailablef("no stream answered (no responders)"))
+		r.retryLater(it, min(time.Duration(it.attempts)*250*time.Millisecond, time.Second), errkind.Unavailablef("no stream answered (no responders) for %s", (time.Since(r.start)-it.first).Round(100*time.Millisecond)))
 		return
 	}
 	ack, err := parseAck(m.Data)
@@ -859,9 +871,11 @@ func (r *bulkRun) ackError(it *bulkItem, e *jetstream.APIError) error {
 	return fmt.Errorf("the server refused the increment: %s (error %d)", e.Description, e.ErrorCode)
 }
 
-// retryLater resends it after delay if it may be resent, else gives up.
+// retryLater resends it after delay if it may be resent, else gives up:
+// within RetryFor of its first send (and MaxAttempts, when set).
 func (r *bulkRun) retryLater(it *bulkItem, delay time.Duration, why error) {
-	if r.stopping.Load() || int(it.attempts) >= r.opts.MaxAttempts {
+	spent := time.Since(r.start) - it.first + delay
+	if r.stopping.Load() || spent >= r.opts.RetryFor || (r.opts.MaxAttempts > 0 && int(it.attempts) >= r.opts.MaxAttempts) {
 		r.giveUpWith(it, why)
 		return
 	}
