@@ -67,6 +67,14 @@ type BulkOptions struct {
 	RetryFor time.Duration
 	// MaxAttempts, when above 0, also bounds the sends of one increment.
 	MaxAttempts int
+	// FromLine, when above 1, passes over the lines before it unread: an
+	// earlier run applied them (BulkResult.ResumeLine). Line numbers, and so
+	// --id-prefix ids, stay those of the whole input.
+	FromLine int
+	// Until, when set, is when re-sending ids an earlier run sent stops
+	// being exact (BulkResult.ExactUntil): a run is refused from then on
+	// (errkind.ErrRefused, nothing sent), and one under way stops sending.
+	Until time.Time
 	// Drain is how long an interrupted run waits for outstanding acks
 	// (default: the client timeout, at most 3s).
 	Drain time.Duration
@@ -123,6 +131,19 @@ type BulkResult struct {
 	Values []counters.Counter
 	// Stopped says why sending stopped early (connection lost), if it did.
 	Stopped error
+	// WithoutID counts the increments sent without an id: a re-run is
+	// exact only when it is 0.
+	WithoutID int
+	// DuplicateWindow is the shortest duplicate window of the streams
+	// increments with ids went to: how long the server remembers an id.
+	DuplicateWindow time.Duration
+	// ExactUntil: sending the lines from ResumeLine on again, with the same
+	// ids, applies none twice until this time (the duplicate window from
+	// the first send of the earliest of them that may have been applied).
+	// Zero when not known (no ids) or not needed (ResumeExact).
+	ExactUntil time.Time
+	// UntilPassed: the run stopped sending at BulkOptions.Until.
+	UntilPassed bool
 }
 
 // Bulk reads increments from r, one per line, and publishes them. A
@@ -130,6 +151,9 @@ type BulkResult struct {
 // nothing sent. After sending starts, failures are counted in the result,
 // never returned as an error.
 func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions) (*BulkResult, error) {
+	if !opts.Until.IsZero() && !time.Now().Before(opts.Until) {
+		return nil, errkind.Refusedf("--until %s has passed: the streams no longer remember the ids an earlier run sent, so lines it applied would be applied again: nothing was sent; check the counters and send only what is missing", opts.Until.UTC().Format(time.RFC3339))
+	}
 	if opts.IDPrefix != "" {
 		if err := ValidIDPrefix(opts.IDPrefix); err != nil {
 			return nil, err
@@ -177,10 +201,22 @@ func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions
 	ctx, cancel := context.WithCancel(ctx)
 	defer c.TrackDenials(cancel)()
 	run.cancel = cancel
-	if opts.Follow {
-		return run.follow(ctx)
+	parent := ctx
+	if !opts.Until.IsZero() {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(ctx, opts.Until)
+		defer stop()
 	}
-	return run.whole(ctx)
+	var res *BulkResult
+	if opts.Follow {
+		res, err = run.follow(ctx)
+	} else {
+		res, err = run.whole(ctx)
+	}
+	if res != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		res.UntilPassed = true
+	}
+	return res, err
 }
 
 type bulkStream struct {
@@ -282,6 +318,11 @@ type bulkRun struct {
 	done        int
 	touched     []*bulkTarget
 	lastApplied int // highest line applied (or a duplicate)
+	// resumeFirst is the first send of line res.ResumeLine (since start),
+	// when it was sent: lines go out in order, so no line after it that
+	// may have been applied was first sent earlier.
+	resumeFirst time.Duration
+	resumeSent  bool
 }
 
 // whole reads and checks the entire input, then sends it.
@@ -489,7 +530,9 @@ func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad fun
 			for errors.Is(err, bufio.ErrBufferFull) {
 				_, err = r.reader.ReadSlice('\n')
 			}
-			bad(LineError{Line: line, Err: errkind.Invalidf("line is longer than %d bytes", MaxBulkLineLen)})
+			if line >= r.opts.FromLine {
+				bad(LineError{Line: line, Err: errkind.Invalidf("line is longer than %d bytes", MaxBulkLineLen)})
+			}
 			if err == io.EOF {
 				return nil
 			}
@@ -498,7 +541,9 @@ func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad fun
 			}
 			continue
 		}
-		if len(b) > 0 {
+		if len(b) > 0 && line+1 < r.opts.FromLine {
+			line++ // applied by an earlier run: passed over unread
+		} else if len(b) > 0 {
 			line++
 			l, skip, perr := parseBulkLine(b)
 			switch {
@@ -667,8 +712,8 @@ func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken
 		notSent, resume := stop(taken, lastLine)
 		r.mu.Lock()
 		r.res.NotSent += notSent
-		if resume > 0 {
-			r.res.ResumeLine = minLine(r.res.ResumeLine, resume)
+		if resume > 0 && (r.res.ResumeLine == 0 || resume < r.res.ResumeLine) {
+			r.res.ResumeLine, r.resumeSent = resume, false
 		}
 		r.mu.Unlock()
 		r.drain()
@@ -773,6 +818,11 @@ func (r *bulkRun) publish(it *bulkItem) bool {
 	r.pending[tok] = it
 	if it.attempts == 1 {
 		r.res.Sent++
+		if msg.Header[counters.HeaderMsgID] == nil {
+			r.res.WithoutID++
+		} else if w := it.t.stream.config.Duplicates; w > 0 && (r.res.DuplicateWindow == 0 || w < r.res.DuplicateWindow) {
+			r.res.DuplicateWindow = w
+		}
 		if !it.t.touched {
 			it.t.touched = true
 			r.touched = append(r.touched, it.t)
@@ -996,13 +1046,13 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 		}
 	case outUnknown:
 		r.res.Unknown++
-		r.res.ResumeLine = minLine(r.res.ResumeLine, it.line)
+		r.resumeAt(it)
 	case outNotSent:
 		r.res.NotSent++
 		if it.attempts > 0 {
 			r.res.Sent-- // counted when first sent, but it never arrived
 		}
-		r.res.ResumeLine = minLine(r.res.ResumeLine, it.line)
+		r.resumeAt(it)
 	}
 	var failure *LineError
 	if why != nil && (o == outFailed || o == outUnknown) {
@@ -1022,6 +1072,16 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 	case r.wake <- struct{}{}:
 	default:
 	}
+}
+
+// resumeAt lowers ResumeLine to it (under mu), keeping when it was first
+// sent.
+func (r *bulkRun) resumeAt(it *bulkItem) {
+	if r.res.ResumeLine != 0 && r.res.ResumeLine <= it.line {
+		return
+	}
+	r.res.ResumeLine = it.line
+	r.resumeFirst, r.resumeSent = it.first, it.attempts > 0
 }
 
 // keepFailure keeps the lowest-numbered few failures (under mu): acks
@@ -1072,6 +1132,16 @@ func (r *bulkRun) result() *BulkResult {
 	res.ResumeExact = res.ResumeLine > 0 && res.Unknown == 0 && r.lastApplied < res.ResumeLine
 	if r.opts.Coalesce {
 		res.ResumeLine, res.ResumeExact = 0, false // sums mix lines
+	}
+	if res.ResumeLine > 0 && !res.ResumeExact && res.WithoutID == 0 && res.DuplicateWindow > 0 && r.resumeSent {
+		// The server remembers an id for the window from when it stored
+		// the message, a moment after it was sent: a little margin, and
+		// whole seconds (the advice prints them), keep it exact.
+		margin := min(res.DuplicateWindow/20, 5*time.Second)
+		res.ExactUntil = r.start.Add(r.resumeFirst + res.DuplicateWindow - margin).Truncate(time.Second)
+		if !r.opts.Until.IsZero() && r.opts.Until.Before(res.ExactUntil) {
+			res.ExactUntil = r.opts.Until // the earlier run's ids expire first
+		}
 	}
 	if r.opts.Values {
 		res.Values = r.values(touched)
