@@ -1127,18 +1127,19 @@ func (r *bulkRun) result() *BulkResult {
 	res.Counters = len(r.touched)
 	res.Elapsed = time.Since(r.start)
 	touched := slices.Clone(r.touched)
+	resumeFirst, resumeSent := r.resumeFirst, r.resumeSent
 	r.mu.Unlock()
 	slices.SortFunc(res.Failures, func(a, b LineError) int { return cmp.Compare(a.Line, b.Line) })
 	res.ResumeExact = res.ResumeLine > 0 && res.Unknown == 0 && r.lastApplied < res.ResumeLine
 	if r.opts.Coalesce {
 		res.ResumeLine, res.ResumeExact = 0, false // sums mix lines
 	}
-	if res.ResumeLine > 0 && !res.ResumeExact && res.WithoutID == 0 && res.DuplicateWindow > 0 && r.resumeSent {
+	if res.ResumeLine > 0 && !res.ResumeExact && res.WithoutID == 0 && res.DuplicateWindow > 0 && resumeSent {
 		// The server remembers an id for the window from when it stored
 		// the message, a moment after it was sent: a little margin, and
 		// whole seconds (the advice prints them), keep it exact.
 		margin := min(res.DuplicateWindow/20, 5*time.Second)
-		res.ExactUntil = r.start.Add(r.resumeFirst + res.DuplicateWindow - margin).Truncate(time.Second)
+		res.ExactUntil = r.start.Add(resumeFirst + res.DuplicateWindow - margin).Truncate(time.Second)
 		if !r.opts.Until.IsZero() && r.opts.Until.Before(res.ExactUntil) {
 			res.ExactUntil = r.opts.Until // the earlier run's ids expire first
 		}
