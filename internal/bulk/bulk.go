@@ -785,13 +785,6 @@ loop:
 	return r.result()
 }
 
-func minLine(a, b int) int {
-	if a == 0 || (b > 0 && b < a) {
-		return b
-	}
-	return a
-}
-
 // publish sends one attempt of it (it holds a window slot). false means
 // the connection can take no more: sending stops.
 func (r *bulkRun) publish(it *bulkItem) bool {
