@@ -145,7 +145,8 @@ func TestFaultCheckWithADomainDown(t *testing.T) {
 	}
 	// The tree shows what it could read, then exit 4.
 	r = runIn(t, hub, "topology", "--domains", "de,pl,us")
-	if r.code != ExitUnavailable || !strings.Contains(r.stdout, "DE@de") || !strings.Contains(r.stdout, "AGED@pl") {
+	if r.code != ExitUnavailable || !strings.Contains(r.stdout, "DE@de") || !strings.Contains(r.stdout, "AGED@pl") ||
+		!strings.Contains(r.stdout, "US@us\tunreachable\t") || strings.Contains(r.stdout, "not found") {
 		t.Errorf("topology --domains de,pl,us: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 }
