@@ -152,12 +152,28 @@ func (a *app) update(ctx context.Context, client *counters.Client, plan *streams
 	if err := streams.ApplyUpdate(ctx, client, plan); err != nil {
 		return err
 	}
+	// Increments kept reaching a removed source's aggregate until the
+	// update: report what it kept, not what the plan read.
+	planned := map[int]string{}
+	for i, c := range plan.Changes {
+		planned[i] = c.Effect
+	}
+	if err := streams.RecountKept(ctx, client, plan); err != nil {
+		a.term.Warnf("what stream %s keeps from the removed sources could not be read again (%v): the figures are the planned ones", plan.Stream, err)
+	}
 	if asJSON {
 		return out.UpdatePlan(plan, "updated", 0)
 	}
 	if !asked {
 		if err := out.UpdatePlan(plan, "updated", shownCounters); err != nil {
 			return err
+		}
+	}
+	for i, c := range plan.Changes {
+		if asked && c.Effect != planned[i] {
+			if err := out.Line("source " + c.Item + " removed: " + c.Effect); err != nil {
+				return err
+			}
 		}
 	}
 	return out.Line("stream " + plan.Stream + " updated")

@@ -41,11 +41,17 @@ type binResult struct {
 // top of a clean environment: no nats context of the machine leaks in.
 func runBinary(t *testing.T, env []string, stdin string, args ...string) binResult {
 	t.Helper()
+	return runBinaryWithin(t, 2*hostileBound, env, stdin, args...)
+}
+
+// runBinaryWithin is runBinary for a run that may take up to bound.
+func runBinaryWithin(t *testing.T, bound time.Duration, env []string, stdin string, args ...string) binResult {
+	t.Helper()
 	bin, err := exec.LookPath("counter")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*hostileBound)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append([]string{

@@ -26,6 +26,8 @@ type incrBulkFlags struct {
 	coalesce bool
 	follow   bool
 	values   bool
+	fromLine int
+	until    string
 }
 
 func addIncrBulkFlags(c *fisk.CmdClause) *incrBulkFlags {
@@ -35,11 +37,13 @@ func addIncrBulkFlags(c *fisk.CmdClause) *incrBulkFlags {
 	c.Flag("coalesce", "With - or --file: sum the deltas per counter and send one increment each").UnNegatableBoolVar(&f.coalesce)
 	c.Flag("follow", "With - or --file: send lines as they arrive (tail -f) instead of checking the whole input first").UnNegatableBoolVar(&f.follow)
 	c.Flag("values", "With - or --file: print the value of every counter touched").UnNegatableBoolVar(&f.values)
+	c.Flag("from-line", "With - or --file: pass over the lines before line N, which an earlier run applied (line numbers and --id-prefix ids stay those of the whole input)").PlaceHolder("N").IntVar(&f.fromLine)
+	c.Flag("until", "With - or --file: send nothing from TIME on (RFC 3339), when the ids an earlier run sent are no longer remembered; refused after it").PlaceHolder("TIME").StringVar(&f.until)
 	return f
 }
 
 func (f *incrBulkFlags) used() bool {
-	return f.file != "" || f.idPrefix != "" || f.coalesce || f.follow || f.values
+	return f.file != "" || f.idPrefix != "" || f.coalesce || f.follow || f.values || f.fromLine != 0 || f.until != ""
 }
 
 func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bool, f *incrBulkFlags) error {
@@ -54,6 +58,18 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 		return errkind.Invalidf("reading increments from input takes no DELTA argument: each line has its own (SUBJECT [DELTA] [ID])")
 	case id != "":
 		return errkind.Invalidf("--id names one increment: give each line an ID column, or use --id-prefix")
+	case f.fromLine < 0:
+		return errkind.Invalidf("--from-line %d: want a line number, 1 or more", f.fromLine)
+	case f.fromLine > 1 && f.coalesce:
+		return errkind.Invalidf("--from-line resumes a run by line, and --coalesce sends sums: leave out one of them")
+	}
+	var until time.Time
+	if f.until != "" {
+		t, err := time.Parse(time.RFC3339, f.until)
+		if err != nil {
+			return errkind.Invalidf("--until %q is not a time: give it as the advice printed it, such as 2026-11-23T12:34:56Z", f.until)
+		}
+		until = t
 	}
 	if f.idPrefix != "" {
 		if err := bulk.ValidIDPrefix(f.idPrefix); err != nil {
@@ -89,7 +105,7 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 	}
 	defer client.Conn().Close()
 
-	opts := bulk.BulkOptions{IDPrefix: f.idPrefix, Coalesce: f.coalesce, Follow: f.follow, Values: f.values}
+	opts := bulk.BulkOptions{IDPrefix: f.idPrefix, Coalesce: f.coalesce, Follow: f.follow, Values: f.values, FromLine: f.fromLine, Until: until}
 	var bar *bulkProgress
 	if a.term.StderrTTY() {
 		bar = newBulkProgress(a.term.Progress())
@@ -154,8 +170,8 @@ func bulkOutcome(res *bulk.BulkResult, f *incrBulkFlags, name string) error {
 	case res.Unknown == 0 && res.NotSent == 0:
 	case f.coalesce:
 		next = ": --coalesce sends sums, so a partial run cannot be resumed by line: check the counters (--values shows those touched) before sending again"
-	case f.idPrefix != "":
-		next = fmt.Sprintf(": run the same input again with --id-prefix %s; lines already applied are skipped as duplicates", f.idPrefix)
+	case res.WithoutID == 0 && res.Sent > 0:
+		next = resumeWithIDs(res, f)
 	case res.ResumeExact && name != "-":
 		next = fmt.Sprintf(": every line before %d was applied and none from it on; continue with: tail -n +%d %s | counter incr -", res.ResumeLine, res.ResumeLine, shellQuote(name))
 	case res.ResumeExact:
@@ -164,6 +180,8 @@ func bulkOutcome(res *bulk.BulkResult, f *incrBulkFlags, name string) error {
 		next = fmt.Sprintf(": lines from %d on may be partly applied, so re-running them is not exact without ids; --id-prefix makes re-running safe", res.ResumeLine)
 	}
 	switch {
+	case res.UntilPassed:
+		return fmt.Errorf("stopped at --until %s, when the ids the earlier run sent stopped being remembered: %d applied, %d unknown, %d not sent%s", f.until, res.Applied, res.Unknown, res.NotSent, next)
 	case res.Stopped != nil:
 		return fmt.Errorf("%w%s", res.Stopped, next)
 	case res.Interrupted && f.follow && res.Unknown == 0 && res.NotSent == 0 && res.ResumeLine == 0:
@@ -188,6 +206,41 @@ func bulkOutcome(res *bulk.BulkResult, f *incrBulkFlags, name string) error {
 		return fmt.Errorf("%d bad lines were skipped", res.Skipped)
 	}
 	return nil
+}
+
+// resumeWithIDs says how to send the rest of a run whose every line had an
+// id: again from the resume line, with the same ids, and until when that
+// is exact (the stream's duplicate window, read from the stream).
+func resumeWithIDs(res *bulk.BulkResult, f *incrBulkFlags) string {
+	rerun := "run the same input again with"
+	if f.idPrefix != "" {
+		rerun += " --id-prefix " + f.idPrefix
+	}
+	rerun += fmt.Sprintf(" --from-line %d", res.ResumeLine)
+	window := shortDuration(res.DuplicateWindow)
+	switch {
+	case res.ResumeExact:
+		return fmt.Sprintf(": every line before %d was applied and none from it on; %s (exact at any time)", res.ResumeLine, rerun)
+	case !res.ExactUntil.IsZero() && time.Now().Before(res.ExactUntil):
+		return fmt.Sprintf(": %s --until %s: lines already applied are skipped as duplicates until %s UTC (the stream's %s duplicate window); after that a re-run would apply them again",
+			rerun, res.ExactUntil.UTC().Format(time.RFC3339), res.ExactUntil.UTC().Format(time.TimeOnly), window)
+	case !res.ExactUntil.IsZero():
+		return fmt.Sprintf(": lines from %d on may be partly applied, and their ids are no longer remembered (the stream's %s duplicate window ended at %s UTC), so a re-run would apply some of them again: check the counters and send only what is missing",
+			res.ResumeLine, window, res.ExactUntil.UTC().Format(time.TimeOnly))
+	}
+	return fmt.Sprintf(": lines from %d on may be partly applied; %s within the stream's %s duplicate window of this run, or check the counters and send only what is missing", res.ResumeLine, rerun, window)
+}
+
+// shortDuration writes 2m, 90s, 1h30m rather than 2m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // bulkProgress shows lines/s, done/total and the time left on a terminal.

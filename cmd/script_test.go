@@ -25,6 +25,8 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"counter": func() { os.Exit(Main(os.Args[1:], terminal.System())) },
+		// A cluster node in a process of its own, for tests that kill -9.
+		"counter-test-node": func() { os.Exit(clusterNode(os.Args[1:])) },
 	})
 }
 

@@ -3,6 +3,8 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,11 +99,33 @@ counter topology --check --domains hub,leaf`)
 				return fmt.Errorf("%w: %s and %s in %s (each row names its fix)", errkind.ErrProblems,
 					render.Count(errs, "error"), render.Count(len(problems)-errs, "warning"), render.Count(len(g.Nodes()), "stream"))
 			}
-			return nil
+			return unchecked(g, "not everything could be checked")
 		default:
-			return out.Topology(g, g.Check(), format)
+			problems := g.Check()
+			if err := out.Topology(g, problems, format); err != nil {
+				return err
+			}
+			return unchecked(g, "not every stream could be listed")
 		}
 	}
+}
+
+// unchecked is exit 4 when part of the graph did not answer (an
+// unreachable domain or source): what was shown is what could be read.
+func unchecked(g *topology.Graph, what string) error {
+	var why []string
+	for _, dom := range slices.Sorted(maps.Keys(g.Unreachable)) {
+		why = append(why, g.Unreachable[dom])
+	}
+	for _, n := range g.Nodes() {
+		if _, listed := g.Unreachable[n.Domain]; n.Unreachable && !listed {
+			why = append(why, fmt.Sprintf("stream %s could not be reached (%s)", n.ID, n.Unreached()))
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return errkind.Unreachablef("%s: %s; the rest is shown", what, strings.Join(why, "; "))
 }
 
 func countErrors(problems []topology.Problem) int {

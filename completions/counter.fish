@@ -46,6 +46,8 @@ complete -c counter -n '__fish_seen_subcommand_from incr add' -l id-prefix -r -d
 complete -c counter -n '__fish_seen_subcommand_from incr add' -l coalesce -d 'With - or --file: sum the deltas per counter and send one increment each'
 complete -c counter -n '__fish_seen_subcommand_from incr add' -l follow -d 'With - or --file: send lines as they arrive (tail -f) instead of checking the whole input first'
 complete -c counter -n '__fish_seen_subcommand_from incr add' -l values -d 'With - or --file: print the value of every counter touched'
+complete -c counter -n '__fish_seen_subcommand_from incr add' -l from-line -r -d 'With - or --file: pass over the lines before line N, which an earlier run applied (line numbers and --id-prefix ids stay those of the whole input)'
+complete -c counter -n '__fish_seen_subcommand_from incr add' -l until -r -d 'With - or --file: send nothing from TIME on (RFC 3339), when the ids an earlier run sent are no longer remembered; refused after it'
 complete -c counter -n '__fish_seen_subcommand_from incr add' -a '(__counter_complete)'
 complete -c counter -n __fish_use_subcommand -a decr -d 'Subtract an amount (default 1) from a counter and print its new total (incr with the sign turned)'
 complete -c counter -n '__fish_seen_subcommand_from decr decrement' -l id -r -d 'Message id: the server applies a change with the same id only once'

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/jetcounter/counter/internal/bulk"
 )
@@ -26,6 +27,7 @@ type BulkJSON struct {
 	Interrupted bool              `json:"interrupted,omitempty"`
 	ResumeLine  int               `json:"resume_line,omitempty"`
 	ResumeExact bool              `json:"resume_exact,omitempty"`
+	ResumeUntil string            `json:"resume_until,omitempty"`
 	Failures    []BulkFailureJSON `json:"failures,omitempty"`
 	Values      []BulkValueJSON   `json:"values,omitempty"`
 }
@@ -61,6 +63,9 @@ func (p Printer) BulkJSON(res *bulk.BulkResult) error {
 		Seconds:     math.Round(res.Elapsed.Seconds()*1e6) / 1e6,
 		PerSecond:   perSecond(res),
 		Interrupted: res.Interrupted, ResumeLine: res.ResumeLine, ResumeExact: res.ResumeExact,
+	}
+	if !res.ExactUntil.IsZero() {
+		out.ResumeUntil = res.ExactUntil.UTC().Format(time.RFC3339)
 	}
 	for _, f := range res.Failures {
 		out.Failures = append(out.Failures, BulkFailureJSON{Line: f.Line, Error: f.Err.Error()})

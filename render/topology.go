@@ -33,6 +33,7 @@ type StreamJSON struct {
 	Domain      string       `json:"domain,omitempty"`
 	ID          string       `json:"id"`
 	Found       bool         `json:"found"`
+	Unreachable bool         `json:"unreachable,omitempty"`
 	Counter     bool         `json:"counter"`
 	AllowDirect bool         `json:"allow_direct"`
 	Subjects    []string     `json:"subjects"`
@@ -80,7 +81,7 @@ func topologyJSON(g *topology.Graph, problems []topology.Problem) TopologyJSON {
 	out := TopologyJSON{Streams: []StreamJSON{}, Problems: problemsJSON(problems)}
 	for _, n := range g.Nodes() {
 		s := StreamJSON{
-			Name: n.Name, Domain: n.Domain, ID: n.ID, Found: n.Config != nil,
+			Name: n.Name, Domain: n.Domain, ID: n.ID, Found: n.Config != nil, Unreachable: n.Unreachable,
 			Counter: n.Counter, CounterValues: g.CarriesCounterValues(n.ID), AllowDirect: n.AllowDirect,
 			Subjects: nonNil(n.Subjects), Sources: []SourceJSON{},
 		}
@@ -212,9 +213,21 @@ func plainKind(g *topology.Graph, n *topology.Node) string {
 	return "plain stream"
 }
 
+// missingWhy says why a stream only known as a source has no configuration:
+// its domain did not answer, it could not be looked up, or it is not there.
+func missingWhy(n *topology.Node) string {
+	switch {
+	case n.Unreachable:
+		return "unreachable"
+	case n.LookupError != "":
+		return "could not be looked up"
+	}
+	return "not found"
+}
+
 func describeNode(g *topology.Graph, n *topology.Node) string {
 	if n.Config == nil {
-		return "not found"
+		return missingWhy(n)
 	}
 	kind, values := "counter", true
 	if !n.Counter {
@@ -308,7 +321,7 @@ func (p Printer) topologyTable(g *topology.Graph) error {
 		counter := "no"
 		switch {
 		case n.Config == nil:
-			counter = "not found"
+			counter = missingWhy(n)
 		case n.Counter:
 			counter = "yes"
 		}
@@ -347,7 +360,7 @@ func Dot(g *topology.Graph) string {
 		var attrs []string
 		switch {
 		case n.Config == nil:
-			label += "\nnot found"
+			label += "\n" + missingWhy(n)
 			attrs = append(attrs, "style=dotted")
 		case !n.Counter:
 			label += "\n" + plainKind(g, n)
@@ -396,7 +409,7 @@ func Mermaid(g *topology.Graph) string {
 		}
 		switch {
 		case n.Config == nil:
-			label += "<br/>not found"
+			label += "<br/>" + missingWhy(n)
 			missing = append(missing, id)
 		case !n.Counter:
 			label += "<br/>" + plainKind(g, n)

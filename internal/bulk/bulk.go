@@ -33,8 +33,12 @@ import (
 
 // Defaults for BulkOptions.
 const (
-	DefaultBulkWindow      = 4096
-	DefaultBulkMaxAttempts = 5
+	DefaultBulkWindow = 4096
+	// DefaultRetryFor is how long, at least, an increment that can be sent
+	// again exactly keeps being sent: longer than a stream leader election
+	// (5–6 s on a loaded 3-node cluster, up to the server's 9 s election
+	// timeout), so an election costs no line.
+	DefaultRetryFor = 20 * time.Second
 	// MaxBulkLineLen bounds one input line (a 40,000-digit delta fits).
 	MaxBulkLineLen = 128 << 10
 	// maxReportedLines is how many bad lines or failures are kept by number.
@@ -56,9 +60,21 @@ type BulkOptions struct {
 	Values bool
 	// Window is how many increments may await their ack at once.
 	Window int
-	// MaxAttempts bounds the sends of one increment with an id, and of
-	// one nobody answered (never applied, so always safe to resend).
+	// RetryFor bounds, from its first send, how long an increment that can
+	// be sent again exactly (it has an id, or nobody received it) keeps
+	// being sent until it is acknowledged. Default: the larger of the
+	// client timeout and DefaultRetryFor.
+	RetryFor time.Duration
+	// MaxAttempts, when above 0, also bounds the sends of one increment.
 	MaxAttempts int
+	// FromLine, when above 1, passes over the lines before it unread: an
+	// earlier run applied them (BulkResult.ResumeLine). Line numbers, and so
+	// --id-prefix ids, stay those of the whole input.
+	FromLine int
+	// Until, when set, is when re-sending ids an earlier run sent stops
+	// being exact (BulkResult.ExactUntil): a run is refused from then on
+	// (errkind.ErrRefused, nothing sent), and one under way stops sending.
+	Until time.Time
 	// Drain is how long an interrupted run waits for outstanding acks
 	// (default: the client timeout, at most 3s).
 	Drain time.Duration
@@ -115,6 +131,19 @@ type BulkResult struct {
 	Values []counters.Counter
 	// Stopped says why sending stopped early (connection lost), if it did.
 	Stopped error
+	// WithoutID counts the increments sent without an id: a re-run is
+	// exact only when it is 0.
+	WithoutID int
+	// DuplicateWindow is the shortest duplicate window of the streams
+	// increments with ids went to: how long the server remembers an id.
+	DuplicateWindow time.Duration
+	// ExactUntil: sending the lines from ResumeLine on again, with the same
+	// ids, applies none twice until this time (the duplicate window from
+	// the first send of the earliest of them that may have been applied).
+	// Zero when not known (no ids) or not needed (ResumeExact).
+	ExactUntil time.Time
+	// UntilPassed: the run stopped sending at BulkOptions.Until.
+	UntilPassed bool
 }
 
 // Bulk reads increments from r, one per line, and publishes them. A
@@ -122,6 +151,9 @@ type BulkResult struct {
 // nothing sent. After sending starts, failures are counted in the result,
 // never returned as an error.
 func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions) (*BulkResult, error) {
+	if !opts.Until.IsZero() && !time.Now().Before(opts.Until) {
+		return nil, errkind.Refusedf("--until %s has passed: the streams no longer remember the ids an earlier run sent, so lines it applied would be applied again: nothing was sent; check the counters and send only what is missing", opts.Until.UTC().Format(time.RFC3339))
+	}
 	if opts.IDPrefix != "" {
 		if err := ValidIDPrefix(opts.IDPrefix); err != nil {
 			return nil, err
@@ -133,8 +165,8 @@ func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions
 	if opts.Window <= 0 {
 		opts.Window = DefaultBulkWindow
 	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultBulkMaxAttempts
+	if opts.RetryFor <= 0 {
+		opts.RetryFor = max(c.Timeout(), DefaultRetryFor)
 	}
 	if opts.Drain <= 0 {
 		opts.Drain = min(c.Timeout(), 3*time.Second)
@@ -169,10 +201,22 @@ func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions
 	ctx, cancel := context.WithCancel(ctx)
 	defer c.TrackDenials(cancel)()
 	run.cancel = cancel
-	if opts.Follow {
-		return run.follow(ctx)
+	parent := ctx
+	if !opts.Until.IsZero() {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(ctx, opts.Until)
+		defer stop()
 	}
-	return run.whole(ctx)
+	var res *BulkResult
+	if opts.Follow {
+		res, err = run.follow(ctx)
+	} else {
+		res, err = run.whole(ctx)
+	}
+	if res != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		res.UntilPassed = true
+	}
+	return res, err
 }
 
 type bulkStream struct {
@@ -229,6 +273,7 @@ type bulkItem struct {
 	line  int
 
 	attempts     int32
+	first        time.Duration // first send, since the run started
 	sent         time.Duration // since the run started: smaller than a time.Time, per line
 	maybeApplied bool          // an earlier attempt got no answer
 }
@@ -273,6 +318,11 @@ type bulkRun struct {
 	done        int
 	touched     []*bulkTarget
 	lastApplied int // highest line applied (or a duplicate)
+	// resumeFirst is the first send of line res.ResumeLine (since start),
+	// when it was sent: lines go out in order, so no line after it that
+	// may have been applied was first sent earlier.
+	resumeFirst time.Duration
+	resumeSent  bool
 }
 
 // whole reads and checks the entire input, then sends it.
@@ -480,7 +530,9 @@ func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad fun
 			for errors.Is(err, bufio.ErrBufferFull) {
 				_, err = r.reader.ReadSlice('\n')
 			}
-			bad(LineError{Line: line, Err: errkind.Invalidf("line is longer than %d bytes", MaxBulkLineLen)})
+			if line >= r.opts.FromLine {
+				bad(LineError{Line: line, Err: errkind.Invalidf("line is longer than %d bytes", MaxBulkLineLen)})
+			}
 			if err == io.EOF {
 				return nil
 			}
@@ -489,7 +541,9 @@ func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad fun
 			}
 			continue
 		}
-		if len(b) > 0 {
+		if len(b) > 0 && line+1 < r.opts.FromLine {
+			line++ // applied by an earlier run: passed over unread
+		} else if len(b) > 0 {
 			line++
 			l, skip, perr := parseBulkLine(b)
 			switch {
@@ -670,8 +724,8 @@ func (r *bulkRun) send(ctx context.Context, in <-chan *bulkItem, stop func(taken
 		notSent, resume := stop(taken, lastLine)
 		r.mu.Lock()
 		r.res.NotSent += notSent
-		if resume > 0 {
-			r.res.ResumeLine = minLine(r.res.ResumeLine, resume)
+		if resume > 0 && (r.res.ResumeLine == 0 || resume < r.res.ResumeLine) {
+			r.res.ResumeLine, r.resumeSent = resume, false
 		}
 		r.mu.Unlock()
 		r.drain()
@@ -734,13 +788,6 @@ loop:
 	return r.result()
 }
 
-func minLine(a, b int) int {
-	if a == 0 || (b > 0 && b < a) {
-		return b
-	}
-	return a
-}
-
 // publish sends one attempt of it (it holds a window slot). false means
 // the connection can take no more: sending stops.
 func (r *bulkRun) publish(it *bulkItem) bool {
@@ -752,6 +799,9 @@ func (r *bulkRun) publish(it *bulkItem) bool {
 	tok := r.token
 	it.attempts++
 	it.sent = time.Since(r.start)
+	if it.attempts == 1 {
+		it.first = it.sent
+	}
 	msg := &nats.Msg{
 		Subject: it.t.subject,
 		Reply:   r.inbox + strconv.FormatUint(tok, 36),
@@ -764,6 +814,11 @@ func (r *bulkRun) publish(it *bulkItem) bool {
 	r.pending[tok] = it
 	if it.attempts == 1 {
 		r.res.Sent++
+		if msg.Header[counters.HeaderMsgID] == nil {
+			r.res.WithoutID++
+		} else if w := it.t.stream.config.Duplicates; w > 0 && (r.res.DuplicateWindow == 0 || w < r.res.DuplicateWindow) {
+			r.res.DuplicateWindow = w
+		}
 		if !it.t.touched {
 			it.t.touched = true
 			r.touched = append(r.touched, it.t)
@@ -825,7 +880,7 @@ func (r *bulkRun) onAck(m *nats.Msg) {
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
 		// No responders: nobody received it (a stream leader election,
 		// or the stream went away). Never applied, so a resend is exact.
-		r.retryLater(it, time.Duration(it.attempts)*250*time.Millisecond, errkind.Unavailablef("no stream answered (no responders)"))
+		r.retryLater(it, min(time.Duration(it.attempts)*250*time.Millisecond, time.Second), errkind.Unavailablef("no stream answered (no responders) for %s", (time.Since(r.start)-it.first).Round(100*time.Millisecond)))
 		return
 	}
 	ack, err := parseAck(m.Data)
@@ -866,9 +921,11 @@ func (r *bulkRun) ackError(it *bulkItem, e *jetstream.APIError) error {
 	return fmt.Errorf("the server refused the increment: %s (error %d)", e.Description, e.ErrorCode)
 }
 
-// retryLater resends it after delay if it may be resent, else gives up.
+// retryLater resends it after delay if it may be resent, else gives up:
+// within RetryFor of its first send (and MaxAttempts, when set).
 func (r *bulkRun) retryLater(it *bulkItem, delay time.Duration, why error) {
-	if r.stopping.Load() || int(it.attempts) >= r.opts.MaxAttempts {
+	spent := time.Since(r.start) - it.first + delay
+	if r.stopping.Load() || spent >= r.opts.RetryFor || (r.opts.MaxAttempts > 0 && int(it.attempts) >= r.opts.MaxAttempts) {
 		r.giveUpWith(it, why)
 		return
 	}
@@ -989,13 +1046,13 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 		}
 	case outUnknown:
 		r.res.Unknown++
-		r.res.ResumeLine = minLine(r.res.ResumeLine, it.line)
+		r.resumeAt(it)
 	case outNotSent:
 		r.res.NotSent++
 		if it.attempts > 0 {
 			r.res.Sent-- // counted when first sent, but it never arrived
 		}
-		r.res.ResumeLine = minLine(r.res.ResumeLine, it.line)
+		r.resumeAt(it)
 	}
 	var failure *LineError
 	if why != nil && (o == outFailed || o == outUnknown) {
@@ -1015,6 +1072,16 @@ func (r *bulkRun) finish(it *bulkItem, o outcome, why error) {
 	case r.wake <- struct{}{}:
 	default:
 	}
+}
+
+// resumeAt lowers ResumeLine to it (under mu), keeping when it was first
+// sent.
+func (r *bulkRun) resumeAt(it *bulkItem) {
+	if r.res.ResumeLine != 0 && r.res.ResumeLine <= it.line {
+		return
+	}
+	r.res.ResumeLine = it.line
+	r.resumeFirst, r.resumeSent = it.first, it.attempts > 0
 }
 
 // keepFailure keeps the lowest-numbered few failures (under mu): acks
@@ -1060,11 +1127,22 @@ func (r *bulkRun) result() *BulkResult {
 	res.Counters = len(r.touched)
 	res.Elapsed = time.Since(r.start)
 	touched := slices.Clone(r.touched)
+	resumeFirst, resumeSent := r.resumeFirst, r.resumeSent
 	r.mu.Unlock()
 	slices.SortFunc(res.Failures, func(a, b LineError) int { return cmp.Compare(a.Line, b.Line) })
 	res.ResumeExact = res.ResumeLine > 0 && res.Unknown == 0 && r.lastApplied < res.ResumeLine
 	if r.opts.Coalesce {
 		res.ResumeLine, res.ResumeExact = 0, false // sums mix lines
+	}
+	if res.ResumeLine > 0 && !res.ResumeExact && res.WithoutID == 0 && res.DuplicateWindow > 0 && resumeSent {
+		// The server remembers an id for the window from when it stored
+		// the message, a moment after it was sent: a little margin, and
+		// whole seconds (the advice prints them), keep it exact.
+		margin := min(res.DuplicateWindow/20, 5*time.Second)
+		res.ExactUntil = r.start.Add(resumeFirst + res.DuplicateWindow - margin).Truncate(time.Second)
+		if !r.opts.Until.IsZero() && r.opts.Until.Before(res.ExactUntil) {
+			res.ExactUntil = r.opts.Until // the earlier run's ids expire first
+		}
 	}
 	if r.opts.Values {
 		res.Values = r.values(touched)

@@ -490,3 +490,49 @@ func TestBulkConnectionLost(t *testing.T) {
 		t.Fatalf("took %s to stop", time.Since(start))
 	}
 }
+
+// TestBulkFromLineUntil: --from-line passes over the lines before it and
+// keeps the ids of the whole input (a resumed run sends line N as P:N);
+// --until refuses a run past it, and stops one that reaches it.
+func TestBulkFromLineUntil(t *testing.T) {
+	t.Parallel()
+	_, c := bulkFixture(t)
+	in := "b.fl.a\nb.fl.a\n# comment\nb.fl.a 5\nb.fl.b\n"
+	res, err := bulk.Bulk(ctx, c, strings.NewReader(in), bulk.BulkOptions{IDPrefix: "fl"})
+	if err != nil || res.Applied != 4 {
+		t.Fatalf("first run: %+v %v", res, err)
+	}
+	// From line 4 on: lines 4 and 5, with the ids fl:4 and fl:5.
+	res, err = bulk.Bulk(ctx, c, strings.NewReader(in), bulk.BulkOptions{IDPrefix: "fl", FromLine: 4})
+	if err != nil || res.Lines != 2 || res.Duplicates != 2 || res.Applied != 0 {
+		t.Fatalf("from line 4: %+v %v, want lines 4 and 5 as duplicates", res, err)
+	}
+	if got := countertest.ValueOrZero(t, c, "", "b.fl.a"); got.String() != "7" {
+		t.Fatalf("b.fl.a = %s, want 7", got)
+	}
+
+	_, err = bulk.Bulk(ctx, c, strings.NewReader(in), bulk.BulkOptions{IDPrefix: "fl", Until: time.Now().Add(-time.Second)})
+	if !errors.Is(err, errkind.ErrRefused) || !strings.Contains(err.Error(), "nothing was sent") {
+		t.Fatalf("past --until: %v, want refused", err)
+	}
+	// A follower still reading when --until comes stops sending.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	done := make(chan *bulk.BulkResult, 1)
+	go func() {
+		res, err := bulk.Bulk(ctx, c, pr, bulk.BulkOptions{IDPrefix: "un", Follow: true, Until: time.Now().Add(time.Second)})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	fmt.Fprintln(pw, "b.fl.until")
+	select {
+	case res = <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("--until did not end the run")
+	}
+	if res == nil || !res.UntilPassed || res.Applied != 1 {
+		t.Fatalf("follower at --until: %+v", res)
+	}
+}

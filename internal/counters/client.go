@@ -38,6 +38,10 @@ type Client struct {
 	prefix  string // "$JS.API" or the domain's / user's prefix, no trailing dot
 	timeout time.Duration
 	denials *denials
+	// domain is the JetStream domain of a client made by InDomain for
+	// another domain than the connection's own ("" otherwise): a request
+	// nobody answers then means that domain is unreachable.
+	domain string
 }
 
 // denials turns the server's asynchronous "Permissions Violation" into a
@@ -158,17 +162,19 @@ func (c *Client) InDomain(label string) (*Client, error) {
 		js     jetstream.JetStream
 		err    error
 		prefix = "$JS." + label + ".API"
+		domain string
 	)
 	if strings.Contains(label, ".") {
 		prefix = strings.TrimSuffix(label, ".")
 		js, err = jetstream.NewWithAPIPrefix(c.nc, label)
 	} else {
 		js, err = jetstream.NewWithDomain(c.nc, label)
+		domain = label
 	}
 	if err != nil {
 		return nil, errkind.Invalidf("cannot use JetStream at %q: %v", label, err)
 	}
-	return &Client{nc: c.nc, js: js, prefix: prefix, timeout: c.timeout, denials: c.denials}, nil
+	return &Client{nc: c.nc, js: js, prefix: prefix, timeout: c.timeout, denials: c.denials, domain: domain}, nil
 }
 
 // requestContext bounds one request by the client timeout; a permission
@@ -198,7 +204,8 @@ func (c *Client) APILevel(ctx context.Context) (int, error) {
 func (c *Client) Wrap(err error, what string) error {
 	return errkind.NATS(err, what, errkind.Where{
 		At: c.Where(), Timeout: c.timeout, Denied: c.denials.err(),
-		Gone: c.nc != nil && (c.nc.IsClosed() || c.nc.IsReconnecting()),
+		Gone:   c.nc != nil && (c.nc.IsClosed() || c.nc.IsReconnecting()),
+		Domain: c.domain,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -18,35 +19,60 @@ import (
 // mirrors. Streams of the client's own domain have Domain ""; the others
 // are labelled with their domain. A source in a domain that was not listed
 // is looked up on its own (its sources are followed too); a source that
-// cannot be found is a node with Config nil.
+// cannot be found is a node with Config nil, and one whose domain did not
+// answer has Unreachable set. A listed domain that does not answer does not
+// fail the walk: the graph names it (Graph.Unreachable) and holds the rest.
 func (c *Client) Topology(ctx context.Context, domains []string) (*topology.Graph, error) {
-	d, err := c.Discover(ctx, domains)
+	d, err := c.DiscoverReachable(ctx, domains)
 	if err != nil {
 		return nil, err
 	}
 	return d.Graph(), nil
 }
 
+// Discover walks like Topology, but fails when a listed domain does not
+// answer: for decisions (create's hazard check) that need the whole graph.
 func (c *Client) Discover(ctx context.Context, domains []string) (*Discovery, error) {
+	d, err := c.DiscoverReachable(ctx, domains)
+	if err != nil {
+		return nil, err
+	}
+	for _, dom := range domains {
+		if why, ok := d.unreachable[d.label(dom)]; ok {
+			return nil, errkind.Unreachablef("%s", why)
+		}
+	}
+	return d, nil
+}
+
+// DiscoverReachable walks like Topology and returns the walk itself.
+func (c *Client) DiscoverReachable(ctx context.Context, domains []string) (*Discovery, error) {
 	local, err := c.LocalDomain(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d := &Discovery{c: c, local: local, nodes: map[string]*topology.Node{}, lookupErrors: map[string]string{}, walked: map[string]bool{"": true}}
+	d := &Discovery{c: c, local: local, nodes: map[string]*topology.Node{}, lookupErrors: map[string]error{},
+		unreachable: map[string]string{}, silent: map[string]bool{}, walked: map[string]bool{"": true}}
 	if err := d.list(ctx, c, ""); err != nil {
 		return nil, err
 	}
 	for _, dom := range domains {
-		if dom = d.label(dom); d.walked[dom] {
+		if dom = d.label(dom); d.walked[dom] || d.unreachable[dom] != "" {
 			continue
 		}
-		d.walked[dom] = true
 		dc, err := c.InDomain(dom)
 		if err != nil {
 			return nil, err
 		}
-		if err := d.list(ctx, dc, dom); err != nil {
+		err = d.list(ctx, dc, dom)
+		switch {
+		case errkind.Unreachable(err):
+			d.unreachable[dom] = strings.TrimPrefix(err.Error(), "list streams in domain "+dom+": ")
+			d.silent[dom] = true
+		case err != nil:
 			return nil, err
+		default:
+			d.walked[dom] = true
 		}
 	}
 	if err := d.followMissing(ctx); err != nil {
@@ -60,11 +86,15 @@ func (d *Discovery) Graph() *topology.Graph {
 	for _, n := range d.nodes {
 		nodes = append(nodes, *n)
 	}
-	for id, why := range d.lookupErrors {
+	for id, err := range d.lookupErrors {
 		name, domain, _ := strings.Cut(id, "@")
-		nodes = append(nodes, topology.Node{ID: id, Name: name, Domain: domain, LookupError: why})
+		nodes = append(nodes, topology.Node{ID: id, Name: name, Domain: domain, LookupError: err.Error(), Unreachable: errkind.Unreachable(err)})
 	}
-	return topology.New(nodes)
+	g := topology.New(nodes)
+	for dom, why := range d.unreachable {
+		g.Unreachable[dom] = why
+	}
+	return g
 }
 
 // localDomain is the JetStream domain the client talks to ("" if none), so
@@ -81,10 +111,12 @@ func (c *Client) LocalDomain(ctx context.Context) (string, error) {
 
 type Discovery struct {
 	c            *Client
-	lookupErrors map[string]string // node ID -> why it could not be looked up
+	lookupErrors map[string]error // node ID -> why it could not be looked up
 	local        string
 	nodes        map[string]*topology.Node
-	walked       map[string]bool // domain labels whose streams were all listed
+	walked       map[string]bool   // domain labels whose streams were all listed
+	unreachable  map[string]string // listed domain labels that did not answer -> why
+	silent       map[string]bool   // domain labels a lookup got no answer from
 }
 
 // label turns a real domain name into the label nodes carry: "" for the
@@ -125,8 +157,8 @@ func (d *Discovery) list(ctx context.Context, dc *Client, domain string) error {
 		}
 		if errkind.NoJetStream(err) {
 			// A domain the user named (--domains, a source's @DOMAIN), not
-			// --js-domain: the name is the likelier mistake.
-			return errkind.Unavailablef("list streams in domain %s: JetStream is not available%s: check the domain name, and that a server of domain %s is connected", domain, dc.Where(), domain)
+			// --js-domain: down, cut off, or a misspelt name.
+			return errkind.Unreachablef("list streams in domain %s: domain %s did not answer (nothing responded%s): it is down, cut off from here, or not a domain's name (check the spelling); retry when it is reachable", domain, domain, dc.Where())
 		}
 		return dc.Wrap(err, "list streams in domain "+domain)
 	}
@@ -155,13 +187,16 @@ func (d *Discovery) Node(info *jetstream.StreamInfo, domain string) *topology.No
 	if !info.Created.IsZero() && !info.TimeStamp.IsZero() {
 		n.Age = info.TimeStamp.Sub(info.Created)
 	}
+	if cl := info.Cluster; cl != nil && cl.LeaderSince != nil && !info.TimeStamp.IsZero() {
+		n.LeaderAge = max(info.TimeStamp.Sub(*cl.LeaderSince), time.Nanosecond)
+	}
 	used := make([]bool, len(info.Sources))
 	edge := func(s *jetstream.StreamSource, mirror bool, live []*jetstream.StreamSourceInfo, usedLive []bool) topology.Edge {
 		e := ConfigEdge(s)
 		e.Upstream = topology.NodeID(s.Name, d.UpstreamDomain(domain, s.External))
 		e.Mirror, e.Active = mirror, -1
 		if si := matchSourceInfo(s, live, usedLive); si != nil {
-			e.Lag, e.Active = si.Lag, si.Active
+			e.Lag, e.Active, e.Seq = si.Lag, si.Active, si.Seq
 			if si.Error != nil {
 				// The server's description, as other errors show it: not
 				// nats.go's "nats: API error: code=… err_code=…" line.
@@ -235,6 +270,12 @@ func (d *Discovery) followMissing(ctx context.Context) error {
 			if d.walked[domain] {
 				continue // listed already: it really does not exist
 			}
+			if d.silent[domain] {
+				// It did not answer a moment ago: no use asking again
+				// (each question could cost a whole --timeout).
+				d.lookupErrors[e.Upstream] = errkind.Unreachablef("stream %s: domain %s did not answer: it is down or cut off from here; retry when it is reachable", e.Upstream, domain)
+				continue
+			}
 			dc, err := d.c.InDomain(domain)
 			if err != nil {
 				return err
@@ -244,7 +285,10 @@ func (d *Discovery) followMissing(ctx context.Context) error {
 				// It stays a node without configuration, which Check
 				// reports: as missing, or with why it could not be read.
 				if !errors.Is(err, errkind.ErrNotFound) {
-					d.lookupErrors[e.Upstream] = err.Error()
+					d.lookupErrors[e.Upstream] = err
+				}
+				if errkind.Unreachable(err) {
+					d.silent[domain] = true
 				}
 				continue
 			}
@@ -254,8 +298,16 @@ func (d *Discovery) followMissing(ctx context.Context) error {
 }
 
 // readTier reads subject (or every counter matching a pattern) in n, in
-// n's domain. No value is an empty result, not an error.
+// n's domain. No value is an empty result, not an error. A stream that
+// could not be looked up is that error (unreachable is exit 4, never "not
+// found").
 func (c *Client) ReadTier(ctx context.Context, n *topology.Node, subject string) ([]Counter, error) {
+	if n != nil && n.Config == nil && n.LookupError != "" {
+		if n.Unreachable {
+			return nil, errkind.Unreachablef("could not be reached: %s; retry when it is reachable", n.Unreached())
+		}
+		return nil, errkind.Unavailablef("could not be looked up: %s", n.LookupError)
+	}
 	if n == nil || n.Config == nil {
 		return nil, errkind.NotFoundf("stream not found")
 	}

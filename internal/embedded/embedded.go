@@ -23,17 +23,21 @@ const (
 
 // Options configures an embedded server. Zero values select defaults.
 type Options struct {
-	Host         string          // default "127.0.0.1"
-	Port         int             // -1 = random; 0 means default 4222
-	StoreDir     string          // JetStream store dir (required)
-	Domain       string          // JetStream domain, optional
-	ServerName   string          // optional; required by JetStream when Cluster is set
-	LeafNodePort int             // 0 = no leafnode listener, -1 random
-	LeafRemotes  []string        // leafnode remote URLs (nats-leaf://host:port), optional
-	Cluster      *ClusterOptions // optional
-	Logger       bool            // log to stderr; otherwise logging is off
-	NoJetStream  bool            // a core-NATS-only server (tests of what counter says then)
-	ReadyTimeout time.Duration   // how long to wait for the listeners; 0 = 10s
+	Host         string // default "127.0.0.1"
+	Port         int    // -1 = random; 0 means default 4222
+	StoreDir     string // JetStream store dir (required)
+	Domain       string // JetStream domain, optional
+	ServerName   string // optional; required by JetStream when Cluster is set
+	LeafNodePort int    // 0 = no leafnode listener, -1 random
+	// LeafNoAdvertise keeps the leafnode listener's address out of what
+	// leaf nodes learn (no_advertise): a leaf reconnects only through the
+	// URL it was given.
+	LeafNoAdvertise bool
+	LeafRemotes     []string        // leafnode remote URLs (nats-leaf://host:port), optional
+	Cluster         *ClusterOptions // optional
+	Logger          bool            // log to stderr; otherwise logging is off
+	NoJetStream     bool            // a core-NATS-only server (tests of what counter says then)
+	ReadyTimeout    time.Duration   // how long to wait for the listeners; 0 = 10s
 }
 
 // ClusterOptions configures the route listener and the routes to other nodes.
@@ -151,6 +155,7 @@ func (o Options) serverOptions() (*server.Options, error) {
 	if o.LeafNodePort != 0 {
 		so.LeafNode.Host = host
 		so.LeafNode.Port = o.LeafNodePort
+		so.LeafNode.NoAdvertise = o.LeafNoAdvertise
 	}
 	for _, r := range o.LeafRemotes {
 		u, err := parseURL(r, "leafnode remote")

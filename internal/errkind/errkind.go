@@ -34,6 +34,12 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
+// ErrUnreachable marks a JetStream domain (or a stream in it) that did not
+// answer: its servers are down, or the link to them (a leafnode
+// connection) is cut. Errors of this kind are also ErrUnavailable (exit 4:
+// retry): unreachable is never "not found".
+var ErrUnreachable = errors.New("unreachable")
+
 // ErrUnknownOutcome marks a publish whose outcome is unknown: it was sent,
 // and no acknowledgement came (timeout, connection lost after sending). It
 // may have been applied. Errors of this kind are also ErrUnavailable (exit
@@ -75,6 +81,17 @@ func Unknownf(format string, args ...any) error {
 	return &kindError{kinds: []error{ErrUnknownOutcome, ErrUnavailable}, msg: wrapped.Error(), err: errors.Unwrap(wrapped)}
 }
 
+// Unreachablef is a domain that did not answer: unreachable, and
+// unavailable (retry).
+func Unreachablef(format string, args ...any) error {
+	wrapped := fmt.Errorf(format, args...)
+	return &kindError{kinds: []error{ErrUnreachable, ErrUnavailable}, msg: wrapped.Error(), err: errors.Unwrap(wrapped)}
+}
+
+// Unreachable reports whether err says that a JetStream domain did not
+// answer (down or cut off).
+func Unreachable(err error) bool { return errors.Is(err, ErrUnreachable) }
+
 // OutcomeUnknown reports whether err is a publish that was sent but not
 // acknowledged (a timeout, an interrupt, a lost connection): it may have
 // been applied. Only a message id makes a retry of it safe.
@@ -95,6 +112,9 @@ func Of(err error) error {
 			return kind
 		}
 	}
+	if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUnknownOutcome) {
+		return ErrUnavailable // both are "retry"
+	}
 	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected) ||
 		errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrStaleConnection) {
 		return ErrUnavailable
@@ -112,6 +132,11 @@ type Where struct {
 	Denied error
 	// Gone is whether the connection is closed or reconnecting.
 	Gone bool
+	// Domain is set when the request went to another JetStream domain
+	// than the user's own, for a walk of the aggregation graph: no answer
+	// from it means that domain is down or cut off, not that JetStream is
+	// off.
+	Domain string
 }
 
 // NoJetStream is whether err says that no JetStream answered at all.
@@ -131,6 +156,10 @@ func NATS(err error, what string, w Where) error {
 		return err
 	case errors.Is(err, context.Canceled) && w.Denied != nil:
 		return Unavailablef("%s: permission denied: %v", what, w.Denied)
+	case NoJetStream(err) && w.Domain != "":
+		return Unreachablef("%s: domain %s did not answer (nothing responded%s): it is down or cut off from here (a leafnode link?); retry when it is reachable", what, w.Domain, w.At)
+	case w.Domain != "" && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, os.ErrDeadlineExceeded)):
+		return Unreachablef("%s: domain %s did not answer within %s%s: it is down, cut off or slow; retry when it is reachable, or raise --timeout", what, w.Domain, w.Timeout, w.At)
 	case NoJetStream(err):
 		return Unavailablef("%s: JetStream is not available%s: enable JetStream on the server or check --js-domain", what, w.At)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded):

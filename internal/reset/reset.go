@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/natsort"
+	"github.com/jetcounter/counter/internal/topology"
 )
 
 // DefaultResetRounds bounds how often a reset re-publishes the negative of
@@ -203,6 +205,16 @@ func PlanReset(ctx context.Context, c *counters.Client, patterns []string, opts 
 		}
 		plan.Targets = append(plan.Targets, t)
 	}
+	// A partitioned source still holds increments the aggregate has not
+	// received: they arrive after the heal, after the reset message.
+	for _, id := range aggregates {
+		for _, up := range unreachableBelow(g, id) {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("source %s of %s could not be reached (%s): increments it took that %s has not received yet arrive once it is reachable again and count after the reset, so %s will not stay at 0; to reset them too, wait until it is reachable and settled (counter get SUBJECT --stream %s --settle), then reset", up.ID, id, up.Unreached(), id, id, id))
+		}
+	}
+	for _, dom := range slices.Sorted(maps.Keys(g.Unreachable)) {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("domain %s did not answer: aggregates there are not in this plan, but drop all the same once it is reachable", dom))
+	}
 	// In the order get shows them (c2 before c10): the plan, the question's
 	// first 20 and the results.
 	slices.SortStableFunc(plan.Targets, func(x, y PlannedReset) int {
@@ -291,6 +303,34 @@ func publishSubject(cfg *jetstream.StreamConfig, subject string) string {
 		return p
 	}
 	return subject
+}
+
+// unreachableBelow lists the streams below id (through the edges values
+// flow up, recursively) that could not be reached, sorted by ID.
+func unreachableBelow(g *topology.Graph, id string) []*topology.Node {
+	var out []*topology.Node
+	seen := map[string]bool{id: true}
+	var walk func(n *topology.Node)
+	walk = func(n *topology.Node) {
+		for i := range n.Sources {
+			e := &n.Sources[i]
+			up := g.Node(e.Upstream)
+			if up == nil || seen[up.ID] || !(n.Counter || e.Mirror) {
+				continue
+			}
+			seen[up.ID] = true
+			if up.Config == nil && up.LookupError != "" {
+				out = append(out, up)
+				continue
+			}
+			walk(up)
+		}
+	}
+	if n := g.Node(id); n != nil {
+		walk(n)
+	}
+	slices.SortFunc(out, func(a, b *topology.Node) int { return natsort.Compare(a.ID, b.ID) })
+	return out
 }
 
 // checkResettable checks that a reset of subject at the stream lands there:

@@ -66,6 +66,8 @@ type ConfigChange struct {
 	Kept *big.Int
 	// Refusal is why this change needs --force ("" when it does not).
 	Refusal string
+	// SourceKey is, for a source, its key in the sources record.
+	SourceKey string
 }
 
 // CounterEffect is one counter of the updated stream whose value changes.
@@ -380,26 +382,10 @@ func PlanConfigUpdate(in UpdateInputs) *UpdatePlan {
 		}
 	}
 	for _, o := range removed {
-		// What the aggregate keeps from this source: its record entries
-		// for the upstream subjects this source (not another of the same
-		// stream) carried.
-		kept, cnt := new(big.Int), 0
-		for _, ctr := range in.Aggregate {
-			counted := false
-			for subj, v := range ctr.Sources[o.key] {
-				if o.carries(subj) {
-					kept.Add(kept, v)
-					counted = true
-				}
-			}
-			if counted {
-				cnt++
-			}
-		}
+		kept, cnt := keptFrom(in.Aggregate, o)
 		add(ConfigChange{
-			Field: "source", Op: "remove", Item: specOf(o.src), Kept: kept, Counted: cnt,
-			Effect: fmt.Sprintf("no value changes: %s keeps the %s it counted from %s in %s (a reset at %s removes it); later increments at %s no longer reach %s",
-				name, kept, o.src.Name, countersWord(cnt), name, o.src.Name, name),
+			Field: "source", Op: "remove", Item: specOf(o.src), Kept: kept, Counted: cnt, SourceKey: o.key,
+			Effect: removeEffect(name, o.src.Name, kept, cnt, nil),
 		})
 	}
 
@@ -669,6 +655,71 @@ func readAbove(ctx context.Context, c *counters.Client, g *topology.Graph, plan 
 		}
 	}
 	plan.SettleAbove(values)
+	return nil
+}
+
+// keptFrom sums what the sources record of each counter of an aggregate
+// holds from source key, and counts those counters.
+func keptFrom(aggregate map[string]counters.Counter, o sourceEdge) (*big.Int, int) {
+	// Only the record entries for the upstream subjects this source (not
+	// another of the same stream) carried.
+	kept, cnt := new(big.Int), 0
+	for _, ctr := range aggregate {
+		counted := false
+		for subj, v := range ctr.Sources[o.key] {
+			if o.carries(subj) {
+				kept.Add(kept, v)
+				counted = true
+			}
+		}
+		if counted {
+			cnt++
+		}
+	}
+	return kept, cnt
+}
+
+// removeEffect says what removing source from stream name does; planned,
+// when set and different, is what the plan said it would keep.
+func removeEffect(name, source string, kept *big.Int, cnt int, planned *big.Int) string {
+	was := ""
+	if planned != nil && planned.Cmp(kept) != 0 {
+		was = fmt.Sprintf(", not the %s planned: increments reached it until the update", planned)
+	}
+	return fmt.Sprintf("no value changes: %s keeps the %s it counted from %s in %s%s (a reset at %s removes it); later increments at %s no longer reach %s",
+		name, kept, source, countersWord(cnt), was, name, source, name)
+}
+
+// RecountKept reads again, once the update is applied, what the stream
+// keeps from each removed source: increments that reached it between the
+// plan and the update are part of it. Each removal then reports what was
+// kept, and says so when that is not what the plan said.
+func RecountKept(ctx context.Context, c *counters.Client, plan *UpdatePlan) error {
+	if !slices.ContainsFunc(plan.Changes, func(ch ConfigChange) bool { return ch.Field == "source" && ch.Op == "remove" }) {
+		return nil
+	}
+	aggregate := map[string]counters.Counter{}
+	if err := c.ReadLast(ctx, plan.Stream, []string{">"}, func(ctr counters.Counter) error {
+		aggregate[ctr.Subject] = ctr
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i := range plan.Changes {
+		ch := &plan.Changes[i]
+		if ch.Field != "source" || ch.Op != "remove" {
+			continue
+		}
+		i := slices.IndexFunc(sourceEdges(plan.Have.Sources), func(e sourceEdge) bool { return specOf(e.src) == ch.Item })
+		if i < 0 {
+			continue
+		}
+		o := sourceEdges(plan.Have.Sources)[i]
+		source := o.src.Name
+		kept, cnt := keptFrom(aggregate, o)
+		ch.Effect = removeEffect(plan.Stream, source, kept, cnt, ch.Kept)
+		ch.Kept, ch.Counted = kept, cnt
+	}
 	return nil
 }
 

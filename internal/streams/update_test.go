@@ -394,3 +394,41 @@ func TestPlanConfigUpdateFilterVersusTransform(t *testing.T) {
 		t.Fatalf("unknown effect: %+v", unknown.Unknown)
 	}
 }
+
+// TestUpdateRemovedSourceKeptAsApplied: a source is removed while its
+// region keeps counting. Increments that reach the aggregate between the
+// plan and the update are kept too: once applied, the removal reports what
+// was kept (and that it is not the planned figure), not the plan's.
+func TestUpdateRemovedSourceKeptAsApplied(t *testing.T) {
+	t.Parallel()
+	c := countertest.NewClient(t, testserver.Single(t))
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "DE", Subjects: []string{"count.de.>"}})
+	countertest.MustCreate(t, c, streams.StreamSpec{Name: "PL", Subjects: []string{"count.pl.>"}})
+	countertest.MustCreate(t, c, euSpec("DE:count.de.>:count.eu.>", "PL:count.pl.>:count.eu.>"))
+	countertest.Incr(t, c, "count.de.hits", 5)
+	countertest.Incr(t, c, "count.pl.hits", 10)
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "15")
+
+	plan, err := streams.PlanUpdate(ctx, c, euSpec("PL:count.pl.>:count.eu.>"), streams.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// DE goes on counting after the plan was read, and EU receives it.
+	countertest.Incr(t, c, "count.de.hits", 3)
+	countertest.WaitValue(t, c, "EU", "count.eu.hits", "18")
+	if err := streams.ApplyUpdate(ctx, c, plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := streams.RecountKept(ctx, c, plan); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(plan.Changes, func(ch streams.ConfigChange) bool { return ch.Field == "source" && ch.Op == "remove" })
+	if i < 0 {
+		t.Fatalf("no removal in %+v", plan.Changes)
+	}
+	ch := plan.Changes[i]
+	if ch.Kept == nil || ch.Kept.String() != "8" || ch.Counted != 1 ||
+		!strings.Contains(ch.Effect, "EU keeps the 8 it counted from DE in 1 counter, not the 5 planned") {
+		t.Fatalf("removal after the update: kept %v over %d, effect %q: want the 8 EU holds from DE", ch.Kept, ch.Counted, ch.Effect)
+	}
+}

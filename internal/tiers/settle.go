@@ -95,9 +95,6 @@ func settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream s
 			continue
 		}
 		up := g.Node(e.Upstream)
-		if up == nil || up.Config == nil {
-			continue // a missing source: topology --check says so
-		}
 		var downs []string
 		for _, p := range patterns {
 			for _, d := range e.MapDown(p) {
@@ -107,6 +104,20 @@ func settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream s
 			}
 		}
 		if len(downs) == 0 {
+			continue
+		}
+		if up != nil && up.Config == nil && up.LookupError != "" {
+			// A source that cannot be read may hold values n has not
+			// seen: the value cannot be called settled.
+			fail := errkind.Unavailablef
+			if up.Unreachable {
+				fail = errkind.Unreachablef
+			}
+			return fail("stream %s cannot be settled: its source %s could not be reached (%s), so %s may lack its latest values: retry when it is reachable", n.ID, up.ID, up.Unreached(), n.ID)
+		}
+		if up == nil || up.Config == nil {
+			// A source that does not exist holds nothing to wait for;
+			// topology --check reports it (source-missing).
 			continue
 		}
 		// The tier below first: what it holds is what this one must see.

@@ -17,10 +17,6 @@ import (
 	"github.com/jetcounter/counter/internal/topology"
 )
 
-// Topology lists every stream of the client's JetStream domain, and of each
-// extra domain in domains, and returns the graph of their sources and
-// mirrors. Streams of the client's own domain have Domain ""; the others
-// are labelled with their domain. A source in a domain that was not listed
 // Tier is one stream a counter reaches, with its value there.
 type Tier struct {
 	Stream  string // node ID
@@ -100,6 +96,16 @@ func Tiers(ctx context.Context, c *counters.Client, g *topology.Graph, subject s
 		}
 	}
 	if len(tiers) == 0 {
+		// A stream that did not answer may be the one: unreachable (exit
+		// 4), not "not found".
+		for _, n := range g.Nodes() {
+			if n.Unreachable {
+				return nil, errkind.Unreachablef("no reachable counter stream holds %s, and %s could not be reached (%s): it may; retry when it is reachable", subject, n.ID, n.LookupError)
+			}
+		}
+		for dom, why := range g.Unreachable {
+			return nil, errkind.Unreachablef("no reachable counter stream holds %s, and domain %s could not be walked (%s): a stream there may; retry when it is reachable", subject, dom, why)
+		}
 		return nil, errkind.NotFoundf("no counter stream holds %s: check the subject (counter topology shows the streams)", subject)
 	}
 	// Sources first, then the named tier, then aggregates: the order data flows.

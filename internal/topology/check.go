@@ -39,13 +39,38 @@ const (
 	CodeSourceMissing    = "source-missing"
 	CodeRawCopy          = "raw-copy"
 	CodeSubjectTransform = "subject-transform"
+	// CodeSourceUnreachable and CodeDomainUnreachable are what could not be
+	// checked: a source, or a whole domain, that did not answer.
+	CodeSourceUnreachable = "source-unreachable"
+	CodeDomainUnreachable = "domain-unreachable"
 )
+
+// Unchecked counts the problems that say something could not be checked
+// (an unreachable source or domain): a check with any is incomplete.
+func Unchecked(ps []Problem) int {
+	n := 0
+	for _, p := range ps {
+		if p.Code == CodeSourceUnreachable || p.Code == CodeDomainUnreachable {
+			n++
+		}
+	}
+	return n
+}
+
+// leaderSlack: a stream's first leader is elected a moment after it is
+// created; a leader younger than the stream by more than this took over
+// later.
+const leaderSlack = 2 * time.Second
 
 // Check finds every hazard, errors first, then by stream and code.
 func (g *Graph) Check() []Problem {
 	var out []Problem
 	add := func(sev, code, stream, msg, fix string) {
 		out = append(out, Problem{Severity: sev, Code: code, Stream: stream, Message: msg, Fix: fix})
+	}
+	for dom, why := range g.Unreachable {
+		add(SeverityWarning, CodeDomainUnreachable, "@"+dom, why,
+			fmt.Sprintf("check domain %s's servers and the link to it (leafnode); its streams, and their hazards, are not shown until it answers", dom))
 	}
 	for _, n := range g.sorted {
 		if n.Config != nil && n.Counter {
@@ -86,6 +111,9 @@ func (g *Graph) Check() []Problem {
 					fmt.Sprintf("fix what the error names (stream %s reachable, API prefix, permissions)", e.Upstream))
 			}
 			switch {
+			case up.Config == nil && up.Unreachable:
+				add(SeverityWarning, CodeSourceUnreachable, n.ID, fmt.Sprintf("%s %s of %s could not be reached: %s; what %s holds from it cannot be checked, and may be stale", kind, e.Upstream, n.ID, up.Unreached(), n.ID),
+					fmt.Sprintf("retry when %s is reachable (its domain's servers, the leafnode link); counter get --settle waits for it", e.Upstream))
 			case up.Config == nil && up.LookupError != "":
 				add(SeverityWarning, CodeSourceMissing, n.ID, fmt.Sprintf("%s %s of %s could not be looked up: %s", kind, e.Upstream, n.ID, up.LookupError),
 					fmt.Sprintf("check access to stream %s (permissions, domain), or walk its domain with --domains", e.Upstream))
@@ -114,8 +142,16 @@ func (g *Graph) Check() []Problem {
 			case g.InactiveAfter <= 0:
 			case e.Active > g.InactiveAfter:
 				add(SeverityWarning, CodeSourceInactive, n.ID, fmt.Sprintf("%s %s of %s has been inactive for %s", kind, e.Upstream, n.ID, e.Active.Round(time.Second)), fix)
-			case e.Active < 0 && n.Age > g.InactiveAfter && e.Error == "":
-				add(SeverityWarning, CodeSourceInactive, n.ID, fmt.Sprintf("%s %s of %s has never been active in the %s since %s was created", kind, e.Upstream, n.ID, n.Age.Round(time.Second), n.ID), fix)
+			case e.Active < 0 && e.Error == "":
+				// The server's record of a source's activity starts again
+				// with each leader: "never" only means since it took over.
+				since, what, verb := n.Age, n.ID+" was created", "has never been"
+				if n.LeaderAge > 0 && n.Age-n.LeaderAge > leaderSlack {
+					since, what, verb = n.LeaderAge, n.ID+"'s current leader took over (the server keeps no record of a source's activity from before)", "has not been"
+				}
+				if since > g.InactiveAfter {
+					add(SeverityWarning, CodeSourceInactive, n.ID, fmt.Sprintf("%s %s of %s %s active in the %s since %s", kind, e.Upstream, n.ID, verb, since.Round(time.Second), what), fix)
+				}
 			}
 		}
 	}

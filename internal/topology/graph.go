@@ -28,8 +28,11 @@ type Edge struct {
 	APIPrefix  string // external API prefix, "" for local
 	Mirror     bool
 	Lag        uint64
-	Active     time.Duration // since last activity, -1 unknown
-	Error      string
+	// Seq is the last upstream sequence the source has seen (0: none yet,
+	// or unknown; the server does not report it for a mirror).
+	Seq    uint64
+	Active time.Duration // since last activity, -1 unknown
+	Error  string
 }
 
 // Node is one stream, or a stream only known because something sources it.
@@ -50,6 +53,22 @@ type Node struct {
 	// LookupError says why a stream only known as a source could not be
 	// looked up (permission, timeout); "" when it was simply not found.
 	LookupError string
+	// Unreachable: the lookup failed because the stream's domain did not
+	// answer (down, or the link to it cut), so nothing is known about it.
+	Unreachable bool
+	// LeaderAge is how long the stream's current leader has led (0 when
+	// unknown or not clustered): the server's record of a source's
+	// activity starts again with each leader.
+	LeaderAge time.Duration
+}
+
+// Unreached says in a few words why a stream known only as a source could
+// not be looked up: its domain did not answer, or the lookup's error.
+func (n *Node) Unreached() string {
+	if n.Unreachable && n.Domain != "" && !strings.Contains(n.Domain, ".") {
+		return "domain " + n.Domain + " did not answer: down, or cut off from here"
+	}
+	return n.LookupError
 }
 
 // NodeID names a stream across domains: "name" locally, "name@domain" else.
@@ -74,6 +93,10 @@ type Graph struct {
 	// InactiveAfter is how long a source may be silent before Check warns;
 	// the server's heartbeats keep a healthy idle source well below it.
 	InactiveAfter time.Duration
+	// Unreachable names, by domain label, the domains that did not answer
+	// when the graph was walked (why, in words): their streams are missing
+	// from it, and Check reports each.
+	Unreachable map[string]string
 }
 
 // DefaultInactiveAfter is Graph.InactiveAfter unless changed.
@@ -87,6 +110,7 @@ func New(nodes []Node) *Graph {
 		nodes:         make(map[string]*Node, len(nodes)),
 		consumers:     map[string][]Ref{},
 		InactiveAfter: DefaultInactiveAfter,
+		Unreachable:   map[string]string{},
 	}
 	for _, n := range nodes {
 		if n.ID == "" {
@@ -152,7 +176,7 @@ func (g *Graph) WithStream(n Node) *Graph {
 		if o.ID == n.ID {
 			continue
 		}
-		if o.Config == nil && len(o.Sources) == 0 {
+		if o.Config == nil && len(o.Sources) == 0 && o.LookupError == "" {
 			continue // placeholders are rebuilt from the edges
 		}
 		nodes = append(nodes, *o)
@@ -160,6 +184,9 @@ func (g *Graph) WithStream(n Node) *Graph {
 	nodes = append(nodes, n)
 	ng := New(nodes)
 	ng.InactiveAfter = g.InactiveAfter
+	for dom, why := range g.Unreachable {
+		ng.Unreachable[dom] = why
+	}
 	return ng
 }
 
