@@ -53,7 +53,7 @@ counter get count.eu.hits --settle`)
 			return err
 		}
 		defer client.Conn().Close()
-		if err := settle.wait(ctx, client, patterns, stream, tiers); err != nil {
+		if err := settle.wait(ctx, a.term, client, patterns, stream, tiers); err != nil {
 			return err
 		}
 		if tiers {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/terminal"
 	"github.com/jetcounter/counter/internal/tiers"
 )
 
@@ -60,7 +61,7 @@ func expandOptionalValues(args []string) []string {
 // sources have delivered what they held now.
 // With aboveToo, the aggregates above are waited for too (get --tiers,
 // topology --subject).
-func (s *settleFlag) wait(ctx context.Context, client *counters.Client, patterns []string, stream string, aboveToo bool) error {
+func (s *settleFlag) wait(ctx context.Context, term *terminal.IO, client *counters.Client, patterns []string, stream string, aboveToo bool) error {
 	if !s.on {
 		return nil
 	}
@@ -73,14 +74,22 @@ func (s *settleFlag) wait(ctx context.Context, client *counters.Client, patterns
 	}
 	deadline := time.Now().Add(s.timeout)
 	for _, tier := range tiers.SettleTiers(g, patterns, stream) {
-		if err := tiers.Settle(ctx, client, g, tier, patterns, time.Until(deadline)); err != nil {
+		notes, err := tiers.Settle(ctx, client, g, tier, patterns, time.Until(deadline))
+		for _, n := range notes {
+			term.Warnf("%s", n)
+		}
+		if err != nil {
 			return err
 		}
 		if !aboveToo {
 			continue
 		}
 		for _, h := range g.Up(tier, patterns[0]) {
-			if err := tiers.Settle(ctx, client, g, h.Stream, []string{h.Subject}, time.Until(deadline)); err != nil {
+			notes, err := tiers.Settle(ctx, client, g, h.Stream, []string{h.Subject}, time.Until(deadline))
+			for _, n := range notes {
+				term.Warnf("%s", n)
+			}
+			if err != nil {
 				return err
 			}
 		}

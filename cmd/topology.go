@@ -76,7 +76,7 @@ counter topology --check --domains hub,leaf`)
 			return err
 		}
 		defer client.Conn().Close()
-		if err := settle.wait(ctx, client, []string{subject}, "", true); err != nil {
+		if err := settle.wait(ctx, a.term, client, []string{subject}, "", true); err != nil {
 			return err
 		}
 		g, err := client.Topology(ctx, doms)
@@ -92,6 +92,7 @@ counter topology --check --domains hub,leaf`)
 			// A lagging source is looked at again a moment later: one
 			// that has not moved is stalled (an error, with its fix).
 			problems := tiers.StalledSources(ctx, client, g, g.Check(), stalledAfter)
+			problems = tiers.SizeLimits(ctx, client, g, problems)
 			if err := out.Problems(problems, len(g.Nodes())); err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package tiers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"slices"
 	"time"
@@ -46,19 +47,23 @@ func SettleTiers(g *topology.Graph, patterns []string, stream string) []string {
 // the upstream value now. A stream without sources is settled at once.
 // When timeout passes first the error is errkind.ErrUnavailable and names the
 // source that is behind.
-func Settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream string, patterns []string, timeout time.Duration) error {
+//
+// The notes say what settled without catching up: a counter purged
+// upstream, whose last value the aggregate keeps (purges never flow
+// through sources, so waiting for it could never end).
+func Settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream string, patterns []string, timeout time.Duration) (notes []string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	st := &settleState{visiting: map[string]bool{}}
-	err := settle(ctx, c, g, stream, patterns, st)
+	err = settle(ctx, c, g, stream, patterns, st)
 	if err != nil && !errors.Is(err, errkind.ErrUnavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// The deadline hit in the middle of a read.
 		if st.pending != nil {
-			return settleTimeout(st.behind, st.pending)
+			return st.notes, settleTimeout(st.behind, st.pending)
 		}
-		return errkind.Unavailablef("stream %s has not caught up with its sources in time: the aggregate is still catching up; retry, or wait longer with --settle=TIMEOUT", stream)
+		return st.notes, errkind.Unavailablef("stream %s has not caught up with its sources in time: the aggregate is still catching up; retry, or wait longer with --settle=TIMEOUT", stream)
 	}
-	return err
+	return st.notes, err
 }
 
 // expectation: the aggregate's counter subject must have seen upstream
@@ -79,6 +84,7 @@ type settleState struct {
 	visiting map[string]bool
 	behind   *topology.Node
 	pending  *expectation
+	notes    []string
 }
 
 func settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream string, patterns []string, st *settleState) error {
@@ -148,7 +154,7 @@ func settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream s
 		return nil
 	}
 	for wait := counters.PollFirst; ; wait = min(2*wait, counters.PollMax) {
-		pending, err := unsettled(ctx, c, n, patterns, expect)
+		pending, err := unsettled(ctx, c, n, patterns, expect, st)
 		if err != nil {
 			return err
 		}
@@ -170,7 +176,7 @@ func settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream s
 
 // unsettled returns the first expectation the aggregate n does not meet
 // yet, or nil when it meets all.
-func unsettled(ctx context.Context, c *counters.Client, n *topology.Node, patterns []string, expect []expectation) (*expectation, error) {
+func unsettled(ctx context.Context, c *counters.Client, n *topology.Node, patterns []string, expect []expectation, st *settleState) (*expectation, error) {
 	seen := map[string]counters.Sources{}
 	for _, p := range patterns {
 		ctrs, err := c.ReadTier(ctx, n, p)
@@ -201,6 +207,18 @@ func unsettled(ctx context.Context, c *counters.Client, n *topology.Node, patter
 			cur = now[0].Value
 		}
 		if got.Cmp(cur) == 0 {
+			continue
+		}
+		if len(now) == 0 && got.Sign() != 0 {
+			// The source has no value for it any more, but the aggregate
+			// saw one: purged (or deleted) upstream. Purges never flow
+			// through sources; nothing more will come.
+			note := fmt.Sprintf("%s in %s: source %s has no value for %s any more (purged there): %s keeps the %s it last saw until %s is incremented again (purges never flow through sources)",
+				x.aggSubject, n.ID, x.upstream.ID, x.srcSubject, n.ID, got, x.srcSubject)
+			if !slices.Contains(st.notes, note) {
+				st.notes = append(st.notes, note)
+			}
+			x.want = got // met from now on
 			continue
 		}
 		return x, nil

@@ -35,7 +35,7 @@ func TestSettleAcrossDomains(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tiers.Settle(ctx, hubClient, g, "AGG", []string{pattern}, 20*time.Second); err != nil {
+		if _, err := tiers.Settle(ctx, hubClient, g, "AGG", []string{pattern}, 20*time.Second); err != nil {
 			t.Fatalf("settle %s: %v", pattern, err)
 		}
 		list, err := hubClient.Get(ctx, []string{pattern}, counters.GetOptions{Stream: "AGG"})
@@ -65,7 +65,7 @@ func TestSettleAcrossDomains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tiers.Settle(ctx, hubClient, g, "AGG", []string{"all.none"}, 5*time.Second); err != nil {
+	if _, err := tiers.Settle(ctx, hubClient, g, "AGG", []string{"all.none"}, 5*time.Second); err != nil {
 		t.Fatalf("settle of a counter nobody has: %v", err)
 	}
 }

@@ -39,6 +39,7 @@ const (
 	CodeSourceMissing    = "source-missing"
 	CodeRawCopy          = "raw-copy"
 	CodeSubjectTransform = "subject-transform"
+	CodeSizeLimit        = "counter-size-limit"
 	// CodeSourceUnreachable and CodeDomainUnreachable are what could not be
 	// checked: a source, or a whole domain, that did not answer.
 	CodeSourceUnreachable = "source-unreachable"
