@@ -1,10 +1,9 @@
 package cmd
 
 import (
-	"path/filepath"
 	"testing"
 
-	"github.com/jetcounter/counter/internal/embedded"
+	"github.com/jetcounter/counter/internal/testserver"
 )
 
 // cliServer starts a real server with JetStream for one test of the command
@@ -13,12 +12,7 @@ import (
 func cliServer(t *testing.T) string {
 	t.Helper()
 	t.Setenv("NO_COLOR", "1")
-	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(t.TempDir(), "js")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s.ClientURL()
+	return testserver.URL(testserver.Single(t))
 }
 
 // mustRunAt runs counter against url and fails the test unless it exits 0;
