@@ -2,12 +2,11 @@ package cmd
 
 import (
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jetcounter/counter/internal/embedded"
 	"github.com/jetcounter/counter/internal/terminal"
+	"github.com/jetcounter/counter/internal/testserver"
 )
 
 // cliServer starts a real server with JetStream for one test of the command
@@ -16,12 +15,7 @@ import (
 func cliServer(t *testing.T) string {
 	t.Helper()
 	t.Setenv("NO_COLOR", "1")
-	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(t.TempDir(), "js")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s.ClientURL()
+	return testserver.URL(testserver.Single(t))
 }
 
 // testIO is a terminal for Main in a test: the streams given, stdout

@@ -156,7 +156,7 @@ func TestEmbeddedContext(t *testing.T) {
 	}
 	pub, _ := kp.PublicKey()
 	seed, _ := kp.Seed()
-	s := startServer(t, server.Options{Nkeys: []*server.NkeyUser{{Nkey: pub}}})
+	s := startServer(t, func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: pub}} })
 	dir := t.TempDir()
 	seedFile := filepath.Join(dir, "user.nk")
 	if err := os.WriteFile(seedFile, append(seed, '\n'), 0o600); err != nil {

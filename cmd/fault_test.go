@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,21 +46,18 @@ func TestFaultIncrLeaderKilled(t *testing.T) {
 		if i == 10 {
 			go servers[leader].Shutdown()
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		// The script's retries: again after every exit 4.
+		testserver.Eventually(t, 30*time.Second, fmt.Sprintf("incr %d to succeed", i), func() error {
 			code, _, errs := runAt(t, urls, "", false, "incr", "k.x", "1", "--id", "op-"+strconv.Itoa(i), "--timeout", "2s")
 			codes[code]++
-			if code == 0 {
-				break
-			}
-			if code != ExitUnavailable {
+			if code != 0 && code != ExitUnavailable {
 				t.Fatalf("incr %d: exit %d: %s", i, code, errs)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("incr %d never succeeded: %s", i, errs)
+			if code != 0 {
+				return fmt.Errorf("exit %d: %s", code, errs)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	t.Logf("exit codes %v", codes)
 	code, out, errs := runAt(t, urls, "", false, "get", "k.x")

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -143,17 +144,17 @@ func TestSignalsEndConnectionSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	// Each accepted connection says a run has reached the dial: its
-	// signal handlers are installed by then (a signal sent earlier would
-	// find the default action and kill it).
-	dialed := make(chan struct{}, 16)
+	accepted := make(chan struct{}, 16)
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			dialed <- struct{}{}
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
 			go io.Copy(io.Discard, conn) // never sends INFO
 		}
 	}()
@@ -163,6 +164,9 @@ func TestSignalsEndConnectionSetup(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
+			for len(accepted) > 0 { // connections of the run before
+				<-accepted
+			}
 			cmd := exec.Command(bin, "--timeout", "60s", "-s", "nats://"+ln.Addr().String(), "incr", "x")
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + filepath.Join(t.TempDir(), "c")}
 			var stdout, stderr bytes.Buffer
@@ -172,11 +176,15 @@ func TestSignalsEndConnectionSetup(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
+			// The signal comes in the middle of the set-up: connected,
+			// waiting for the server's INFO.
 			select {
-			case <-dialed:
+			case <-accepted:
+			case err := <-done:
+				t.Fatalf("ended before the signal: %v, stderr %q", err, stderr.String())
 			case <-time.After(20 * time.Second):
 				cmd.Process.Kill()
-				t.Fatal("counter never dialed the server")
+				t.Fatal("never connected")
 			}
 			start := time.Now()
 			cmd.Process.Signal(sig)
@@ -224,23 +232,19 @@ func TestIncrNoLeader(t *testing.T) {
 			survivor = s.ClientURL()
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testserver.Eventually(t, 20*time.Second, "'no leader yet'", func() error {
 		r := runBinary(t, []string{"NATS_URL=" + survivor}, "", "--timeout", "2s", "incr", "nl.x")
 		if r.code == ExitNotFound {
 			t.Fatalf("a stream without a leader reported as not found: %q", r.stderr)
 		}
-		if r.code == ExitUnavailable && strings.Contains(r.stderr, "stream NL has no leader yet") {
-			if !strings.Contains(r.stderr, "--id") || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
-				t.Fatalf("want one line with the --id advice and no stdout: %q %q", r.stderr, r.stdout)
-			}
-			return
+		if r.code != ExitUnavailable || !strings.Contains(r.stderr, "stream NL has no leader yet") {
+			return fmt.Errorf("exit %d %q", r.code, r.stderr)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never saw 'no leader yet'; last: exit %d %q", r.code, r.stderr)
+		if !strings.Contains(r.stderr, "--id") || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
+			t.Fatalf("want one line with the --id advice and no stdout: %q %q", r.stderr, r.stdout)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestGetConnectionLostMidRead: a wildcard read whose connection closes

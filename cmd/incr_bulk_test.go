@@ -23,6 +23,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/testserver"
 )
 
 // bulkCmd runs the counter binary against url with stdin.
@@ -49,13 +50,12 @@ func counterValue(t *testing.T, c *counters.Client, subject string) int64 {
 
 func waitCounterAbove(t *testing.T, c *counters.Client, subject string, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for counterValue(t, c, subject) <= n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never went above %d", subject, n)
+	testserver.Eventually(t, 20*time.Second, fmt.Sprintf("%s to go above %d", subject, n), func() error {
+		if v := counterValue(t, c, subject); v <= n {
+			return fmt.Errorf("it is %d", v)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func exitCode(t *testing.T, err error) int {
@@ -313,13 +313,12 @@ func TestBulkInterruptWhileReading(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for apiTotal() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("counter never listed the streams")
+	testserver.Eventually(t, 10*time.Second, "counter to list the streams", func() error {
+		if apiTotal() == before {
+			return errors.New("no JetStream API request yet")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	cmd.Process.Signal(syscall.SIGINT)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()

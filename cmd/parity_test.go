@@ -7,26 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/jetcounter/counter/internal/testserver"
 )
 
-// startServer starts a JetStream server with opts laid over the defaults.
-func startServer(t *testing.T, opts server.Options) *server.Server {
+// startServer starts a JetStream server with the options opts sets.
+func startServer(t *testing.T, opts func(*server.Options)) *server.Server {
 	t.Helper()
-	opts.Host, opts.Port, opts.JetStream, opts.NoSigs, opts.NoLog = "127.0.0.1", -1, true, true, true
-	opts.StoreDir = t.TempDir()
-	s, err := server.NewServer(&opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(20 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	return testserver.Start(t, testserver.Options{Configure: opts})
 }
 
 // mustRun runs the binary and requires exit 0 and stdout want.
@@ -43,7 +33,7 @@ func TestNatscliParity(t *testing.T) {
 	// Its own server and binary processes: runs beside the other tests.
 	t.Parallel()
 	t.Run("user is a token without a password", func(t *testing.T) {
-		s := startServer(t, server.Options{Authorization: "t0ken-Secret"})
+		s := startServer(t, func(o *server.Options) { o.Authorization = "t0ken-Secret" })
 		env := []string{"NATS_URL=" + s.ClientURL()}
 		mustRun(t, env, "stream T created", "--user", "t0ken-Secret", "create", "T", "--subjects", "t.>")
 		mustRun(t, env, "1", "--user", "t0ken-Secret", "incr", "t.x")
@@ -52,7 +42,7 @@ func TestNatscliParity(t *testing.T) {
 	})
 
 	t.Run("contexts by path, no-context, auth failure names the context", func(t *testing.T) {
-		s := startServer(t, server.Options{Users: []*server.User{{Username: "alice", Password: "s3cret-pw"}}})
+		s := startServer(t, func(o *server.Options) { o.Users = []*server.User{{Username: "alice", Password: "s3cret-pw"}} })
 		dir := t.TempDir()
 		good := filepath.Join(dir, "good.json")
 		bad := filepath.Join(dir, "bad.json")
@@ -84,8 +74,10 @@ func TestNatscliParity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := startServer(t, server.Options{TLS: true, TLSTimeout: 2, TLSHandshakeFirst: true,
-			TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}})
+		s := startServer(t, func(o *server.Options) {
+			o.TLS, o.TLSTimeout, o.TLSHandshakeFirst = true, 2, true
+			o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		})
 		url := s.ClientURL() // tls://…
 		env := []string{"NATS_URL=" + url}
 		mustRun(t, env, "stream TF created", "--tlsfirst", "--tlsca", cert, "create", "TF", "--subjects", "tf.>")
@@ -108,9 +100,11 @@ func TestNatscliParity(t *testing.T) {
 		pool := x509.NewCertPool()
 		pem, _ := os.ReadFile(cert)
 		pool.AppendCertsFromPEM(pem)
-		s := startServer(t, server.Options{TLS: true, TLSVerify: true, TLSTimeout: 2,
-			TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool,
-				ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}})
+		s := startServer(t, func(o *server.Options) {
+			o.TLS, o.TLSVerify, o.TLSTimeout = true, true, 2
+			o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool,
+				ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+		})
 		env := []string{"NATS_URL=" + s.ClientURL()}
 		mustRun(t, env, "stream CC created", "--tlsca", cert, "--tlscert", cert, "--tlskey", key, "create", "CC", "--subjects", "cc.>")
 		r := runBinary(t, env, "", "--tlsca", cert, "--timeout", "2s", "incr", "cc.x")
@@ -129,27 +123,9 @@ func TestNatscliParity(t *testing.T) {
 // TestCreateAtMaxStreams: an account at its stream limit is exit 4 with the
 // limit named, not "invalid input".
 func TestCreateAtMaxStreams(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "server.conf")
-	os.WriteFile(conf, []byte(`listen: "127.0.0.1:-1"
-jetstream { store_dir: "`+filepath.Join(dir, "js")+`" }
-accounts { A: { jetstream: { max_streams: 1 }, users: [{user: a, password: a}] } }
+	s := testserver.Start(t, testserver.Options{Config: `accounts { A: { jetstream: { max_streams: 1 }, users: [{user: a, password: a}] } }
 no_auth_user: a
-`), 0o600)
-	opts, err := server.ProcessConfigFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.NoSigs, opts.NoLog = true, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(20 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+`})
 	env := []string{"NATS_URL=" + s.ClientURL()}
 	mustRun(t, env, "stream S1 created", "create", "S1", "--subjects", "s1.>")
 	r := runBinary(t, env, "", "create", "S2", "--subjects", "s2.>")
@@ -159,10 +135,12 @@ no_auth_user: a
 // TestTiersPermissionDenied: a tier that may not be read is exit 4
 // (permission), not 1.
 func TestTiersPermissionDenied(t *testing.T) {
-	s := startServer(t, server.Options{Users: []*server.User{{Username: "alice", Password: "pw-alice",
-		Permissions: &server.Permissions{Publish: &server.SubjectPermission{
-			Allow: []string{">"},
-			Deny:  []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.API.CONSUMER.>", "t.denied"}}}}}})
+	s := startServer(t, func(o *server.Options) {
+		o.Users = []*server.User{{Username: "alice", Password: "pw-alice",
+			Permissions: &server.Permissions{Publish: &server.SubjectPermission{
+				Allow: []string{">"},
+				Deny:  []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.API.CONSUMER.>", "t.denied"}}}}}
+	})
 	env := []string{"NATS_URL=" + s.ClientURL(), "NATS_USER=alice", "NATS_PASSWORD=pw-alice"}
 	mustRun(t, env, "stream T created", "create", "T", "--subjects", "t.>")
 	mustRun(t, env, "1", "incr", "t.x")

@@ -2,12 +2,16 @@ package cmd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetcounter/counter/internal/testserver"
 )
 
 // TestResetAggregateKeptHistory: a reset at an aggregate whose source has
@@ -38,32 +42,26 @@ func TestResetAggregateKeptHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poll := func(what string, ok func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s", what)
-			}
-		}
-	}
-	poll("EU's first attempt to source PL to fail", func() bool {
+	testserver.Eventually(t, 20*time.Second, "EU's first attempt to source PL to fail", func() error {
 		info, err := eu.Info(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, si := range info.Sources {
 			if si.Name == "PL" && si.Error != nil {
-				return true
+				return nil
 			}
 		}
-		return false
+		return errors.New("no error for source PL yet")
 	})
 	must("create", "PL", "--subjects", "count.pl.>")
 	must("incr", "count.pl.a", "5")
 	must("incr", "count.de.a", "2")
-	poll("EU to count DE", func() bool {
-		code, out, _ := runAt(t, url, "", false, "get", "count.eu.a", "--stream", "EU")
-		return code == 0 && out == "2\n"
+	testserver.Eventually(t, 20*time.Second, "EU to count DE", func() error {
+		if code, out, errs := runAt(t, url, "", false, "get", "count.eu.a", "--stream", "EU"); code != 0 || out != "2\n" {
+			return fmt.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+		}
+		return nil
 	})
 
 	code, out, errs := runAt(t, url, "", false, "--timeout", "1s", "reset", "count.eu.a", "--stream", "EU", "--force")
@@ -79,8 +77,10 @@ func TestResetAggregateKeptHistory(t *testing.T) {
 		t.Fatalf("EU first seq %d (%v), want 1: history kept", info.State.FirstSeq, err)
 	}
 	// And PL's value reaches EU once its source runs.
-	poll("PL's count.pl.a to reach EU", func() bool {
-		code, out, _ := runAt(t, url, "", false, "get", "count.eu.a", "--stream", "EU")
-		return code == 0 && out == "5\n"
+	testserver.Eventually(t, 20*time.Second, "PL's count.pl.a to reach EU", func() error {
+		if code, out, errs := runAt(t, url, "", false, "get", "count.eu.a", "--stream", "EU"); code != 0 || out != "5\n" {
+			return fmt.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+		}
+		return nil
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/nats-io/nats.go"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/testserver"
@@ -39,7 +40,9 @@ func TestResetPromptCtrlC(t *testing.T) {
 	if _, err := ptmx.Write([]byte("y")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the terminal echo it: the test is that it is not taken
+	// The terminal has it (echoed it) before the Ctrl-C: the test is that
+	// it is not taken.
+	out.waitFor(t, "the y echoed", func(s string) bool { return strings.Contains(s, "[y/N] y") })
 	if _, err := ptmx.Write([]byte("\x03")); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +73,24 @@ func TestResetPromptCtrlC(t *testing.T) {
 func TestResetInterrupted(t *testing.T) {
 	bin, s, c := watchFixture(t)
 	const n = 2000
-	if err := seedCounters(testserver.Connect(t, s), "w", n); err != nil {
+	nc := testserver.Connect(t, s)
+	if err := seedCounters(nc, "w", n); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once the resets have started: at the first reset message,
+	// which is the first message on w.> from now on.
+	started := make(chan struct{}, 1)
+	sub, err := nc.Subscribe("w.>", func(*nats.Msg) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil { // the server has the subscription
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "reset", "w.>", "--force", "--json")
@@ -82,31 +102,19 @@ func TestResetInterrupted(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	// Interrupt once the resets have started: the first reset message has
-	// been written after the seed's n messages.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("reset ended before it was interrupted: %v\nstderr: %s", err, stderr.String())
-		default:
-		}
-		info, err := c.StreamInfo(context.Background(), "W")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.State.LastSeq > n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the reset never started")
-		}
-		time.Sleep(time.Millisecond)
+	select {
+	case <-started:
+		sub.Unsubscribe()
+	case err := <-exited:
+		t.Fatalf("reset ended before it was interrupted: %v\nstderr: %s", err, stderr.String())
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the reset never started")
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err := <-exited
+	err = <-exited
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

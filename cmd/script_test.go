@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +19,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/jetcounter/counter/internal/counters"
-	"github.com/jetcounter/counter/internal/embedded"
 	"github.com/jetcounter/counter/internal/terminal"
+	"github.com/jetcounter/counter/internal/testserver"
 )
 
 func TestMain(m *testing.M) {
@@ -38,12 +39,7 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Setup: func(env *testscript.Env) error {
-			s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: filepath.Join(env.WorkDir, ".jetstream")})
-			if err != nil {
-				return err
-			}
-			env.Defer(func() { s.Shutdown(); s.WaitForShutdown() })
-			env.Setenv("NATS_URL", s.ClientURL())
+			env.Setenv("NATS_URL", testserver.URL(testserver.Single(envT(env))))
 			// No nats context of the machine may leak into a test.
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
 			env.Setenv("NO_COLOR", "1")
@@ -128,19 +124,17 @@ func cmdWaitGet(ts *testscript.TestScript, neg bool, args []string) {
 	defer nc.Close()
 	c, err := counters.New(nc, counters.Options{})
 	ts.Check(err)
-	deadline := time.Now().Add(10 * time.Second)
 	last := "(none)"
-	for time.Now().Before(deadline) {
+	testserver.Eventually(scriptT(ts), 10*time.Second, "counter "+args[0]+" to be "+args[1], func() error {
 		list, err := c.Get(context.Background(), []string{args[0]}, counters.GetOptions{Stream: stream})
 		if err == nil && len(list) == 1 {
 			last = list[0].Value.String()
 			if last == args[1] {
-				return
+				return nil
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	ts.Fatalf("counter %s is %s, want %s", args[0], last, args[1])
+		return fmt.Errorf("counter %s is %s, want %s", args[0], last, args[1])
+	})
 }
 
 // mkcontext NAME [select] [embed] [FIELD=VALUE...]: save a nats context
@@ -191,10 +185,7 @@ func cmdMkContext(ts *testscript.TestScript, neg bool, args []string) {
 
 // server-no-js: start a server without JetStream; its URL is $NOJS_URL.
 func cmdServerNoJS(ts *testscript.TestScript, neg bool, args []string) {
-	s, err := embedded.Start(embedded.Options{Port: -1, NoJetStream: true})
-	ts.Check(err)
-	ts.Defer(func() { s.Shutdown(); s.WaitForShutdown() })
-	ts.Setenv("NOJS_URL", s.ClientURL())
+	ts.Setenv("NOJS_URL", testserver.URL(testserver.Start(scriptT(ts), testserver.Options{NoJetStream: true})))
 }
 
 // seed PREFIX N: add 1..N to counters PREFIX.1 .. PREFIX.N (counter i gets i).
@@ -213,19 +204,56 @@ func cmdSeed(ts *testscript.TestScript, neg bool, args []string) {
 // s3cret) may not publish to denied.>; its address (no credentials) is
 // $AUTH_URL.
 func cmdServerAuth(ts *testscript.TestScript, neg bool, args []string) {
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, NoSigs: true, NoLog: true,
-		StoreDir: ts.MkAbs(".jetstream-auth"),
-		Users: []*server.User{{
+	s := testserver.Start(scriptT(ts), testserver.Options{Configure: func(o *server.Options) {
+		o.Users = []*server.User{{
 			Username: "alice", Password: "s3cret",
 			Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: []string{"denied.>"}}},
-		}},
-	})
-	ts.Check(err)
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		ts.Fatalf("auth server not ready")
+		}}
+	}})
+	ts.Setenv("AUTH_URL", testserver.URL(s))
+}
+
+// scriptTB lets a script's commands (scriptT) and its Setup (envT) start
+// servers and wait through testserver as a test does. Cleanups run when
+// the script ends, temporary directories are in its $WORK.
+type scriptTB struct {
+	name    string
+	work    string
+	fatal   func(msg string)
+	log     func(msg string)
+	cleanup func(func())
+}
+
+func scriptT(ts *testscript.TestScript) testserver.TB {
+	return &scriptTB{
+		name:    ts.Name(),
+		work:    ts.Getenv("WORK"),
+		fatal:   func(msg string) { ts.Fatalf("%s", msg) },
+		log:     func(msg string) { ts.Logf("%s", msg) },
+		cleanup: ts.Defer,
 	}
-	ts.Defer(func() { s.Shutdown(); s.WaitForShutdown() })
-	ts.Setenv("AUTH_URL", s.ClientURL())
+}
+
+func envT(env *testscript.Env) testserver.TB {
+	return &scriptTB{
+		name:    filepath.Base(env.WorkDir),
+		work:    env.WorkDir,
+		fatal:   func(msg string) { env.T().Fatal(msg) },
+		log:     func(msg string) { env.T().Log(msg) },
+		cleanup: env.Defer,
+	}
+}
+
+func (s *scriptTB) Helper()                           {}
+func (s *scriptTB) Name() string                      { return s.name }
+func (s *scriptTB) Cleanup(f func())                  { s.cleanup(f) }
+func (s *scriptTB) Fatalf(format string, args ...any) { s.fatal(fmt.Sprintf(format, args...)) }
+func (s *scriptTB) Logf(format string, args ...any)   { s.log(fmt.Sprintf(format, args...)) }
+
+func (s *scriptTB) TempDir() string {
+	dir, err := os.MkdirTemp(s.work, ".tmp")
+	if err != nil {
+		s.Fatalf("%v", err)
+	}
+	return dir
 }

@@ -1,19 +1,13 @@
 package cmd
 
 import (
-	"encoding/json"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/jetcounter/counter/internal/embedded"
+	"github.com/jetcounter/counter/internal/testserver"
 )
 
 // volatile is what differs run to run in topology output: time since a
@@ -47,40 +41,7 @@ func cmdHubLeaf(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 0 {
 		ts.Fatalf("usage: hubleaf")
 	}
-	start := func(o embedded.Options) string {
-		o.Port = -1
-		o.StoreDir = filepath.Join(ts.Getenv("WORK"), ".js-"+o.ServerName)
-		s, err := embedded.Start(o)
-		ts.Check(err)
-		ts.Defer(func() { s.Shutdown(); s.WaitForShutdown() })
-		if o.LeafNodePort != 0 {
-			vz, err := s.Varz(nil)
-			ts.Check(err)
-			ts.Setenv("HUB_LEAF_PORT", strconv.Itoa(vz.LeafNode.Port))
-		}
-		return s.ClientURL()
-	}
-	ts.Setenv("HUB_URL", start(embedded.Options{ServerName: "hub", Domain: "hub", LeafNodePort: -1}))
-	remote := "nats-leaf://" + net.JoinHostPort("127.0.0.1", ts.Getenv("HUB_LEAF_PORT"))
-	ts.Setenv("LEAF_URL", start(embedded.Options{ServerName: "leaf", Domain: "leaf", LeafRemotes: []string{remote}}))
-
-	nc, err := nats.Connect(ts.Getenv("HUB_URL"))
-	ts.Check(err)
-	defer nc.Close()
-	var last error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
-		msg, err := nc.Request("$JS.leaf.API.INFO", nil, time.Second)
-		if err != nil {
-			last = err
-			continue
-		}
-		var resp struct {
-			Domain string `json:"domain"`
-		}
-		if json.Unmarshal(msg.Data, &resp) == nil && resp.Domain == "leaf" {
-			return
-		}
-		last = fmt.Errorf("answered %s", msg.Data)
-	}
-	ts.Fatalf("leaf JetStream API not reachable from the hub: %v", last)
+	hub, leaf := testserver.HubAndLeaf(scriptT(ts), "hub", "leaf")
+	ts.Setenv("HUB_URL", testserver.URL(hub))
+	ts.Setenv("LEAF_URL", testserver.URL(leaf))
 }

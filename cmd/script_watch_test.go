@@ -2,12 +2,14 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/testserver"
 )
 
 // consumers STREAM N: poll until STREAM has N consumers, e.g. a
@@ -23,16 +25,14 @@ func cmdConsumers(ts *testscript.TestScript, neg bool, args []string) {
 	defer nc.Close()
 	c, err := counters.New(nc, counters.Options{})
 	ts.Check(err)
-	deadline := time.Now().Add(10 * time.Second)
 	got := -1
-	for time.Now().Before(deadline) {
+	testserver.Eventually(scriptT(ts), 10*time.Second, fmt.Sprintf("%d consumers of stream %s", want, args[0]), func() error {
 		if info, err := c.StreamInfo(context.Background(), args[0]); err == nil {
 			got = info.State.Consumers
 			if got == want {
-				return
+				return nil
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	ts.Fatalf("stream %s has %d consumers, want %d", args[0], got, want)
+		return fmt.Errorf("stream %s has %d consumers, want %d", args[0], got, want)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/testserver"
 )
 
 // TestTopologyCheckSourceStalled: an increment too large for the aggregate's
@@ -41,7 +42,15 @@ func TestTopologyCheckSourceStalled(t *testing.T) {
 	if code, _, errs := runAt(t, url, "", false, "incr", "count.de.a", "1"); code != 0 {
 		t.Fatalf("incr: %d %s", code, errs)
 	}
-	time.Sleep(200 * time.Millisecond) // the source has had its chance
+	// The source has had its chance: it delivered DE's first message and
+	// stands at the one EU cannot store. (--check then watches it for a
+	// second; the later count.de.a would reach EU in that time if it could.)
+	testserver.Eventually(t, 20*time.Second, "EU to hold DE's first count.de.a", func() error {
+		if code, out, errs := runAt(t, url, "", false, "get", "count.eu.a", "--stream", "EU"); code != 0 || out != "1\n" {
+			return fmt.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+		}
+		return nil
+	})
 	code, out, errs := runAt(t, url, "", false, "topology", "--check")
 	if code != ExitProblems || !strings.Contains(out, "source-stalled") || !strings.Contains(out, "source DE of EU is stalled") ||
 		!strings.Contains(out, "reset count.de.big in DE") || strings.Contains(out, "source-lagging") {

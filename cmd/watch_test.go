@@ -7,9 +7,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +28,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/jetcounter/counter/internal/counters"
-	"github.com/jetcounter/counter/internal/embedded"
 	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
@@ -117,13 +116,12 @@ func (s *screen) String() string {
 
 func (s *screen) waitFor(t *testing.T, what string, ok func(string) bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !ok(s.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; the terminal shows:\n%q", what, s.String())
+	testserver.Eventually(t, 15*time.Second, what, func() error {
+		if out := s.String(); !ok(out) {
+			return fmt.Errorf("the terminal shows:\n%q", out)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestWatchTerminal runs the real command on a pseudo-terminal: the live
@@ -200,25 +198,8 @@ func TestWatchTerminal(t *testing.T) {
 // restarting (file store, same port and directory), says so on stderr, and
 // prints the values written after.
 func TestWatchResumesAfterRestart(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	store := t.TempDir()
-	var srv *server.Server
-	start := func() {
-		t.Helper()
-		srv, err = embedded.Start(embedded.Options{Host: "127.0.0.1", Port: port, StoreDir: store})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	stop := func() { srv.Shutdown(); srv.WaitForShutdown() }
-	start()
-	t.Cleanup(func() { stop() })
-	url := srv.ClientURL()
+	srv := testserver.StartRestartable(t, testserver.Options{})
+	url := srv.URL()
 	c := watchTestClient(t, url)
 	if _, err := streams.Create(context.Background(), c, streams.StreamSpec{Name: "W", Subjects: []string{"w.>"}}, streams.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -254,9 +235,9 @@ func TestWatchResumesAfterRestart(t *testing.T) {
 	}
 	next(`"subject":"w.a","stream":"W","value":"10","seq":1`)
 
-	stop()
+	srv.Stop()
 	stderr.waitFor(t, "disconnected", func(s string) bool { return strings.Contains(s, "counter: watch: disconnected") })
-	start()
+	srv.Start()
 	stderr.waitFor(t, "resumed", func(s string) bool { return strings.Contains(s, "counter: watch: stream W resumed at") })
 	incr(t, c, "w.a", "5")
 	next(`"subject":"w.a","stream":"W","value":"15","delta":"+5","seq":2`)

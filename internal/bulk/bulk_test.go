@@ -295,8 +295,10 @@ func TestBulkFollow(t *testing.T) {
 			}
 			fmt.Fprintf(pw, "%s.hits 1e3\n", subj)
 			io.WriteString(pw, "# comment\n\n")
-			fmt.Fprintf(pw, "%s.hits", subj) // a line split across writes
-			time.Sleep(10 * time.Millisecond)
+			// A line split across writes: a pipe's Write returns once the
+			// reader has taken the bytes, so bulk reads the first part
+			// before the rest exists.
+			fmt.Fprintf(pw, "%s.hits", subj)
 			io.WriteString(pw, " 100\n")
 			pw.Close()
 			res := <-done
@@ -381,18 +383,15 @@ func TestBulkR3LeaderKilled(t *testing.T) {
 	admin := countertest.NewClient(t, servers[0])
 	countertest.MustCreate(t, admin, streams.StreamSpec{Name: "R", Subjects: []string{"r.>"}, Replicas: 3})
 	var leader *server.Server
-	deadline := time.Now().Add(10 * time.Second)
-	for leader == nil && time.Now().Before(deadline) {
+	testserver.Eventually(t, 10*time.Second, "a leader of stream R", func() error {
 		for _, s := range servers {
 			if s.JetStreamIsStreamLeader("$G", "R") {
 				leader = s
+				return nil
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if leader == nil {
-		t.Fatal("no stream leader")
-	}
+		return errors.New("no stream leader")
+	})
 	var other *server.Server
 	for _, s := range servers {
 		if s != leader {
@@ -433,21 +432,17 @@ func TestBulkR3LeaderKilled(t *testing.T) {
 		checkAccounted(t, res)
 		t.Logf("re-run %d: %+v", attempt, res)
 	}
-	deadline = time.Now().Add(15 * time.Second)
-	for {
+	testserver.Eventually(t, 15*time.Second, "exact totals after the re-run", func() error {
 		got, err := c.Get(ctx, []string{"r.k.>"}, counters.GetOptions{})
 		ok := err == nil && len(got) == len(in.totals)
 		for _, ctr := range got {
 			ok = ok && ctr.Value.Cmp(in.totals[ctr.Subject]) == 0
 		}
-		if ok {
-			break
+		if !ok {
+			return fmt.Errorf("totals not exact after the re-run: %d counters, %v", len(got), err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("totals not exact after the re-run: %d counters, %v", len(got), err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestBulkConnectionLost: the server goes away mid-run. Increments

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/countertest"
-	"github.com/jetcounter/counter/internal/embedded"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
@@ -515,11 +514,7 @@ func TestCrossDomainSource(t *testing.T) {
 }
 
 func TestJetStreamDisabled(t *testing.T) {
-	s, err := embedded.Start(embedded.Options{Host: "127.0.0.1", Port: -1, NoJetStream: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s := testserver.Start(t, testserver.Options{NoJetStream: true})
 	c, err := counters.New(testserver.Connect(t, s), counters.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -604,7 +599,7 @@ func TestReadLastSlowCallback(t *testing.T) {
 	var got []string
 	err = c.ReadLast(ctx, "S", []string{"s.>"}, func(ctr counters.Counter) error {
 		if len(got) == 0 {
-			time.Sleep(600 * time.Millisecond) // twice the timeout
+			time.Sleep(600 * time.Millisecond) // a slow reader: time passes on purpose, twice the timeout
 		}
 		got = append(got, ctr.Subject+"="+ctr.Value.String())
 		return nil

@@ -1,6 +1,8 @@
 package counters_test
 
 import (
+	"errors"
+	"fmt"
 	"math/big"
 	"strconv"
 	"sync"
@@ -77,12 +79,11 @@ func TestFaultWildcardGetLeaderKilled(t *testing.T) {
 	c := faultClient(t, servers, other)
 
 	var (
-		wg             sync.WaitGroup
-		mu             sync.Mutex
-		full, failed   int
-		stop           = make(chan struct{})
-		partial        []int
-		killedMidReads = make(chan struct{})
+		wg           sync.WaitGroup
+		mu           sync.Mutex
+		full, failed int
+		stop         = make(chan struct{})
+		partial      []int
 	)
 	for range 2 {
 		wg.Add(1)
@@ -108,33 +109,37 @@ func TestFaultWildcardGetLeaderKilled(t *testing.T) {
 			}
 		}()
 	}
-	time.AfterFunc(300*time.Millisecond, func() {
-		leader.Shutdown()
-		close(killedMidReads)
+	stopReaders := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopReaders()
+	reads := func() string {
+		return fmt.Sprintf("%d full reads, %d failed, shorter lists %v", full, failed, partial)
+	}
+	// The leader dies in the middle of the reads: once they are going.
+	testserver.Eventually(t, 20*time.Second, "a full read before the leader is killed", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if full == 0 {
+			return errors.New(reads())
+		}
+		return nil
 	})
-	<-killedMidReads
+	leader.Shutdown()
 	// Reads go on until some succeed again after the election.
-	deadline := time.Now().Add(20 * time.Second)
 	mu.Lock()
 	before := full
 	mu.Unlock()
-	for {
-		time.Sleep(50 * time.Millisecond)
+	testserver.Eventually(t, 20*time.Second, fmt.Sprintf("full reads after the leader was killed (%d before)", before), func() error {
 		mu.Lock()
-		done := full > before+2
-		mu.Unlock()
-		if done || time.Now().After(deadline) {
-			break
+		defer mu.Unlock()
+		if full <= before+2 {
+			return errors.New(reads())
 		}
-	}
-	close(stop)
-	wg.Wait()
+		return nil
+	})
+	stopReaders()
 	t.Logf("full reads %d, failed %d", full, failed)
 	if len(partial) > 0 {
 		t.Fatalf("reads returned a shorter list without an error: %v counters of %d", partial, n)
-	}
-	if full <= before+2 {
-		t.Fatalf("no full read after the leader was killed (%d before, %d in all, %d failed)", before, full, failed)
 	}
 }
 
@@ -202,8 +207,7 @@ func TestFaultResetLeaderKilled(t *testing.T) {
 	waitSum(t, c, "EU", "count.eu.>", leaves)
 
 	// A re-run finishes the job.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testserver.Eventually(t, 30*time.Second, "a re-run that finishes the reset", func() error {
 		plan, err := reset.PlanReset(ctx, c, []string{"count.de.>"}, reset.ResetOptions{}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -212,19 +216,13 @@ func TestFaultResetLeaderKilled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ok := true
 		for _, r := range res {
 			if r.Outcome != reset.ResetDone && r.Outcome != reset.ResetUnchanged {
-				ok = false
+				return fmt.Errorf("re-runs do not finish: %+v", r)
 			}
 		}
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("re-runs do not finish: %+v", res[0])
-		}
-	}
+		return nil
+	})
 	waitSum(t, c, "DE", "count.de.>", new(big.Int))
 	waitSum(t, c, "EU", "count.eu.>", new(big.Int))
 }
@@ -232,19 +230,15 @@ func TestFaultResetLeaderKilled(t *testing.T) {
 // waitSum polls until the counters matching pattern in stream add up to want.
 func waitSum(t *testing.T, c *counters.Client, stream, pattern string, want *big.Int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testserver.Eventually(t, 30*time.Second, fmt.Sprintf("%s in %s to add up to %s", pattern, stream, want), func() error {
 		sum := new(big.Int)
 		err := c.ReadLast(ctx, stream, []string{pattern}, func(ctr counters.Counter) error {
 			sum.Add(sum, ctr.Value)
 			return nil
 		})
-		if err == nil && sum.Cmp(want) == 0 {
-			return
+		if err != nil || sum.Cmp(want) != 0 {
+			return fmt.Errorf("they add up to %s (%v)", sum, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s in %s adds up to %s, want %s (%v)", pattern, stream, sum, want, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -82,23 +82,27 @@ func Seed(t testing.TB, nc *nats.Conn, prefix string, n int) {
 // WaitValue polls a counter until it equals want.
 func WaitValue(t testing.TB, c *counters.Client, stream, subject, want string) counters.Counter {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var last string
-	for {
+	var found counters.Counter
+	testserver.Eventually(t, 15*time.Second, where(subject, stream)+" to be "+want, func() error {
 		got, err := c.Get(context.Background(), []string{subject}, counters.GetOptions{Stream: stream, Sources: true})
-		if err == nil && len(got) == 1 {
-			if got[0].Value.String() == want {
-				return got[0]
-			}
-			last = got[0].Value.String()
-		} else {
-			last = fmt.Sprintf("%d results, err %v", len(got), err)
+		switch {
+		case err != nil || len(got) != 1:
+			return fmt.Errorf("%d results, err %v", len(got), err)
+		case got[0].Value.String() != want:
+			return fmt.Errorf("still %s", got[0].Value)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s in %s: still %s, want %s", subject, stream, last, want)
-		}
-		time.Sleep(20 * time.Millisecond)
+		found = got[0]
+		return nil
+	})
+	return found
+}
+
+// where names a counter: subject, and the stream if one is given.
+func where(subject, stream string) string {
+	if stream == "" {
+		return subject
 	}
+	return subject + " in " + stream
 }
 
 func Big(t testing.TB, s string) *big.Int {
@@ -182,17 +186,12 @@ func ValueOrZero(t testing.TB, c *counters.Client, stream, subject string) *big.
 // WaitValueOrZero polls until the counter (0 when it has no value) is want.
 func WaitValueOrZero(t testing.TB, c *counters.Client, stream, subject string, want *big.Int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := ValueOrZero(t, c, stream, subject)
-		if got.Cmp(want) == 0 {
-			return
+	testserver.Eventually(t, 20*time.Second, where(subject, stream)+" to be "+want.String(), func() error {
+		if got := ValueOrZero(t, c, stream, subject); got.Cmp(want) != 0 {
+			return fmt.Errorf("it is %s", got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s in %s is %s, want %s", subject, stream, got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // SubjectMsgs is how many messages stream holds on subject.

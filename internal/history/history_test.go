@@ -238,18 +238,14 @@ func TestAuditThreeTiersAfterConcurrentWritersAndResets(t *testing.T) {
 // each of the sources named and matches what each holds now.
 func waitSources(t testing.TB, c *counters.Client, stream, subject string, from ...string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testserver.Eventually(t, 20*time.Second, fmt.Sprintf("the sources record of %s in %s to hold %v", subject, stream, from), func() error {
 		r, err := history.Audit(ctx, c, []string{subject}, history.AuditOptions{Stream: stream})
 		if err == nil && len(r.Counters) == 1 && len(r.Counters[0].Warnings) == 0 &&
 			!slices.ContainsFunc(from, func(k string) bool { return r.Counters[0].Sources[k] == nil }) {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s in %s: still %+v, %v", subject, stream, r, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("still %+v, %v", r, err)
+	})
 }
 
 // Damage made on a real server is found where it is: a deleted message
@@ -369,7 +365,7 @@ func TestHistoryReadErrors(t *testing.T) {
 	got := 0
 	_, err = history.History(ctx, c, "h.x", history.HistoryOptions{}, func(history.HistoryMsg) error {
 		if got == 0 {
-			time.Sleep(700 * time.Millisecond) // over twice the timeout
+			time.Sleep(700 * time.Millisecond) // a slow reader: time passes on purpose, over twice the timeout
 		}
 		got++
 		return nil
@@ -406,18 +402,14 @@ func TestAuditManyCountersOfOneSource(t *testing.T) {
 	const n = 300
 	countertest.Seed(t, testserver.Connect(t, s), "count.de", n)
 	countertest.WaitValue(t, c, "EU", "count.eu."+fmt.Sprint(n), fmt.Sprint(n))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testserver.Eventually(t, 20*time.Second, fmt.Sprintf("an audit of EU with %d counters and no warnings", n), func() error {
 		r := auditAt(t, c, "EU", "count.eu.>")
-		if len(r.Counters) == n && r.Warnings() == 0 {
-			mustHold(t, c, r)
-			break
+		if len(r.Counters) != n || r.Warnings() != 0 {
+			return fmt.Errorf("%d counters, %d warnings", len(r.Counters), r.Warnings())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d counters, %d warnings", len(r.Counters), r.Warnings())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		mustHold(t, c, r)
+		return nil
+	})
 	// A counter purged away at the source leaves its last value counted
 	// above: a warning for that counter only.
 	js, err := jetstream.New(c.Conn())
@@ -518,6 +510,8 @@ func TestAuditAfterLeaderStepDowns(t *testing.T) {
 						t.Errorf("%s: %v", id, err)
 						return
 					}
+					// A writer's pause before its retry, as a client's
+					// would be (it runs beside the test, not a wait of it).
 					time.Sleep(20 * time.Millisecond)
 				}
 				mu.Lock()
@@ -532,7 +526,7 @@ func TestAuditAfterLeaderStepDowns(t *testing.T) {
 		select {
 		case <-done:
 			stop = true
-		case <-time.After(150 * time.Millisecond):
+		case <-time.After(150 * time.Millisecond): // on purpose: writes go on between step-downs
 			if _, err := c.Conn().Request("$JS.API.STREAM.LEADER.STEPDOWN.C", nil, 5*time.Second); err == nil {
 				stepDowns++
 			}

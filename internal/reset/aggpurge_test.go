@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync"
@@ -89,23 +90,19 @@ func TestResetAggregateSourceNotStarted(t *testing.T) {
 // waitSource polls the aggregate's stream info until its source matches.
 func waitSource(t *testing.T, js jetstream.JetStream, stream, source string, ok func(*jetstream.StreamSourceInfo) bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testserver.Eventually(t, 20*time.Second, "source "+source+" of "+stream, func() error {
 		s, err := js.Stream(ctx, stream)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, si := range s.CachedInfo().Sources {
 			if si.Name == source && ok(si) {
-				return
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			b, _ := json.Marshal(s.CachedInfo().Sources)
-			t.Fatalf("source %s of %s: %s", source, stream, b)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		b, _ := json.Marshal(s.CachedInfo().Sources)
+		return fmt.Errorf("sources %s", b)
+	})
 }
 
 // TestResetAggregateDuringBacklog is the race as first seen: 4 writers put
@@ -134,17 +131,16 @@ func TestResetAggregateDuringBacklog(t *testing.T) {
 			}
 		})
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testserver.Eventually(t, 20*time.Second, "EU to get a value", func() error {
 		got, err := c.Get(ctx, []string{"count.eu.a"}, counters.GetOptions{Stream: "EU"})
-		if err == nil && got[0].Value.Sign() > 0 {
-			break
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("EU never got a value: %v", err)
+		if got[0].Value.Sign() <= 0 {
+			return fmt.Errorf("count.eu.a is %s", got[0].Value)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	plan, err := reset.PlanReset(ctx, c, []string{"count.eu.a"}, reset.ResetOptions{Stream: "EU"}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -13,8 +13,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-
-	"github.com/jetcounter/counter/internal/embedded"
 )
 
 // Hub starts a JetStream server with the given domain and a leafnode
@@ -22,7 +20,7 @@ import (
 // only through the URL it was given, so a Link can partition them.
 func Hub(t testing.TB, domain string) *server.Server {
 	t.Helper()
-	return start(t, embedded.Options{ServerName: "hub", Domain: domain, LeafNodePort: -1, LeafNoAdvertise: true})
+	return Start(t, Options{Name: "hub", Domain: domain, leafNodePort: -1, leafNoAdvertise: true})
 }
 
 // Link is the leafnode connection of a leaf to its hub, through a TCP proxy
@@ -59,7 +57,7 @@ func Leaf(t testing.TB, hub *server.Server, name, domain string) (*server.Server
 	l := &Link{t: t, hub: hub, domain: domain, ln: ln, conns: map[net.Conn]bool{},
 		target: net.JoinHostPort("127.0.0.1", strconv.Itoa(vz.LeafNode.Port))}
 	go l.accept()
-	leaf := start(t, embedded.Options{ServerName: name, Domain: domain, LeafRemotes: []string{"nats-leaf://" + ln.Addr().String()}})
+	leaf := Start(t, Options{Name: name, Domain: domain, leafRemotes: []string{"nats-leaf://" + ln.Addr().String()}})
 	// The proxy goes after the leaf (cleanups run last first): it must not
 	// hold the leaf's shutdown up.
 	t.Cleanup(func() { ln.Close(); l.closeAll() })
@@ -148,7 +146,7 @@ func waitAPI(t testing.TB, hub *server.Server, domain string, up bool) {
 	if !up {
 		what = "JetStream domain " + domain + " cut off from the hub"
 	}
-	waitFor(t, what, func() error {
+	Eventually(t, readyTimeout, what, func() error {
 		msg, err := nc.Request(subj, nil, 500*time.Millisecond)
 		if !up {
 			if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) {

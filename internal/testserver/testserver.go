@@ -1,15 +1,19 @@
-// Package testserver starts real, in-process NATS servers with JetStream for
-// tests. Every server lives in t.TempDir() on random ports and is shut down
-// via t.Cleanup.
+// Package testserver is the one way tests start real, in-process NATS
+// servers: standalone (Single, Start), clustered (Cluster), hub and leaf
+// (HubAndLeaf) and restartable (StartRestartable). Every server listens on
+// 127.0.0.1 on random ports, keeps its store in a temporary directory and is
+// shut down when the test ends. Eventually is the one bounded poll for what
+// becomes true a moment later.
 package testserver
 
 import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -18,26 +22,72 @@ import (
 	"github.com/jetcounter/counter/internal/embedded"
 )
 
-// readyTimeout bounds every wait. Meta leader election alone takes 4-9s
-// (raft election timeout), plus slack for -race on small machines.
+// readyTimeout bounds every wait for a server. Meta leader election alone
+// takes 4-9s (raft election timeout), plus slack for -race on small
+// machines.
 const readyTimeout = 20 * time.Second
 
-// Single starts a standalone JetStream server.
-func Single(t testing.TB) *server.Server {
+// TB is what starting a server and waiting need of a test. testing.TB has
+// it; a testscript script gets it through a small adapter.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Name() string
+}
+
+// Options says what server Start starts; the zero value is a standalone
+// JetStream server like `counter server` runs.
+type Options struct {
+	Name        string // server name ("" for a generated one)
+	Domain      string // JetStream domain ("" for none)
+	NoJetStream bool   // core NATS only
+	// StoreDir is the JetStream store; "" is a fresh temporary directory.
+	StoreDir string
+	// Port is the client port; 0 is a random free one.
+	Port int
+	// Config is nats-server configuration text (accounts, their limits,
+	// no_auth_user) that the server's options start from; listen address,
+	// store and JetStream are still set as above.
+	Config string
+	// Configure edits the server's options last, for what Options has no
+	// field for: users, authorization, TLS.
+	Configure func(*server.Options)
+
+	leafNodePort    int
+	leafNoAdvertise bool
+	leafRemotes     []string
+	cluster         *embedded.ClusterOptions
+}
+
+// Start starts a server as o says and returns once it accepts clients.
+func Start(t TB, o Options) *server.Server {
 	t.Helper()
-	return SingleWithDomain(t, "")
+	s, err := startE(t, o)
+	if err != nil {
+		t.Fatalf("start nats server: %v", err)
+	}
+	return s
+}
+
+// Single starts a standalone JetStream server.
+func Single(t TB) *server.Server {
+	t.Helper()
+	return Start(t, Options{})
 }
 
 // SingleWithDomain starts a standalone JetStream server with the given
 // JetStream domain ("" for none).
-func SingleWithDomain(t testing.TB, domain string) *server.Server {
+func SingleWithDomain(t TB, domain string) *server.Server {
 	t.Helper()
-	return start(t, embedded.Options{Domain: domain})
+	return Start(t, Options{Domain: domain})
 }
 
 // Cluster starts an n-node JetStream cluster and returns once the meta
 // leader sees all n nodes, so R<=n streams can be placed right away.
-func Cluster(t testing.TB, n int) []*server.Server {
+func Cluster(t TB, n int) []*server.Server {
 	t.Helper()
 	if n < 2 {
 		t.Fatalf("testserver.Cluster: need at least 2 nodes, got %d", n)
@@ -60,7 +110,7 @@ func Cluster(t testing.TB, n int) []*server.Server {
 	// Bootstrapping may briefly elect a leader before every peer has
 	// reported in; wait until it counts all n as online JetStream peers so
 	// R<=n placement cannot fail with "insufficient resources".
-	waitFor(t, "JetStream meta leader with all peers", func() error {
+	Eventually(t, readyTimeout, "JetStream meta leader with all peers", func() error {
 		var leader *server.Server
 		for _, s := range servers {
 			if s.JetStreamIsLeader() {
@@ -90,9 +140,9 @@ func Cluster(t testing.TB, n int) []*server.Server {
 // first, and a publish made right after it, on another node, then gets "no
 // responders". Call this after creating a replicated stream and before
 // publishing to it through another node.
-func WaitInterest(t testing.TB, servers []*server.Server, subjects ...string) {
+func WaitInterest(t TB, servers []*server.Server, subjects ...string) {
 	t.Helper()
-	waitFor(t, "interest in "+strings.Join(subjects, ", ")+" on every server", func() error {
+	Eventually(t, readyTimeout, "interest in "+strings.Join(subjects, ", ")+" on every server", func() error {
 		for _, s := range servers {
 			acc := s.GlobalAccount()
 			for _, subj := range subjects {
@@ -109,14 +159,14 @@ func WaitInterest(t testing.TB, servers []*server.Server, subjects ...string) {
 // listener, and a leaf with JetStream domain leafDomain connected to it. It
 // returns once a hub client can reach the leaf's JetStream API through
 // $JS.<leafDomain>.API.
-func HubAndLeaf(t testing.TB, hubDomain, leafDomain string) (hub, leaf *server.Server) {
+func HubAndLeaf(t TB, hubDomain, leafDomain string) (hub, leaf *server.Server) {
 	t.Helper()
 	if hubDomain == "" || leafDomain == "" || hubDomain == leafDomain {
 		// Both sit in the global account; distinct domains are what keep
 		// their JetStream APIs apart across the leafnode connection.
 		t.Fatalf("testserver.HubAndLeaf: need two distinct non-empty domains, got %q and %q", hubDomain, leafDomain)
 	}
-	hub = start(t, embedded.Options{ServerName: "hub", Domain: hubDomain, LeafNodePort: -1})
+	hub = Start(t, Options{Name: "hub", Domain: hubDomain, leafNodePort: -1})
 
 	// There is no exported leafnode address getter; Varz reports the
 	// resolved random port.
@@ -128,9 +178,9 @@ func HubAndLeaf(t testing.TB, hubDomain, leafDomain string) (hub, leaf *server.S
 		t.Fatalf("hub leafnode port not resolved: %d", vz.LeafNode.Port)
 	}
 	remote := "nats-leaf://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(vz.LeafNode.Port))
-	leaf = start(t, embedded.Options{ServerName: "leaf", Domain: leafDomain, LeafRemotes: []string{remote}})
+	leaf = Start(t, Options{Name: "leaf", Domain: leafDomain, leafRemotes: []string{remote}})
 
-	waitFor(t, "leafnode connection", func() error {
+	Eventually(t, readyTimeout, "leafnode connection", func() error {
 		if h, l := hub.NumLeafNodes(), leaf.NumLeafNodes(); h < 1 || l < 1 {
 			return fmt.Errorf("hub has %d leafnodes, leaf has %d", h, l)
 		}
@@ -141,7 +191,7 @@ func HubAndLeaf(t testing.TB, hubDomain, leafDomain string) (hub, leaf *server.S
 	// $JS.<domain>.API.> has propagated yet, so poll the API itself.
 	nc := Connect(t, hub)
 	subj := "$JS." + leafDomain + ".API.INFO"
-	waitFor(t, "leaf JetStream API reachable from hub", func() error {
+	Eventually(t, readyTimeout, "leaf JetStream API reachable from hub", func() error {
 		msg, err := nc.Request(subj, nil, time.Second)
 		if err != nil {
 			return err
@@ -172,7 +222,7 @@ func URL(s *server.Server) string {
 }
 
 // Connect connects to s and closes the connection on cleanup.
-func Connect(t testing.TB, s *server.Server) *nats.Conn {
+func Connect(t TB, s *server.Server) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(URL(s), nats.Name(t.Name()))
 	if err != nil {
@@ -186,7 +236,7 @@ func Connect(t testing.TB, s *server.Server) *nats.Conn {
 // node needs at least one configured route (JetStream refuses to cluster
 // otherwise) and the meta group sizes itself from the route count, so the
 // route ports are picked up front rather than using random ports.
-func startCluster(t testing.TB, n int) ([]*server.Server, error) {
+func startCluster(t TB, n int) ([]*server.Server, error) {
 	ports, err := freePorts(n)
 	if err != nil {
 		return nil, err
@@ -197,9 +247,9 @@ func startCluster(t testing.TB, n int) ([]*server.Server, error) {
 	}
 	servers := make([]*server.Server, 0, n)
 	for i, p := range ports {
-		s, err := startE(t, embedded.Options{
-			ServerName: "n" + strconv.Itoa(i+1),
-			Cluster:    &embedded.ClusterOptions{Name: "test", Port: p, Routes: routes},
+		s, err := startE(t, Options{
+			Name:    "n" + strconv.Itoa(i+1),
+			cluster: &embedded.ClusterOptions{Name: "test", Port: p, Routes: routes},
 		})
 		if err != nil {
 			for _, s := range servers {
@@ -227,22 +277,10 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func start(t testing.TB, opts embedded.Options) *server.Server {
+// startE starts the server o describes and shuts it down on cleanup.
+func startE(t TB, o Options) (*server.Server, error) {
 	t.Helper()
-	s, err := startE(t, opts)
-	if err != nil {
-		t.Fatalf("start nats server: %v", err)
-	}
-	return s
-}
-
-func startE(t testing.TB, opts embedded.Options) (*server.Server, error) {
-	opts.Host = "127.0.0.1"
-	opts.Port = -1
-	// TempDir before Start so its removal (cleanups run LIFO) happens after
-	// the server has shut down and released the store.
-	opts.StoreDir = t.TempDir()
-	s, err := embedded.Start(opts)
+	s, err := launch(t, o)
 	if err != nil {
 		return nil, err
 	}
@@ -250,25 +288,66 @@ func startE(t testing.TB, opts embedded.Options) (*server.Server, error) {
 	return s, nil
 }
 
+// launch starts the server o describes; stopping it is the caller's. A
+// server with only what counter's own `counter server` has is started the
+// same way, through the embedded package; Config and Configure need
+// nats-server's own options.
+func launch(t TB, o Options) (*server.Server, error) {
+	if o.StoreDir == "" && !o.NoJetStream {
+		// TempDir before Start so its removal (cleanups run LIFO)
+		// happens after the server has shut down and released the store.
+		o.StoreDir = t.TempDir()
+	}
+	if o.Port == 0 {
+		o.Port = -1
+	}
+	if o.Config == "" && o.Configure == nil {
+		return embedded.Start(embedded.Options{
+			Host: "127.0.0.1", Port: o.Port, StoreDir: o.StoreDir, Domain: o.Domain, ServerName: o.Name,
+			NoJetStream: o.NoJetStream, LeafNodePort: o.leafNodePort, LeafNoAdvertise: o.leafNoAdvertise, LeafRemotes: o.leafRemotes, Cluster: o.cluster,
+			ReadyTimeout: readyTimeout,
+		})
+	}
+	return startNATS(t, o)
+}
+
+// startNATS starts a server from nats-server's own options: o.Config, the
+// fields of o, then o.Configure.
+func startNATS(t TB, o Options) (*server.Server, error) {
+	if o.leafNodePort != 0 || o.leafRemotes != nil || o.cluster != nil {
+		return nil, fmt.Errorf("testserver: leafnodes and clusters take no Config or Configure")
+	}
+	opts := &server.Options{}
+	if o.Config != "" {
+		conf := filepath.Join(t.TempDir(), "server.conf")
+		if err := os.WriteFile(conf, []byte(o.Config), 0o600); err != nil {
+			return nil, err
+		}
+		var err error
+		if opts, err = server.ProcessConfigFile(conf); err != nil {
+			return nil, fmt.Errorf("server configuration: %w", err)
+		}
+	}
+	opts.Host, opts.Port = "127.0.0.1", o.Port
+	opts.ServerName = o.Name
+	opts.JetStream, opts.JetStreamDomain, opts.StoreDir = !o.NoJetStream, o.Domain, o.StoreDir
+	opts.NoSigs, opts.NoLog = true, true
+	if o.Configure != nil {
+		o.Configure(opts)
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("invalid server options: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(readyTimeout) {
+		shutdown(s)
+		return nil, fmt.Errorf("nats server not ready for connections after %s", readyTimeout)
+	}
+	return s, nil
+}
+
 func shutdown(s *server.Server) {
 	s.Shutdown()
 	s.WaitForShutdown()
-}
-
-// waitFor polls cond until it returns nil or readyTimeout passes.
-func waitFor(t testing.TB, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(readyTimeout)
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %v", readyTimeout, what, err)
-		}
-		<-tick.C
-	}
 }

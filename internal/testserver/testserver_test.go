@@ -2,9 +2,11 @@ package testserver
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -128,3 +130,99 @@ func TestURL(t *testing.T) {
 		t.Fatalf("URL = %s, ClientURL = %s", URL(s), s.ClientURL())
 	}
 }
+
+func TestStartNoJetStream(t *testing.T) {
+	s := Start(t, Options{NoJetStream: true})
+	nc := Connect(t, s)
+	if _, err := nc.Request("$JS.API.INFO", nil, time.Second); err == nil {
+		t.Fatal("a server without JetStream answered the JetStream API")
+	}
+}
+
+func TestStartConfigure(t *testing.T) {
+	s := Start(t, Options{Configure: func(o *server.Options) {
+		o.Users = []*server.User{{Username: "alice", Password: "pw"}}
+	}})
+	if nc, err := nats.Connect(URL(s)); err == nil {
+		nc.Close()
+		t.Fatal("connected without credentials")
+	}
+	nc, err := nats.Connect(URL(s), nats.UserInfo("alice", "pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	request(t, nc, "$JS.API.INFO", "")
+}
+
+func TestStartConfig(t *testing.T) {
+	s := Start(t, Options{Config: `accounts { A: { jetstream: { max_streams: 1 }, users: [{user: a, password: a}] } }
+no_auth_user: a
+`})
+	nc := Connect(t, s)
+	request(t, nc, "$JS.API.STREAM.CREATE.S1", `{"name":"S1","subjects":["s1"],"storage":"memory"}`)
+	msg, err := nc.Request("$JS.API.STREAM.CREATE.S2", []byte(`{"name":"S2","subjects":["s2"],"storage":"memory"}`), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r apiResponse
+	if err := json.Unmarshal(msg.Data, &r); err != nil || r.Error == nil {
+		t.Fatalf("a second stream in an account limited to one: %s", msg.Data)
+	}
+}
+
+func TestRestartable(t *testing.T) {
+	r := StartRestartable(t, Options{})
+	url := r.URL()
+	if url != URL(r.Server()) {
+		t.Fatalf("URL %s, server's %s", url, URL(r.Server()))
+	}
+	request(t, Connect(t, r.Server()), "$JS.API.STREAM.CREATE.K", `{"name":"K","subjects":["k"],"storage":"file"}`)
+	r.Stop()
+	if r.Server() != nil {
+		t.Fatal("a stopped server is still there")
+	}
+	r.Start()
+	if URL(r.Server()) != url {
+		t.Fatalf("restarted at %s, was %s", URL(r.Server()), url)
+	}
+	// Same store: the stream is still there.
+	if info := request(t, Connect(t, r.Server()), "$JS.API.STREAM.INFO.K", ""); info.Config == nil || info.Config.Name != "K" {
+		t.Fatalf("after the restart: %+v", info.Config)
+	}
+}
+
+func TestEventually(t *testing.T) {
+	tries := 0
+	Eventually(t, 5*time.Second, "the third try", func() error {
+		if tries++; tries < 3 {
+			return fmt.Errorf("try %d", tries)
+		}
+		return nil
+	})
+	if tries != 3 {
+		t.Fatalf("%d tries", tries)
+	}
+
+	// A condition that never holds fails with what was awaited and the
+	// last error, after about `within`.
+	f := &fakeTB{TB: t}
+	tries = 0
+	begin := time.Now()
+	Eventually(f, 100*time.Millisecond, "never", func() error { tries++; return fmt.Errorf("try %d", tries) })
+	if took := time.Since(begin); took < 100*time.Millisecond {
+		t.Errorf("gave up after %s, within 100ms", took)
+	}
+	want := fmt.Sprintf("timed out after 100ms waiting for never: try %d", tries)
+	if f.fatal != want {
+		t.Fatalf("failure %q, want %q", f.fatal, want)
+	}
+}
+
+// fakeTB records a failure instead of failing.
+type fakeTB struct {
+	testing.TB
+	fatal string
+}
+
+func (f *fakeTB) Fatalf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }

@@ -219,20 +219,18 @@ func hasCode(ps []topology.Problem, code string) bool {
 // (activity, errors) settles a moment after the streams exist.
 func checkUntil(t *testing.T, c *counters.Client, domains []string, cond func(*topology.Graph) bool) *topology.Graph {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		g, err := c.Topology(ctx, domains)
-		if err != nil {
+	var g *topology.Graph
+	testserver.Eventually(t, 20*time.Second, "the topology's condition", func() error {
+		var err error
+		if g, err = c.Topology(ctx, domains); err != nil {
 			t.Fatal(err)
 		}
-		if cond(g) {
-			return g
+		if !cond(g) {
+			return fmt.Errorf("last problems: %v", problemLines(g.Check()))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition never held; last problems: %v", problemLines(g.Check()))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return g
 }
 
 func TestCreateRefusesDiamondAndCycle(t *testing.T) {

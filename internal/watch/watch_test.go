@@ -3,17 +3,14 @@ package watch_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/countertest"
-	"github.com/jetcounter/counter/internal/embedded"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
@@ -147,45 +144,6 @@ func TestWatchErrors(t *testing.T) {
 	}
 }
 
-// restartable is a server on a fixed port and store, so that a restart is
-// the same server to a client.
-type restartable struct {
-	t     *testing.T
-	port  int
-	store string
-	s     *server.Server
-}
-
-func newRestartable(t *testing.T) *restartable {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	r := &restartable{t: t, port: port, store: t.TempDir()}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *restartable) start() {
-	r.t.Helper()
-	s, err := embedded.Start(embedded.Options{Host: "127.0.0.1", Port: r.port, StoreDir: r.store})
-	if err != nil {
-		r.t.Fatalf("start server on %d: %v", r.port, err)
-	}
-	r.s = s
-}
-
-func (r *restartable) stop() {
-	if r.s != nil {
-		r.s.Shutdown()
-		r.s.WaitForShutdown()
-		r.s = nil
-	}
-}
-
 // reconnectingClient is what `counter watch` uses: it reconnects forever.
 func reconnectingClient(t *testing.T, url string) *counters.Client {
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
@@ -201,8 +159,8 @@ func reconnectingClient(t *testing.T, url string) *counters.Client {
 }
 
 func TestWatchResumesAfterServerRestart(t *testing.T) {
-	r := newRestartable(t)
-	url := r.s.ClientURL()
+	r := testserver.StartRestartable(t, testserver.Options{})
+	url := r.URL()
 	c := reconnectingClient(t, url)
 	countertest.MustCreate(t, c, streams.StreamSpec{Name: "W", Subjects: []string{"w.>"}})
 	mustIncr(t, c, "w.a", "10")
@@ -213,9 +171,9 @@ func TestWatchResumesAfterServerRestart(t *testing.T) {
 	defer w.Stop()
 	watchEvent(t, w, "w.a before the restart", isUpdate("w.a", "10"))
 
-	r.stop()
+	r.Stop()
 	watchEvent(t, w, "disconnected", isKind(watch.WatchDisconnected))
-	r.start()
+	r.Start()
 	watchEvent(t, w, "reconnected", isKind(watch.WatchReconnected))
 	watchEvent(t, w, "resumed", isKind(watch.WatchResumed))
 
@@ -230,8 +188,8 @@ func TestWatchResumesAfterServerRestart(t *testing.T) {
 // and follows the stream again once it is recreated (its sequence numbers
 // restart from 1, which a resume from the next sequence would skip).
 func TestWatchMemoryStreamRecreated(t *testing.T) {
-	r := newRestartable(t)
-	url := r.s.ClientURL()
+	r := testserver.StartRestartable(t, testserver.Options{})
+	url := r.URL()
 	c := reconnectingClient(t, url)
 	spec := streams.StreamSpec{Name: "M", Subjects: []string{"m.>"}, Storage: "memory"}
 	countertest.MustCreate(t, c, spec)
@@ -245,8 +203,8 @@ func TestWatchMemoryStreamRecreated(t *testing.T) {
 	defer w.Stop()
 	watchEvent(t, w, "m.a before the restart", isUpdate("m.a", "5"))
 
-	r.stop()
-	r.start()
+	r.Stop()
+	r.Start()
 	ev := watchEvent(t, w, "stream gone", isKind(watch.WatchProblem))
 	if !errors.Is(ev.Err, errkind.ErrNotFound) {
 		t.Fatalf("problem %v, want a not-found error", ev.Err)
