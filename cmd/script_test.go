@@ -58,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"hubleaf":      cmdHubLeaf,
 			"consumers":    cmdConsumers,
 			"pubhdr":       cmdPubHdr,
+			"sourceok":     cmdSourceOK,
 		},
 	})
 }

@@ -56,8 +56,9 @@ func Settle(ctx context.Context, c *counters.Client, g *topology.Graph, stream s
 	defer cancel()
 	st := &settleState{visiting: map[string]bool{}}
 	err = settle(ctx, c, g, stream, patterns, st)
-	if err != nil && !errors.Is(err, errkind.ErrUnavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		// The deadline hit in the middle of a read.
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// Settle's own deadline hit in the middle of a read, which then
+		// reads as a request timeout: say what was being waited for.
 		if st.pending != nil {
 			return st.notes, settleTimeout(st.behind, st.pending)
 		}
