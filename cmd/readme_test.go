@@ -285,7 +285,7 @@ func cmdReadme(ts *testscript.TestScript, neg bool, args []string) {
 			if len(lines) == len(st.want) {
 				w, g := normalize(st.want, vary), normalize(lines, vary)
 				for j := range lines {
-					if w[j] == g[j] {
+					if w[j] == g[j] && utf8.RuneCountInString(st.want[j]) == utf8.RuneCountInString(lines[j]) {
 						lines[j] = st.want[j]
 					}
 				}

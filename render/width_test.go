@@ -127,3 +127,65 @@ func TestWatchFrameWideCharacters(t *testing.T) {
 		}
 	}
 }
+
+// TestTableGivesWayInOrder: on a narrowing terminal, prose wraps first (at
+// clause ends), then timestamps lose the fraction of a second, then a wide
+// value moves under its row, then prose does; subjects stay whole on one
+// line throughout.
+func TestTableGivesWayInOrder(t *testing.T) {
+	header := []string{"SUBJECT", "TIME", "VALUE", "DETAIL"}
+	rows := [][]string{
+		{"count.all.hits", "2026-11-23T02:57:32.486Z", "1234567890123456789012345678901234567890", "18 = direct 0 + sources 18; 3 messages from seq 1"},
+		{"count.pl.hits", "2026-11-23T02:57:33.001Z", "10", "10 = direct 10; 1 message from seq 1"},
+	}
+	render := func(width int) string {
+		var b bytes.Buffer
+		if err := (Printer{W: &b, TTY: true, Width: width}).Table(header, rows, 2); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+			if DisplayWidth(l) > width {
+				t.Errorf("width %d: line of %d columns: %q", width, DisplayWidth(l), l)
+			}
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		width     int
+		want, not []string
+	}{
+		// Everything fits on one line each.
+		{200, []string{"02:57:32.486Z", "3 messages from seq 1 │", "│ 1234567890123456789012345678901234567890 │"}, nil},
+		// Prose wraps at its clause end; the rest stays.
+		{125, []string{"│ 18 = direct 0 + sources 18;", "│ 3 messages from seq 1", "02:57:32.486Z"}, nil},
+		// The fraction of a second goes before a value moves.
+		{110, []string{"│ 2026-11-23T02:57:32Z │", "1234567890123456789012345678901234567890"}, []string{".486Z"}},
+		// The value has a line of its own under its row.
+		{80, []string{" ↓ │", "│   VALUE: 1234567890123456789012345678901234567890"}, nil},
+		// Prose under its row, subjects and times still whole.
+		{60, []string{"│ count.all.hits ", "│ 2026-11-23T02:57:32Z │", "DETAIL: 18 = direct 0 + sources 18;", "│ count.pl.hits "}, []string{"…"}},
+	} {
+		out := render(tc.width)
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("width %d: no %q in\n%s", tc.width, w, out)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(out, w) {
+				t.Errorf("width %d: %q in\n%s", tc.width, w, out)
+			}
+		}
+	}
+}
+
+// TestWrapName: a subject wraps after a dot and keeps every character.
+func TestWrapName(t *testing.T) {
+	got := wrapName("w.europe.central.region.frankfurt.datacenter.widths", 30)
+	if got != "w.europe.central.region.\nfrankfurt.datacenter.widths" {
+		t.Fatalf("%q", got)
+	}
+	if got := wrapName("abcdefghij", 4); got != "abcd\nefgh\nij" {
+		t.Fatalf("%q", got)
+	}
+}
