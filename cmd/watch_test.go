@@ -381,3 +381,47 @@ func TestWatchPipeStopsOnSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchLeavesLastView: a watch ended by --duration (as counter demo's
+// is) leaves its last view on the main screen; the alternate screen would
+// take it away with it.
+func TestWatchLeavesLastView(t *testing.T) {
+	t.Parallel()
+	bin, s, c := watchFixture(t)
+	incr(t, c, "w.a", "42")
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 20, Cols: 80}); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out, exited := startOnTTY(t, bin, s.ClientURL(), ptmx, tty, "watch", "w.>", "--duration", "1s", "--interval", "200ms")
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("watch: %v\n%q", err, out.String())
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("watch did not end\n%q", out.String())
+	}
+	tty.Close()
+	<-out.copied
+	screen := out.String()
+	i := strings.LastIndex(screen, "\x1b[?1049l")
+	if i < 0 {
+		t.Fatalf("never left the alternate screen:\n%q", screen)
+	}
+	after := screen[i:]
+	for _, want := range []string{"sorted by subject  (ended)", "SUBJECT", "w.a", "42"} {
+		if !strings.Contains(after, want) {
+			t.Errorf("no %q on the main screen after watch:\n%q", want, after)
+		}
+	}
+	if strings.Contains(after, "q quits") {
+		t.Errorf("the last view still says q quits:\n%q", after)
+	}
+}

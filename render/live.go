@@ -74,6 +74,9 @@ type WatchView struct {
 	Width  int
 	Height int
 	Color  bool
+	// Ended: the last view, left on the screen when watch has ended
+	// (--duration): no key quits it any more.
+	Ended bool
 }
 
 // watchHeaderLines is how many lines precede the rows: title, status,
@@ -105,6 +108,9 @@ func WatchFrame(v WatchView) string {
 		status = v.Status
 	case v.Loading:
 		status = "loading counters…  q quits"
+	}
+	if v.Ended {
+		status = strings.TrimSuffix(status, "  q quits") + "  (ended)"
 	}
 	lines = append(lines, status)
 
