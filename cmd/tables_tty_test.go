@@ -91,7 +91,8 @@ func TestTablesKeepWhatIdentifiesARow(t *testing.T) {
 	onOneLine := func(texts ...string) check {
 		return check{"on one line each: " + strings.Join(texts, ", "), func(out string) bool {
 			for _, s := range texts {
-				if !strings.Contains(out, s) {
+				// A number may be grouped in thousands on a terminal.
+				if !strings.Contains(out, s) && !strings.Contains(out, groupedForTest(s)) {
 					return false
 				}
 			}
@@ -139,5 +140,54 @@ func TestTablesKeepWhatIdentifiesARow(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// groupedForTest is s grouped in thousands when it is a long number.
+func groupedForTest(s string) string {
+	if len(s) < 4 || strings.Trim(s, "0123456789") != "" {
+		return s
+	}
+	var b strings.Builder
+	for i, d := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	return b.String()
+}
+
+// TestValuesGroupedOnTerminalOnly: a table on a terminal groups values in
+// thousands (sequences stay as they are); a pipe, JSON and a single bare
+// value get plain digits.
+func TestValuesGroupedOnTerminalOnly(t *testing.T) {
+	t.Parallel()
+	_, s, c := watchFixture(t)
+	incr(t, c, "w.a", "1234567")
+	incr(t, c, "w.b", "-7654321")
+	url := s.ClientURL()
+	for _, cols := range []uint16{60, 100} {
+		out := onTerminal(t, url, cols, []string{"TERM=xterm"}, "get", "w.>")
+		if !strings.Contains(out, "│ w.a     │  1,234,567 │") || !strings.Contains(out, "-7,654,321 │") {
+			t.Errorf("at %d columns, values not grouped:\n%s", cols, out)
+		}
+		// At 60 columns the separators are the first thing a number gives
+		// up (before it would move under its row).
+		out = onTerminal(t, url, cols, []string{"TERM=xterm"}, "history", "w.a")
+		grouped := regexp.MustCompile(`│ +\+1,234,567 │ +1,234,567 │`).MatchString(out)
+		plain := regexp.MustCompile(`│ +\+1234567 │ +1234567 │`).MatchString(out)
+		if cols == 100 && !grouped || cols == 60 && !plain {
+			t.Errorf("at %d columns, history:\n%s", cols, out)
+		}
+	}
+	if out := onTerminal(t, url, 100, []string{"TERM=xterm"}, "get", "w.a"); strings.TrimSpace(out) != "1234567" {
+		t.Errorf("a bare value on a terminal: %q", out)
+	}
+	if out := counterAt(t, url, "get", "w.>"); out != "w.a\t1234567\nw.b\t-7654321\n" {
+		t.Errorf("piped: %q", out)
+	}
+	if out := counterAt(t, url, "get", "w.>", "--json"); !strings.Contains(out, `"value":"1234567"`) || strings.Contains(out, ",234") {
+		t.Errorf("JSON: %q", out)
 	}
 }

@@ -157,7 +157,8 @@ func TestWatchTerminal(t *testing.T) {
 
 			out.waitFor(t, "the table with both counters", func(s string) bool {
 				return strings.Contains(s, "\x1b[?1049h") &&
-					strings.Contains(s, "123456789012345678901234567890123") &&
+					// grouped in thousands on a terminal
+					strings.Contains(s, "123,456,789,012,345,678,901,234,567,890,123") &&
 					strings.Contains(s, "counters 2/2")
 			})
 			a++
@@ -423,5 +424,41 @@ func TestWatchLeavesLastView(t *testing.T) {
 	}
 	if strings.Contains(after, "q quits") {
 		t.Errorf("the last view still says q quits:\n%q", after)
+	}
+}
+
+// TestWatchRateInDigits: a counter that moves by hundreds of millions a
+// second shows its RATE/s in plain digits grouped in thousands, never as
+// 3.99e+08.
+func TestWatchRateInDigits(t *testing.T) {
+	t.Parallel()
+	bin, s, c := watchFixture(t)
+	incr(t, c, "w.a", "1")
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 20, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out, exited := startOnTTY(t, bin, s.ClientURL(), ptmx, tty, "watch", "w.>", "--interval", "100ms")
+	defer cmd.Process.Kill()
+	out.waitFor(t, "the table", func(s string) bool { return strings.Contains(s, "counters 1/1") })
+	incr(t, c, "w.a", "4000000000")
+	// RATE/s: three groups of digits or more, right before LAST UPDATE.
+	rate := regexp.MustCompile(`w\.a +4,000,000,001 +\+4,000,000,000 +[0-9]{1,3}(,[0-9]{3}){2,} `)
+	out.waitFor(t, "the rate in grouped digits", func(s string) bool { return rate.MatchString(s) })
+	if strings.Contains(out.String(), "e+") {
+		t.Fatalf("a rate in scientific notation:\n%q", out.String())
+	}
+	if _, err := ptmx.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("q did not end watch")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -115,11 +116,16 @@ func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) er
 	}
 	// A person reads this: server-supplied text shows its control
 	// characters instead of obeying them.
+	// Counter values are grouped in thousands for the eye.
 	visible := make([][]string, len(rows))
 	for i, row := range rows {
 		visible[i] = make([]string, len(row))
 		for j, c := range row {
-			visible[i][j] = terminal.Visible(c)
+			c = terminal.Visible(c)
+			if j < len(header) && groupedHeaders[header[j]] && slices.Contains(rightAligned, j) {
+				c = groupDigits(c)
+			}
+			visible[i][j] = c
 		}
 	}
 	l := layoutTable(header, visible, rightAligned, p.Width)
@@ -193,6 +199,11 @@ func withLinesBelow(table []byte, l tableLayout) []byte {
 			at++
 		}
 		for _, item := range l.below[i] {
+			if DisplayWidth(item) > inner-4 && groupedItem.MatchString(item) {
+				// One line of plain digits reads better than grouped
+				// ones broken over two.
+				item = strings.ReplaceAll(item, ",", "")
+			}
 			for k, text := range strings.Split(wrapProse(item, inner-4), "\n") {
 				indent := "  "
 				if k > 0 {
@@ -208,6 +219,9 @@ func withLinesBelow(table []byte, l tableLayout) []byte {
 	}
 	return []byte(b.String())
 }
+
+// groupedItem is a number moved under its row: "VALUE: 1,234,567".
+var groupedItem = regexp.MustCompile(`^[A-Z ]+: [+-]?[0-9,]+$`)
 
 func rowHeight(row []string) int {
 	h := 1

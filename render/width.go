@@ -119,7 +119,8 @@ type tableLayout struct {
 // layoutTable fits a bordered table ("│ a │ b │": each column costs its
 // width plus 3, plus 1) into width columns. In order, until it fits:
 // prose wraps down to proseMin; timestamps drop the fraction of a second;
-// the widest numbers move under their rows; prose moves under its rows;
+// numbers lose their thousands separators; the widest numbers move under
+// their rows; prose moves under its rows;
 // identifying columns wrap at their dots. What is left too wide stays too
 // wide: better than wrong. numeric lists the right-aligned columns.
 // Cells are measured in display columns.
@@ -134,6 +135,9 @@ func layoutTable(header []string, rows [][]string, numeric []int, width int) tab
 		cells[i] = make([]string, n)
 		copy(cells[i], r)
 	}
+	// A number under its row has the width of the table: it keeps its
+	// thousands separators even when its column gave them up.
+	original := rows
 	below := make([][]string, len(rows))
 	moved := make([]bool, n) // a whole column under its rows
 	headerW := func(j int) int { return DisplayWidth(header[j]) }
@@ -179,12 +183,30 @@ func layoutTable(header []string, rows [][]string, numeric []int, width int) tab
 		}
 	}
 	if width > 0 && total() > width {
+		// A column of free text with nothing in it says nothing.
+		for j := range kinds {
+			if kinds[j] == prose && !slices.ContainsFunc(cells, func(r []string) bool { return r[j] != "" && r[j] != "-" }) {
+				moved[j] = true
+			}
+		}
 		narrow(prose, func(j int) int { return max(headerW(j), proseMin) })
 		if total() > width {
 			for j := range kinds {
 				if kinds[j] == timestamp {
 					for _, r := range cells {
 						r[j] = fraction.ReplaceAllString(r[j], "$1")
+					}
+					widths[j] = natural(j)
+				}
+			}
+		}
+		// Grouping numbers in thousands is for the eye: it goes before a
+		// number has to move.
+		if total() > width {
+			for j := range kinds {
+				if kinds[j] == number {
+					for _, r := range cells {
+						r[j] = strings.ReplaceAll(r[j], ",", "")
 					}
 					widths[j] = natural(j)
 				}
@@ -204,7 +226,7 @@ func layoutTable(header []string, rows [][]string, numeric []int, width int) tab
 			if ri < 0 {
 				break
 			}
-			below[ri] = append(below[ri], header[cj]+": "+cells[ri][cj])
+			below[ri] = append(below[ri], header[cj]+": "+original[ri][cj])
 			cells[ri][cj] = "↓"
 			widths[cj] = natural(cj)
 		}
@@ -298,6 +320,10 @@ func wrapProse(s string, n int) string {
 		}
 		for DisplayWidth(line) > n {
 			head, rest := breakAt(line, n)
+			// A grouped number breaks after a comma.
+			if i := strings.LastIndexByte(head, ','); i > 0 && !strings.Contains(head, " ") {
+				head, rest = head[:i+1], head[i+1:]+rest
+			}
 			lines = append(lines, head)
 			line = rest
 		}
@@ -356,4 +382,41 @@ func breakAt(s string, n int) (string, string) {
 		i += len(g.Value())
 	}
 	return s[:i], s[i:]
+}
+
+// groupedHeaders are the columns that hold counter values and deltas: on a
+// terminal their numbers are grouped in thousands (1,234,567), as natscli's
+// views do; sequences, depths and tiers are identifiers and stay as they
+// are, and pipes and JSON get plain digits.
+var groupedHeaders = map[string]bool{"VALUE": true, "NOW": true, "AFTER": true, "DELTA": true, "BEFORE": true, "CONTRIBUTES": true, "CHANGE": true}
+
+// groupDigits groups the integer part of a decimal number in thousands:
+// "1234567" is "1,234,567", "-1234.5" is "-1,234.5". Anything that is not
+// such a number is returned as it is.
+func groupDigits(s string) string {
+	sign := ""
+	digits := s
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		sign, digits = s[:1], s[1:]
+	}
+	frac := ""
+	if i := strings.IndexByte(digits, '.'); i >= 0 {
+		digits, frac = digits[:i], digits[i:]
+		if strings.Trim(frac[1:], "0123456789") != "" {
+			return s
+		}
+	}
+	if len(digits) < 4 || strings.Trim(digits, "0123456789") != "" {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	b.WriteString(frac)
+	return b.String()
 }
