@@ -118,11 +118,11 @@ type tableLayout struct {
 
 // layoutTable fits a bordered table ("│ a │ b │": each column costs its
 // width plus 3, plus 1) into width columns. In order, until it fits:
-// prose wraps down to proseMin; timestamps drop the fraction of a second;
-// numbers lose their thousands separators; the widest numbers move under
-// their rows; prose moves under its rows;
-// identifying columns wrap at their dots. What is left too wide stays too
-// wide: better than wrong. numeric lists the right-aligned columns.
+// empty prose columns go; prose wraps down to proseMin; timestamps drop
+// the fraction of a second; numbers lose their thousands separators; the
+// widest numbers move under their rows; prose moves under its rows;
+// identifying columns wrap at their dots. What is still too wide stays
+// too wide: better than wrong. numeric lists the right-aligned columns.
 // Cells are measured in display columns.
 func layoutTable(header []string, rows [][]string, numeric []int, width int) tableLayout {
 	n := len(header)
@@ -167,7 +167,7 @@ func layoutTable(header []string, rows [][]string, numeric []int, width int) tab
 		if total() <= width {
 			return
 		}
-		natural := slices.Clone(widths)
+		start := slices.Clone(widths)
 		top := 0
 		for j, w := range widths {
 			if kinds[j] == k && !moved[j] {
@@ -177,7 +177,7 @@ func layoutTable(header []string, rows [][]string, numeric []int, width int) tab
 		for level := top - 1; level >= 0 && total() > width; level-- {
 			for j := range widths {
 				if kinds[j] == k && !moved[j] {
-					widths[j] = max(least(j), min(natural[j], level))
+					widths[j] = max(least(j), min(start[j], level))
 				}
 			}
 		}
