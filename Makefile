@@ -12,6 +12,7 @@ LDFLAGS := -s -w -X github.com/jetcounter/counter/cmd.Version=$(VERSION)
 all: build
 
 build:
+	@test -e $(BIN) || echo "building $(BIN): the first build compiles nats-server too and takes a minute or two (later ones take seconds)"
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 ## demo: a walkthrough on a temporary local server (about 10 s, ends by itself)

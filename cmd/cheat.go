@@ -22,12 +22,32 @@ Examples:
 {{end -}}
 `
 
+// connectionSection replaces the global flags at the end of a verb's
+// --help: their names in a few lines (each is explained by counter --help),
+// so that at a terminal of 30 rows the verb's own flags and examples stay
+// on the screen. counter --help itself lists them in full.
+const connectionSection = `{{if GlobalFlags .Context|VisibleFlags -}}
+{{if .Context.SelectedCommand -}}
+Connection flags ('counter --help' explains each; NATS_URL and nats contexts work too):
+{{GlobalFlags .Context|VisibleFlags|FlagNames|Wrap 2 -}}
+{{else if .HelpFlagIsSet -}}
+Global Flags:
+{{GlobalFlags .Context|FlagsToTwoColumns|FormatTwoColumns}}
+{{else -}}
+Pass --help to see global flags applicable to this command.
+{{end -}}
+{{end -}}
+`
+
 // addCheat adds `counter cheat [VERB]` and the examples at the end of each
 // verb's --help, both from the examples every verb sets with Cheat.
 func addCheat(a *app) {
 	if tmpl, ok := withExamples(fisk.CompactMainUsageTemplate); ok {
-		a.fisk.UsageTemplate(tmpl)
-		a.fisk.UsageFuncs(template.FuncMap{"IndentLines": indentLines})
+		tmpl, ok = withConnectionSection(tmpl)
+		if ok {
+			a.fisk.UsageTemplate(tmpl)
+			a.fisk.UsageFuncs(template.FuncMap{"IndentLines": indentLines, "FlagNames": flagNames})
+		}
 	}
 	var verb string
 	c := a.fisk.Command("cheat", "Print examples: every verb's, or one verb's (the same as at the end of its --help)").Alias("examples")
@@ -54,6 +74,41 @@ func withExamples(tmpl string) (string, bool) {
 		return tmpl, false
 	}
 	return strings.Replace(tmpl, before, examplesSection+before, 1), true
+}
+
+// withConnectionSection puts connectionSection where the template lists
+// the global flags.
+func withConnectionSection(tmpl string) (string, bool) {
+	const section = `{{if GlobalFlags .Context|VisibleFlags -}}
+{{if .HelpFlagIsSet -}}
+Global Flags:
+{{ GlobalFlags .Context|FlagsToTwoColumns|FormatTwoColumns}}
+{{else -}}
+Pass --help to see global flags applicable to this command.
+{{end -}}
+{{end -}}
+`
+	if !strings.Contains(tmpl, section) {
+		return tmpl, false
+	}
+	return strings.Replace(tmpl, section, connectionSection, 1), true
+}
+
+// flagNames lists flags by name (-s/--server, --context, ...), leaving out
+// --help and --version.
+func flagNames(flags []*fisk.FlagModel) string {
+	var names []string
+	for _, f := range flags {
+		if f.Name == "help" || f.Name == "version" {
+			continue
+		}
+		n := "--" + f.Name
+		if f.Short != 0 {
+			n = "-" + string(f.Short) + "/" + n
+		}
+		names = append(names, n)
+	}
+	return strings.Join(names, ", ")
 }
 
 func indentLines(n int, s string) string {

@@ -176,5 +176,16 @@ func (a *app) update(ctx context.Context, client *counters.Client, plan *streams
 			}
 		}
 	}
-	return out.Line("stream " + plan.Stream + " updated")
+	if err := out.Line("stream " + plan.Stream + " updated"); err != nil {
+		return err
+	}
+	if len(plan.Counters) > 0 {
+		// Sourcing is asynchronous: a read right now shows the old values.
+		get := "counter get " + shellJoin([]string{plan.Counters[0].Subject})
+		if len(plan.Want.Subjects) == 0 {
+			get += " --stream " + plan.Stream
+		}
+		a.term.Notef("%s takes a moment to receive what its sources hold: '%s --settle' waits until it has", plan.Stream, get)
+	}
+	return nil
 }

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,6 +33,21 @@ counter demo
 # then keep the server to try commands on it yourself
 counter demo --keep`)
 	a.verbs["demo"] = func(ctx context.Context) error {
+		// A reader that goes away (counter demo | head -3) ends the demo
+		// as Ctrl-C does: by default a write to a closed pipe kills the
+		// process, leaving the temporary store behind.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		closed := make(chan os.Signal, 1)
+		signal.Notify(closed, syscall.SIGPIPE)
+		defer signal.Stop(closed)
+		go func() {
+			select {
+			case <-closed:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		err := a.runDemo(ctx, keep)
 		if err != nil && ctx.Err() != nil {
 			// Ctrl-C: as watch and server, a clean stop.
@@ -81,12 +99,14 @@ func (a *app) runDemo(ctx context.Context, keep bool) error {
 		return err
 	}
 
-	writer, err := startDemoWriter(url)
+	tick := time.NewTicker(demoWriteEvery)
+	defer tick.Stop()
+	writer, err := startDemoWriter(url, tick.C)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n# a writer now adds 1 to count.de.hits and count.pl.hits every %s in the background\n", demoWriteEvery)
-	watch := demoStep{"a live table for a few seconds (it closes by itself; in a pipe, JSON lines)", []string{"watch", "count.>", "--duration", "4s"}}
+	fmt.Fprintf(out, "\n# a writer now adds 1 to count.de.hits and 1 to count.pl.hits every %s in the background (%s a second each)\n", demoWriteEvery, strconv.Itoa(int(time.Second/demoWriteEvery)))
+	watch := demoStep{"a live table for a few seconds (it closes by itself and leaves its last view; in a pipe, JSON lines)", []string{"watch", "count.>", "--duration", "4s"}}
 	if !a.term.StdoutTTY() {
 		watch = demoStep{"live updates for a few seconds: JSON lines in a pipe, a live table at a terminal", []string{"watch", "count.>", "--interval", "1s", "--duration", "3s"}}
 	}
@@ -159,12 +179,16 @@ type demoWriter struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 	mu   sync.Mutex
-	n    int
+	n    int // increments acknowledged
 	nc   *nats.Conn
 }
 
-// startDemoWriter increments the two regions in turn until stopped.
-func startDemoWriter(url string) (*demoWriter, error) {
+// demoSubjects are what the writer adds 1 to, each, every demoWriteEvery.
+var demoSubjects = []string{"count.de.hits", "count.pl.hits"}
+
+// startDemoWriter adds 1 to each region's counter at every tick (every
+// demoWriteEvery) until stopped.
+func startDemoWriter(url string, tick <-chan time.Time) (*demoWriter, error) {
 	nc, err := nats.Connect(url, nats.Name("counter demo writer"))
 	if err != nil {
 		return nil, fmt.Errorf("demo: writer cannot connect: %w", err)
@@ -178,20 +202,19 @@ func startDemoWriter(url string) (*demoWriter, error) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		t := time.NewTicker(demoWriteEvery)
-		defer t.Stop()
-		subjects := []string{"count.de.hits", "count.pl.hits"}
-		for i := 0; ; i++ {
+		for {
 			select {
 			case <-w.done:
 				return
-			case <-t.C:
+			case <-tick:
 			}
-			// Not cancelled by stop: an increment is counted once acked.
-			if _, err := client.Incr(context.Background(), subjects[i%2], big.NewInt(1), ""); err == nil {
-				w.mu.Lock()
-				w.n++
-				w.mu.Unlock()
+			for _, subject := range demoSubjects {
+				// Not cancelled by stop: an increment is counted once acked.
+				if _, err := client.Incr(context.Background(), subject, big.NewInt(1), ""); err == nil {
+					w.mu.Lock()
+					w.n++
+					w.mu.Unlock()
+				}
 			}
 		}
 	}()

@@ -4,6 +4,7 @@ package cmd
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,14 @@ import (
 // demoProcess starts the counter binary's demo with args, its stdout read
 // line by line.
 func demoProcess(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner, *strings.Builder) {
+	t.Helper()
+	cmd, lines, stderr, _ := demoProcessPipe(t, args...)
+	return cmd, lines, stderr
+}
+
+// demoProcessPipe is demoProcess that also returns the read end of its
+// stdout, to close as a reader that goes away would.
+func demoProcessPipe(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner, *strings.Builder, io.Closer) {
 	t.Helper()
 	bin, err := exec.LookPath("counter")
 	if err != nil {
@@ -34,7 +43,7 @@ func demoProcess(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner, *stri
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	return cmd, bufio.NewScanner(stdout), stderr
+	return cmd, bufio.NewScanner(stdout), stderr, stdout
 }
 
 func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) {
@@ -125,6 +134,85 @@ func TestDemoInterrupted(t *testing.T) {
 	if !strings.Contains(stderr.String(), "demo interrupted") {
 		t.Fatalf("stderr: %q", stderr)
 	}
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Fatalf("store %s left behind: %v", store, err)
+	}
+}
+
+// TestDemoWriterAddsToEach: at every tick the demo's writer adds 1 to each
+// region's counter, as the demo says ("adds 1 to count.de.hits and 1 to
+// count.pl.hits every 100ms"), so each shows 10 a second.
+func TestDemoWriterAddsToEach(t *testing.T) {
+	t.Parallel()
+	_, s, c := watchFixture(t)
+	for _, args := range [][]string{{"create", "DE", "--subjects", "count.de.>"}, {"create", "PL", "--subjects", "count.pl.>"}} {
+		counterAt(t, s.ClientURL(), args...)
+	}
+	tick := make(chan time.Time)
+	w, err := startDemoWriter(s.ClientURL(), tick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		tick <- time.Now()
+	}
+	w.stop()
+	for _, subject := range demoSubjects {
+		waitValue(t, c, "", subject, "3")
+	}
+	if w.count() != 6 {
+		t.Fatalf("the writer counted %d increments, want 6", w.count())
+	}
+}
+
+// TestDemoReaderGoes: 'counter demo | head -3' ends the demo when head has
+// read its lines: the server stops and the store is removed (a write to a
+// closed pipe no longer kills the process before it cleans up).
+func TestDemoReaderGoes(t *testing.T) {
+	t.Parallel()
+	cmd, lines, stderr, pipe := demoProcessPipe(t)
+	var store string
+	for n := 0; n < 3 && lines.Scan(); n++ {
+		if m := demoStore.FindStringSubmatch(lines.Text()); m != nil {
+			store = m[1]
+		}
+	}
+	if store == "" {
+		t.Fatalf("no store printed; stderr: %s", stderr)
+	}
+	// head exits: the read end of the pipe closes.
+	pipe.Close()
+	waitExit(t, cmd, 15*time.Second)
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Fatalf("store %s left behind: %v", store, err)
+	}
+}
+
+// TestDemoKeepPipeCtrlC: 'counter demo --keep | tail -5', then Ctrl-C
+// before the walkthrough ends (tail shows nothing until then): Ctrl-C ends
+// tail and the demo together, and the demo still removes its store.
+func TestDemoKeepPipeCtrlC(t *testing.T) {
+	t.Parallel()
+	cmd, lines, stderr, pipe := demoProcessPipe(t, "--keep")
+	var store string
+	for lines.Scan() {
+		if m := demoStore.FindStringSubmatch(lines.Text()); m != nil {
+			store = m[1]
+		}
+		if strings.HasPrefix(lines.Text(), "$ counter get count.de.hits --tiers") {
+			break
+		}
+	}
+	if store == "" {
+		t.Fatalf("the demo did not get far; stderr: %s", stderr)
+	}
+	// Ctrl-C reaches both: tail ends (the pipe closes) and the demo gets
+	// SIGINT.
+	pipe.Close()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, cmd, 15*time.Second)
 	if _, err := os.Stat(store); !os.IsNotExist(err) {
 		t.Fatalf("store %s left behind: %v", store, err)
 	}

@@ -114,7 +114,15 @@ func (a *app) confirmReset(ctx context.Context, plan *reset.ResetPlan) error {
 		a.term.Linef("... and %d more counters (the whole plan: --dry-run)", more)
 	}
 	a.planWarnings(plan, shown)
-	question := fmt.Sprintf("Reset %s to 0? Every aggregate above drops by the same amount.", countersWord(len(plan.Targets)))
+	// What a reset takes away besides the value: the history before it.
+	see := "counter history SUBJECT"
+	if len(plan.Targets) == 1 {
+		see = "counter history " + plan.Targets[0].Subject
+		if plan.Targets[0].Aggregate {
+			see += " --stream " + plan.Targets[0].Stream
+		}
+	}
+	question := fmt.Sprintf("Reset %s to 0? Every aggregate above drops by the same amount, and the history before the reset is purged (to keep a look at it, run '%s' first).", countersWord(len(plan.Targets)), see)
 	if broken := plan.BrokenCount(); broken > 0 {
 		question += fmt.Sprintf(" %s broken: each is purged whole, then set with +0.", countersWord(broken))
 	}

@@ -189,3 +189,37 @@ func TestResetInterrupted(t *testing.T) {
 		}
 	}
 }
+
+// TestResetPromptSaysHistoryIsPurged: the [y/N] question at a terminal says
+// that the history before the reset is purged, and how to see it first.
+func TestResetPromptSaysHistoryIsPurged(t *testing.T) {
+	t.Parallel()
+	bin, s, c := watchFixture(t)
+	incr(t, c, "w.a", "42")
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	cmd, out, exited := startOnTTY(t, bin, s.ClientURL(), ptmx, tty, "reset", "w.a")
+	out.waitFor(t, "the question", func(s string) bool { return strings.Contains(s, "[y/N]") })
+	if _, err := ptmx.Write([]byte("n\r")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("no answer taken\n%q", out.String())
+	}
+	screen := strings.Join(strings.Fields(out.String()), " ") // as one line, however it wrapped
+	for _, want := range []string{
+		"Reset 1 counter to 0? Every aggregate above drops by the same amount, and the history before the reset is purged",
+		"run 'counter history w.a' first",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("no %q in the question:\n%s", want, out.String())
+		}
+	}
+}

@@ -34,8 +34,14 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/script/*.txtar, each against its own real
 // nats-server with JetStream ($NATS_URL).
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:                 "../testdata/script",
+	testscript.Run(t, scriptParams("../testdata/script"))
+}
+
+// scriptParams runs the scripts in dir, each against its own real
+// nats-server with JetStream ($NATS_URL), with the commands below.
+func scriptParams(dir string) testscript.Params {
+	return testscript.Params{
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Setup: func(env *testscript.Env) error {
@@ -45,22 +51,25 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":        cmdExits,
-			"jsreq":        cmdJSReq,
-			"waitget":      cmdWaitGet,
-			"mkcontext":    cmdMkContext,
-			"server-auth":  cmdServerAuth,
-			"server-no-js": cmdServerNoJS,
-			"seed":         cmdSeed,
-			"streamseq":    cmdStreamSeq,
-			"golden":       cmdGolden,
-			"hubleaf":      cmdHubLeaf,
-			"consumers":    cmdConsumers,
-			"pubhdr":       cmdPubHdr,
-			"sourceok":     cmdSourceOK,
-		},
-	})
+		Cmds: scriptCmds,
+	}
+}
+
+// scriptCmds are the commands scripts may use besides testscript's own.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"exits":        cmdExits,
+	"jsreq":        cmdJSReq,
+	"waitget":      cmdWaitGet,
+	"mkcontext":    cmdMkContext,
+	"server-auth":  cmdServerAuth,
+	"server-no-js": cmdServerNoJS,
+	"seed":         cmdSeed,
+	"streamseq":    cmdStreamSeq,
+	"golden":       cmdGolden,
+	"hubleaf":      cmdHubLeaf,
+	"consumers":    cmdConsumers,
+	"pubhdr":       cmdPubHdr,
+	"sourceok":     cmdSourceOK,
 }
 
 // exits CODE PROG ARGS...: run PROG, require exit code CODE; stdout and

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"time"
@@ -242,22 +243,40 @@ func (a *app) watchTable(ctx context.Context, w *watch.Watch, f *watchFlags) err
 	// The live table draws with escapes of its own; what it shows is
 	// made Visible by render.WatchFrame.
 	screen := bufio.NewWriterSize(a.term.Screen(), 64<<10)
+	var frame func(last bool) string
 	// TERM=dumb obeys no escape sequence: plain frames, one after another.
 	dumb := !a.term.AltScreenEnabled()
 	if !dumb {
 		screen.WriteString("\x1b[?1049h\x1b[?25l") // alternate screen, hide cursor
 	}
-	defer func() {
-		if !dumb {
-			screen.WriteString("\x1b[?25h\x1b[?1049l")
-		}
-		screen.Flush()
-	}()
-
 	board := live.NewBoard(time.Now())
 	streams := w.Streams()
 	status := ""
+	// ended: --duration is over. The last view then stays on the main
+	// screen, where the alternate one would take it away.
+	ended := false
+	defer func() {
+		if !dumb {
+			screen.WriteString("\x1b[?25h\x1b[?1049l")
+			if ended {
+				screen.WriteString(strings.ReplaceAll(frame(true), "\n", newline) + newline)
+			}
+		}
+		screen.Flush()
+	}()
 	draw := func() error {
+		if dumb {
+			screen.WriteString(strings.ReplaceAll(frame(false), "\n", newline) + newline + newline)
+			return screen.Flush()
+		}
+		// Home, each line cleared to its end (raw mode: \r\n), then the
+		// rest of the screen cleared: no flicker, no leftovers.
+		screen.WriteString("\x1b[H")
+		screen.WriteString(strings.ReplaceAll(frame(false), "\n", "\x1b[K\r\n"))
+		screen.WriteString("\x1b[K\x1b[J")
+		return screen.Flush()
+	}
+	frame = func(last bool) string {
 		width, height := a.term.Size()
 		if width <= 0 || height <= 0 {
 			width, height = 80, 24 // cannot be asked
@@ -267,7 +286,7 @@ func (a *app) watchTable(ctx context.Context, w *watch.Watch, f *watchFlags) err
 		if f.top > 0 {
 			n = min(n, f.top)
 		}
-		frame := render.WatchFrame(render.WatchView{
+		return render.WatchFrame(render.WatchView{
 			Patterns:   f.patterns,
 			Streams:    streams,
 			Total:      board.Len(),
@@ -280,17 +299,8 @@ func (a *app) watchTable(ctx context.Context, w *watch.Watch, f *watchFlags) err
 			Width:      width,
 			Height:     height,
 			Color:      a.term.ColorEnabled(),
+			Ended:      last,
 		})
-		if dumb {
-			screen.WriteString(strings.ReplaceAll(frame, "\n", newline) + newline + newline)
-			return screen.Flush()
-		}
-		// Home, each line cleared to its end (raw mode: \r\n), then the
-		// rest of the screen cleared: no flicker, no leftovers.
-		screen.WriteString("\x1b[H")
-		screen.WriteString(strings.ReplaceAll(frame, "\n", "\x1b[K\r\n"))
-		screen.WriteString("\x1b[K\x1b[J")
-		return screen.Flush()
 	}
 	handle := func(ev watch.WatchEvent) error {
 		switch ev.Kind {
@@ -313,6 +323,7 @@ func (a *app) watchTable(ctx context.Context, w *watch.Watch, f *watchFlags) err
 	for {
 		select {
 		case <-ctx.Done():
+			ended = errors.Is(ctx.Err(), context.DeadlineExceeded)
 			return nil
 		case <-quit:
 			return nil

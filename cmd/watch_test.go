@@ -155,7 +155,8 @@ func TestWatchTerminal(t *testing.T) {
 
 			out.waitFor(t, "the table with both counters", func(s string) bool {
 				return strings.Contains(s, "\x1b[?1049h") &&
-					strings.Contains(s, "123456789012345678901234567890123") &&
+					// grouped in thousands on a terminal
+					strings.Contains(s, "123,456,789,012,345,678,901,234,567,890,123") &&
 					strings.Contains(s, "counters 2/2")
 			})
 			a++
@@ -360,5 +361,85 @@ func TestWatchPipeStopsOnSignals(t *testing.T) {
 				t.Fatalf("watch exited with %v on %s, want 0", err, sig)
 			}
 		})
+	}
+}
+
+// TestWatchLeavesLastView: a watch ended by --duration (as counter demo's
+// is) leaves its last view on the main screen; the alternate screen would
+// take it away with it.
+func TestWatchLeavesLastView(t *testing.T) {
+	t.Parallel()
+	bin, s, c := watchFixture(t)
+	incr(t, c, "w.a", "42")
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 20, Cols: 80}); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out, exited := startOnTTY(t, bin, s.ClientURL(), ptmx, tty, "watch", "w.>", "--duration", "1s", "--interval", "200ms")
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("watch: %v\n%q", err, out.String())
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("watch did not end\n%q", out.String())
+	}
+	tty.Close()
+	<-out.copied
+	screen := out.String()
+	i := strings.LastIndex(screen, "\x1b[?1049l")
+	if i < 0 {
+		t.Fatalf("never left the alternate screen:\n%q", screen)
+	}
+	after := screen[i:]
+	for _, want := range []string{"sorted by subject  (ended)", "SUBJECT", "w.a", "42"} {
+		if !strings.Contains(after, want) {
+			t.Errorf("no %q on the main screen after watch:\n%q", want, after)
+		}
+	}
+	if strings.Contains(after, "q quits") {
+		t.Errorf("the last view still says q quits:\n%q", after)
+	}
+}
+
+// TestWatchRateInDigits: a counter that moves by hundreds of millions a
+// second shows its RATE/s in plain digits grouped in thousands, never as
+// 3.99e+08.
+func TestWatchRateInDigits(t *testing.T) {
+	t.Parallel()
+	bin, s, c := watchFixture(t)
+	incr(t, c, "w.a", "1")
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 20, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out, exited := startOnTTY(t, bin, s.ClientURL(), ptmx, tty, "watch", "w.>", "--interval", "100ms")
+	defer cmd.Process.Kill()
+	out.waitFor(t, "the table", func(s string) bool { return strings.Contains(s, "counters 1/1") })
+	incr(t, c, "w.a", "4000000000")
+	// RATE/s: three groups of digits or more, right before LAST UPDATE.
+	rate := regexp.MustCompile(`w\.a +4,000,000,001 +\+4,000,000,000 +[0-9]{1,3}(,[0-9]{3}){2,} `)
+	out.waitFor(t, "the rate in grouped digits", func(s string) bool { return rate.MatchString(s) })
+	if strings.Contains(out.String(), "e+") {
+		t.Fatalf("a rate in scientific notation:\n%q", out.String())
+	}
+	if _, err := ptmx.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("q did not end watch")
 	}
 }

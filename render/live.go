@@ -74,6 +74,9 @@ type WatchView struct {
 	Width  int
 	Height int
 	Color  bool
+	// Ended: the last view, left on the screen when watch has ended
+	// (--duration): no key quits it any more.
+	Ended bool
 }
 
 // watchHeaderLines is how many lines precede the rows: title, status,
@@ -96,7 +99,7 @@ func WatchFrame(v WatchView) string {
 	} else {
 		title += "  streams " + strings.Join(v.Streams, ",")
 	}
-	title += fmt.Sprintf("  counters %d/%d  %s updates/s", len(v.Rows), v.Total, formatRate(v.UpdateRate))
+	title += fmt.Sprintf("  counters %d/%d  %s updates/s", len(v.Rows), v.Total, groupDigits(formatRate(v.UpdateRate)))
 	lines = append(lines, title)
 
 	status := "sorted by " + string(v.Sort) + "  q quits"
@@ -106,6 +109,9 @@ func WatchFrame(v WatchView) string {
 	case v.Loading:
 		status = "loading counters…  q quits"
 	}
+	if v.Ended {
+		status = strings.TrimSuffix(status, "  q quits") + "  (ended)"
+	}
 	lines = append(lines, status)
 
 	multiStream := len(v.Streams) > 1
@@ -114,14 +120,22 @@ func WatchFrame(v WatchView) string {
 		header = append(header, "STREAM")
 	}
 	header = append(header, "VALUE", "CHANGE", "RATE/s", "LAST UPDATE")
-	cells := [][]string{header}
-	for _, r := range v.Rows {
-		row := []string{terminal.Visible(r.Subject)}
-		if multiStream {
-			row = append(row, terminal.Visible(r.Stream))
+	// Numbers are grouped in thousands, unless that costs a column.
+	rowsOf := func(group func(string) string) [][]string {
+		cells := [][]string{header}
+		for _, r := range v.Rows {
+			row := []string{terminal.Visible(r.Subject)}
+			if multiStream {
+				row = append(row, terminal.Visible(r.Stream))
+			}
+			row = append(row, group(r.Value.String()), group(signedChange(r.Change)), group(formatRate(r.Rate)), age(v.Now, r.Updated))
+			cells = append(cells, row)
 		}
-		row = append(row, r.Value.String(), signedChange(r.Change), formatRate(r.Rate), age(v.Now, r.Updated))
-		cells = append(cells, row)
+		return cells
+	}
+	cells := rowsOf(groupDigits)
+	if w := columnWidths(cells); v.Width > 0 && sum(w)-w[0]+min(w[0], 10)+2*(len(w)-1) > v.Width {
+		cells = rowsOf(func(s string) string { return strings.ReplaceAll(s, ",", "") })
 	}
 	rightAligned := map[int]bool{}
 	for i := len(header) - 4; i < len(header)-1; i++ {
@@ -215,8 +229,9 @@ func signedChange(d *big.Int) string {
 	return d.String()
 }
 
-// formatRate shows small rates with one decimal and huge ones in
-// scientific notation, so the column stays narrow.
+// formatRate shows a rate in plain digits, never in scientific notation:
+// one decimal below ten million, none above ("250.2", "1234.5",
+// "398765432"). A terminal groups them (groupDigits).
 func formatRate(r float64) string {
 	switch {
 	case r == 0:
@@ -224,7 +239,7 @@ func formatRate(r float64) string {
 	case math.Abs(r) < 1e7:
 		return strconv.FormatFloat(r, 'f', 1, 64)
 	}
-	return strconv.FormatFloat(r, 'g', 3, 64)
+	return strconv.FormatFloat(r, 'f', 0, 64)
 }
 
 // age says how long ago t was, coarsely: "now", "12s ago", "4m ago",

@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -112,34 +114,121 @@ func (p Printer) Table(header []string, rows [][]string, rightAligned ...int) er
 		}
 		return bw.Flush()
 	}
-	align := make([]tw.Align, len(header))
-	for i := range align {
-		align[i] = tw.AlignLeft
-	}
-	for _, i := range rightAligned {
-		align[i] = tw.AlignRight
-	}
 	// A person reads this: server-supplied text shows its control
 	// characters instead of obeying them.
+	// Counter values are grouped in thousands for the eye.
 	visible := make([][]string, len(rows))
 	for i, row := range rows {
 		visible[i] = make([]string, len(row))
 		for j, c := range row {
-			visible[i][j] = terminal.Visible(c)
+			c = terminal.Visible(c)
+			if j < len(header) && groupedHeaders[header[j]] && slices.Contains(rightAligned, j) {
+				c = groupDigits(c)
+			}
+			visible[i][j] = c
 		}
 	}
-	rows = fitTable(header, visible, rightAligned, p.Width)
-	t := tablewriter.NewTable(p.W,
+	l := layoutTable(header, visible, rightAligned, p.Width)
+	align := make([]tw.Align, len(l.header))
+	for i, right := range l.align {
+		align[i] = tw.AlignLeft
+		if right {
+			align[i] = tw.AlignRight
+		}
+	}
+	opts := []tablewriter.Option{
 		tablewriter.WithHeaderAutoFormat(tw.Off), // subjects print verbatim
 		tablewriter.WithHeaderAlignment(tw.AlignLeft),
 		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
 		tablewriter.WithRowAutoWrap(tw.WrapNone),
-	)
-	t.Header(header)
-	if err := t.Bulk(rows); err != nil {
+	}
+	if l.stretch >= 0 {
+		// The width tablewriter takes includes the cell's padding.
+		opts = append(opts, tablewriter.WithColumnWidths(tw.NewMapper[int, int]().Set(l.stretch, l.widths[l.stretch]+2)))
+	}
+	var buf bytes.Buffer
+	t := tablewriter.NewTable(&buf, opts...)
+	t.Header(l.header)
+	if err := t.Bulk(l.rows); err != nil {
 		return err
 	}
-	return t.Render()
+	if err := t.Render(); err != nil {
+		return err
+	}
+	_, err := p.W.Write(withLinesBelow(buf.Bytes(), l))
+	return err
+}
+
+// withLinesBelow puts under each row of a rendered table the lines that
+// moved out of it, across the table's width:
+//
+//	│ count.big │    ↓ │
+//	│   VALUE: 1234567890123456789012345678901 │
+//	│   234567890                              │
+func withLinesBelow(table []byte, l tableLayout) []byte {
+	if !slices.ContainsFunc(l.below, func(b []string) bool { return len(b) > 0 }) {
+		return table
+	}
+	lines := strings.SplitAfter(string(table), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	// A top rule, the header and its rule, the rows, a bottom rule.
+	count := 4
+	for _, r := range l.rows {
+		count += rowHeight(r)
+	}
+	inner := DisplayWidth(strings.TrimRight(lines[0], "\n")) - 4
+	if count != len(lines) || inner < 10 {
+		// Not the table this was made for: the lines go after it.
+		var b strings.Builder
+		b.Write(table)
+		for _, items := range l.below {
+			for _, item := range items {
+				b.WriteString("  " + item + "\n")
+			}
+		}
+		return []byte(b.String())
+	}
+	var b strings.Builder
+	b.WriteString(lines[0] + lines[1] + lines[2])
+	at := 3
+	for i, r := range l.rows {
+		for range rowHeight(r) {
+			b.WriteString(lines[at])
+			at++
+		}
+		for _, item := range l.below[i] {
+			if DisplayWidth(item) > inner-4 && groupedItem.MatchString(item) {
+				// One line of plain digits reads better than grouped
+				// ones broken over two.
+				item = strings.ReplaceAll(item, ",", "")
+			}
+			for k, text := range strings.Split(wrapProse(item, inner-4), "\n") {
+				indent := "  "
+				if k > 0 {
+					indent = "    "
+				}
+				text = indent + text
+				b.WriteString("│ " + text + strings.Repeat(" ", max(inner-DisplayWidth(text), 0)) + " │\n")
+			}
+		}
+	}
+	for ; at < len(lines); at++ {
+		b.WriteString(lines[at])
+	}
+	return []byte(b.String())
+}
+
+// groupedItem is a number moved under its row: "VALUE: 1,234,567".
+var groupedItem = regexp.MustCompile(`^[A-Z ]+: [+-]?[0-9,]+$`)
+
+func rowHeight(row []string) int {
+	h := 1
+	for _, c := range row {
+		h = max(h, strings.Count(c, "\n")+1)
+	}
+	return h
 }
 
 // Visible is terminal.Visible.

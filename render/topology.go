@@ -2,12 +2,15 @@ package render
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jetcounter/counter/internal/natsort"
 	"github.com/jetcounter/counter/internal/tiers"
 	"github.com/jetcounter/counter/internal/topology"
 )
@@ -506,6 +509,7 @@ func strPtr(v *big.Int) *string {
 // Tiers prints a counter followed through its tiers: sources first, then
 // the subject asked for (depth 0), then the aggregates above.
 func (p Printer) Tiers(subject string, tiers []tiers.Tier) error {
+	tiers = tiersInOrder(tiers)
 	if p.JSON {
 		out := TiersJSON{Subject: subject, Path: make([]TierJSON, 0, len(tiers))}
 		for _, t := range tiers {
@@ -551,4 +555,23 @@ func (p Printer) Tiers(subject string, tiers []tiers.Tier) error {
 		rows = append(rows, []string{strconv.Itoa(t.Depth), t.Stream, t.Subject, value, from})
 	}
 	return p.Table([]string{"TIER", "STREAM", "SUBJECT", "VALUE", "FROM"}, rows, 0, 3)
+}
+
+// tiersInOrder is tiers by depth, and within a depth in natural order of
+// stream then subject (DE, FR, PL; c2 before c10), each aggregate's sources
+// too: the order every other list of counter shows, not the order the
+// sources happen to be configured in.
+func tiersInOrder(list []tiers.Tier) []tiers.Tier {
+	out := slices.Clone(list)
+	slices.SortStableFunc(out, func(a, b tiers.Tier) int {
+		return cmp.Or(cmp.Compare(a.Depth, b.Depth), natsort.Compare(a.Stream, b.Stream), natsort.Compare(a.Subject, b.Subject))
+	})
+	for i := range out {
+		srcs := slices.Clone(out[i].Sources)
+		slices.SortStableFunc(srcs, func(a, b tiers.TierSource) int {
+			return cmp.Or(natsort.Compare(a.Key, b.Key), natsort.Compare(a.Subject, b.Subject))
+		})
+		out[i].Sources = srcs
+	}
+	return out
 }

@@ -38,7 +38,8 @@ func TestTableFitsWidth(t *testing.T) {
 				t.Errorf("width %d: line of %d columns: %q", width, DisplayWidth(line), line)
 			}
 		}
-		if !strings.Contains(out, value) {
+		// Whole, if on two lines under its row at 30 columns.
+		if joined := strings.NewReplacer("│", "", " ", "", "\n", "", ",", "").Replace(out); !strings.Contains(joined, value) {
 			t.Errorf("width %d: value cut:\n%s", width, out)
 		}
 		if !strings.Contains(out, wantSubject) {
@@ -116,7 +117,7 @@ func TestWatchFrameWideCharacters(t *testing.T) {
 			if DisplayWidth(l) > width {
 				t.Errorf("width %d: line of %d columns: %q", width, DisplayWidth(l), l)
 			}
-			for _, v := range []string{"12345", " 7"} {
+			for _, v := range []string{"12,345", "12345", " 7"} {
 				if i := strings.Index(l, v); i >= 0 && strings.Contains(l, ".hits") {
 					ends = append(ends, DisplayWidth(l[:i+len(v)]))
 				}
@@ -124,6 +125,87 @@ func TestWatchFrameWideCharacters(t *testing.T) {
 		}
 		if len(ends) != 2 || ends[0] != ends[1] {
 			t.Errorf("width %d: value columns end at %v:\n%s", width, ends, frame)
+		}
+	}
+}
+
+// TestTableGivesWayInOrder: on a narrowing terminal, prose wraps first (at
+// clause ends), then timestamps lose the fraction of a second, then a wide
+// value moves under its row, then prose does; subjects stay whole on one
+// line throughout.
+func TestTableGivesWayInOrder(t *testing.T) {
+	header := []string{"SUBJECT", "TIME", "VALUE", "DETAIL"}
+	// On a terminal a value is grouped in thousands.
+	const big = "1,234,567,890,123,456,789,012,345,678,901,234,567,890"
+	rows := [][]string{
+		{"count.all.hits", "2026-11-23T02:57:32.486Z", "1234567890123456789012345678901234567890", "18 = direct 0 + sources 18; 3 messages from seq 1"},
+		{"count.pl.hits", "2026-11-23T02:57:33.001Z", "10", "10 = direct 10; 1 message from seq 1"},
+	}
+	render := func(width int) string {
+		var b bytes.Buffer
+		if err := (Printer{W: &b, TTY: true, Width: width}).Table(header, rows, 2); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+			if DisplayWidth(l) > width {
+				t.Errorf("width %d: line of %d columns: %q", width, DisplayWidth(l), l)
+			}
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		width     int
+		want, not []string
+	}{
+		// Everything fits on one line each.
+		{220, []string{"02:57:32.486Z", "3 messages from seq 1 │", "│ " + big + " │"}, nil},
+		// Prose wraps at its clause end; the rest stays.
+		{138, []string{"│ 18 = direct 0 + sources 18;", "│ 3 messages from seq 1", "02:57:32.486Z"}, nil},
+		// The fraction of a second goes before a value moves.
+		{124, []string{"│ 2026-11-23T02:57:32Z │", big}, []string{".486Z"}},
+		// The value has a line of its own under its row.
+		{80, []string{" ↓ │", "│   VALUE: " + big}, nil},
+		// Prose under its row, subjects and times still whole.
+		{60, []string{"│ count.all.hits ", "│ 2026-11-23T02:57:32Z │", "DETAIL: 18 = direct 0 + sources 18;", "│ count.pl.hits "}, []string{"…"}},
+	} {
+		out := render(tc.width)
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("width %d: no %q in\n%s", tc.width, w, out)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(out, w) {
+				t.Errorf("width %d: %q in\n%s", tc.width, w, out)
+			}
+		}
+	}
+}
+
+// TestWrapName: a subject wraps after a dot and keeps every character.
+func TestWrapName(t *testing.T) {
+	got := wrapName("w.europe.central.region.frankfurt.datacenter.widths", 30)
+	if got != "w.europe.central.region.\nfrankfurt.datacenter.widths" {
+		t.Fatalf("%q", got)
+	}
+	if got := wrapName("abcdefghij", 4); got != "abcd\nefgh\nij" {
+		t.Fatalf("%q", got)
+	}
+}
+
+func TestGroupDigits(t *testing.T) {
+	for in, want := range map[string]string{
+		"0": "0", "999": "999", "1000": "1,000", "-1234567": "-1,234,567", "+1500": "+1,500",
+		"1234.5": "1,234.5", "-": "-", "12a4": "12a4", "↓": "↓", "": "",
+	} {
+		if got := groupDigits(in); got != want {
+			t.Errorf("groupDigits(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Rates: plain digits, never an exponent.
+	for in, want := range map[float64]string{0: "0", 250.25: "250.2", -0.5: "-0.5", 3.99e8: "399000000", 1e21: "1000000000000000000000"} {
+		if got := formatRate(in); got != want {
+			t.Errorf("formatRate(%g) = %q, want %q", in, got, want)
 		}
 	}
 }

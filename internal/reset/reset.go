@@ -237,6 +237,7 @@ func PlanReset(ctx context.Context, c *counters.Client, patterns []string, opts 
 			t.Above = append(t.Above, counters.PlannedTier{Stream: h.Stream, Subject: h.Subject, Depth: h.Depth})
 		}
 	}
+	records := map[ResetTarget]counters.Sources{}
 	for id, refs := range byStream {
 		name, domain, _ := strings.Cut(id, "@")
 		dc, err := c.InDomain(domain)
@@ -252,13 +253,15 @@ func PlanReset(ctx context.Context, c *counters.Client, patterns []string, opts 
 				subjects = append(subjects, s)
 			}
 		}
-		found, err := dc.ReadLiterals(ctx, name, subjects, counters.ReadLeader)
+		// With the sources record: it says why a tier would go negative.
+		found, err := dc.ReadLiterals(ctx, name, subjects, counters.ReadLeader|counters.ReadSources)
 		if err != nil {
 			return nil, err
 		}
 		values := make(map[string]*big.Int, len(found))
 		for _, ctr := range found {
 			values[ctr.Subject] = ctr.Value
+			records[ResetTarget{Subject: ctr.Subject, Stream: id}] = ctr.Sources
 		}
 		for _, r := range refs {
 			tier := &plan.Targets[r.target].Above[r.tier]
@@ -288,11 +291,76 @@ func PlanReset(ctx context.Context, c *counters.Client, patterns []string, opts 
 		t := &plan.Targets[i]
 		for _, h := range t.Above {
 			if h.After.Sign() < 0 {
-				t.Warnings = append(t.Warnings, fmt.Sprintf("%s in %s goes negative (%s): it was probably reset before, and this reset subtracts %s's value again", h.Subject, h.Stream, h.After, t.Subject))
+				if why := negativeCause(g, t, h, records); why != "" {
+					t.Warnings = append(t.Warnings, fmt.Sprintf("%s in %s goes negative (%s): %s", h.Subject, h.Stream, h.After, why))
+				}
 			}
 		}
 	}
 	return plan, nil
+}
+
+// negativeCause says why tier h above t would go negative, from what h
+// last saw from the tier below it on the way up (its sources record, or
+// for a mirror its own value). "" when nothing is wrong: a tier whose other
+// sources hold negative values goes negative as their sum does.
+func negativeCause(g *topology.Graph, t *PlannedReset, h counters.PlannedTier, records map[ResetTarget]counters.Sources) string {
+	// The tier below h on the way up: the counter itself, or a tier above
+	// it that h reads from.
+	below := counters.PlannedTier{Stream: t.Stream, Subject: t.Subject, Now: t.Value}
+	var edge *topology.Edge
+	n := g.Node(h.Stream)
+	if n == nil {
+		return ""
+	}
+	for _, p := range append([]counters.PlannedTier{below}, t.Above...) {
+		if p.Depth != h.Depth-1 {
+			continue
+		}
+		for k := range n.Sources {
+			if e := &n.Sources[k]; e.Upstream == p.Stream {
+				if up, ok := e.MapUp(p.Subject); ok && up == h.Subject {
+					below, edge = p, e
+				}
+			}
+		}
+	}
+	if edge == nil {
+		return ""
+	}
+	now := below.Now
+	if now == nil {
+		now = new(big.Int)
+	}
+	if edge.Mirror {
+		if h.Now == nil || h.Now.Cmp(now) != 0 {
+			return fmt.Sprintf("mirror %s has not copied %s from %s yet (it holds %s, %s holds %s): it copies the reset too and ends where %s does, not at %s", h.Stream, below.Subject, below.Stream, orNone(h.Now), below.Stream, now, below.Stream, h.After)
+		}
+		return ""
+	}
+	name, _, _ := strings.Cut(edge.Upstream, "@")
+	record := records[ResetTarget{Subject: h.Subject, Stream: h.Stream}]
+	seen := record.Entry(topology.SourceKey(*edge, name), below.Subject)
+	if seen == nil || seen.Cmp(now) != 0 {
+		// Sourcing is by value: h drops by what it last saw, not by what
+		// the tier below holds now.
+		return fmt.Sprintf("%s's record of %s in %s is %s, but %s holds %s now (%s is still catching up, or %s changed under it): a reset takes away what %s last saw from %s, so %s does not end at %s", h.Stream, below.Subject, below.Stream, orNone(seen), below.Stream, now, h.Stream, below.Subject, h.Stream, below.Stream, h.Stream, h.After)
+	}
+	base := h.Now
+	if base == nil {
+		base = new(big.Int)
+	}
+	if direct := new(big.Int).Sub(base, record.Total()); direct.Sign() < 0 {
+		return fmt.Sprintf("the increments made on %s itself sum to %s, as after a reset at %s, which already took away what %s had counted; this reset takes %s's %s away from %s a second time (reset at one tier: the leaf if the whole chain should drop, the aggregate if only it should)", h.Stream, direct, h.Stream, below.Stream, t.Subject, t.Value, h.Stream)
+	}
+	return ""
+}
+
+func orNone(v *big.Int) string {
+	if v == nil {
+		return "none"
+	}
+	return v.String()
 }
 
 // publishSubject is where the reset of subject in the stream publishes:
