@@ -275,6 +275,11 @@ func parseHistoryMsg(subject string, seq uint64, ts time.Time, h nats.Header, bo
 		MsgID:       h.Get(counters.HeaderMsgID),
 		ResetReason: h.Get(counters.HeaderResetReason),
 		ResetBy:     h.Get(counters.HeaderResetBy),
+		ResetRun:    h.Get(counters.HeaderResetRun),
+		Undo:        parseUndo(h),
+	}
+	if t := h.Get(counters.HeaderResetTotal); t != "" {
+		m.ResetTotal, _ = parseIncr(t)
 	}
 	if v, err := counters.ParseBody(body); err != nil {
 		m.Err = err
