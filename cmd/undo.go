@@ -37,8 +37,7 @@ func (a *app) undoReset(ctx context.Context, patterns []string, opts reset.UndoO
 		return plan.NothingToUndo()
 	}
 	if err := plan.NothingToUndo(); err != nil {
-		a.undoNotes(plan, 5)
-		return err
+		return err // it names the counters (the whole list: --dry-run)
 	}
 	if !force {
 		if err := a.confirmUndo(ctx, plan); err != nil {
