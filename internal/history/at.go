@@ -3,6 +3,7 @@ package history
 import (
 	"cmp"
 	"context"
+	"errors"
 	"maps"
 	"math/big"
 	"slices"
@@ -111,7 +112,10 @@ func ValuesAt(ctx context.Context, c *counters.Client, patterns []string, at tim
 
 // pastScan is what the read of one counter's retained history found.
 type pastScan struct {
-	first, last, after *HistoryMsg // first retained; last at or before at; first after at
+	// first retained; last at or before at; first after at (each kept by
+	// value: a pointer to the read's message would allocate every one).
+	first, last, after          HistoryMsg
+	hasFirst, hasLast, hasAfter bool
 }
 
 // valuesAt reads the past of the counters matching patterns in one stream.
@@ -123,20 +127,17 @@ type pastScan struct {
 // read.
 func valuesAt(ctx context.Context, c *counters.Client, stream string, patterns []string, at time.Time) ([]PastCounter, error) {
 	filters := counters.ConsumerFilters(patterns)
-	counts, err := subjectCounts(ctx, c, stream, filters)
+	retained, n, err := retainedCounts(ctx, c, stream, filters)
 	if err != nil {
 		return nil, err
 	}
-	var retained uint64
-	for _, n := range counts {
-		retained += n
-	}
 	var (
-		out  []PastCounter
-		read []string
+		out     []PastCounter
+		read    []string
+		onePass = retained <= 2*n
 	)
-	if retained <= 2*uint64(len(counts)) {
-		read = slices.Sorted(maps.Keys(counts))
+	if onePass {
+		read = nil // every counter the filters match
 	} else {
 		seen := map[string]bool{}
 		for _, set := range filters {
@@ -157,7 +158,7 @@ func valuesAt(ctx context.Context, c *counters.Client, stream string, patterns [
 			}
 		}
 	}
-	if len(read) == 0 {
+	if len(read) == 0 && !onePass {
 		return out, nil
 	}
 	const attempts = 3
@@ -166,33 +167,43 @@ func valuesAt(ctx context.Context, c *counters.Client, stream string, patterns [
 		if err != nil {
 			return nil, err
 		}
-		// Read after the history: a removal racing with the read shows.
-		info, err := c.StreamInfo(ctx, stream)
-		if err != nil {
-			return nil, err
-		}
-		lost := info.State.FirstSeq > 1 || info.State.NumDeleted > 0
+		// Whether the stream ever lost a message is read after the
+		// history, and only when needed: a removal racing with the read
+		// then shows.
+		lostKnown, lost := false, true
 		var past []PastCounter
 		gaps := 0
-		for _, subj := range read {
+		subjects := read
+		if onePass {
+			subjects = slices.Sorted(maps.Keys(scans))
+		}
+		for _, subj := range subjects {
 			sc := scans[subj]
-			if sc == nil || sc.first == nil {
+			if sc == nil || !sc.hasFirst {
 				continue // purged whole while reading: no retained history
 			}
 			pc := PastCounter{Counter: counters.Counter{Subject: subj, Stream: stream}}
 			switch {
-			case sc.last != nil && (sc.last.Value == nil || (sc.after != nil && !adjacent(sc.last, sc.after))):
+			case sc.hasLast && (sc.last.Value == nil || (sc.hasAfter && !adjacent(&sc.last, &sc.after))):
 				pc.Missing, pc.Seq, pc.Updated = MissingGap, sc.last.Seq, sc.last.Time
 				gaps++
-			case sc.last != nil:
+			case sc.hasLast:
 				pc.Value, pc.Seq, pc.Updated, pc.Sources = sc.last.Value, sc.last.Seq, sc.last.Time, sc.last.Sources
-			case !lost && sc.first.StartsCounter():
-				if !slices.Contains(patterns, subj) {
-					continue // did not exist yet: a wildcard does not list it
-				}
-				pc.Missing = MissingNotYet
 			default:
+				if !lostKnown {
+					info, err := c.StreamInfo(ctx, stream)
+					if err != nil {
+						return nil, err
+					}
+					lostKnown, lost = true, info.State.FirstSeq > 1 || info.State.NumDeleted > 0
+				}
 				pc.Missing = MissingPurged
+				if !lost && sc.first.StartsCounter() {
+					if !slices.Contains(patterns, subj) {
+						continue // did not exist yet: a wildcard does not list it
+					}
+					pc.Missing = MissingNotYet
+				}
 			}
 			if pc.Value == nil {
 				pc.FirstSeq, pc.FirstTime = sc.first.Seq, sc.first.Time
@@ -206,28 +217,43 @@ func valuesAt(ctx context.Context, c *counters.Client, stream string, patterns [
 	}
 }
 
-// subjectCounts is how many messages the stream retains of each subject
-// matching filters (stream info with a subjects filter, one request per
-// pattern, paged by the client library).
-func subjectCounts(ctx context.Context, c *counters.Client, stream string, filters [][]string) (map[string]uint64, error) {
+// retainedCounts is how many messages the stream retains of the counters
+// matching filters, and how many counters that is: from the stream's state
+// when a filter covers every subject of the stream, else from stream info
+// with a subjects filter (one request per pattern, paged by the client).
+func retainedCounts(ctx context.Context, c *counters.Client, stream string, filters [][]string) (msgs, subjects uint64, err error) {
 	s, err := c.Stream(ctx, stream)
 	if err != nil {
-		return nil, err
+		return 0, 0, err
 	}
-	out := map[string]uint64{}
+	info := s.CachedInfo()
+	for _, set := range filters {
+		for _, f := range set {
+			if len(info.Config.Subjects) > 0 && !slices.ContainsFunc(info.Config.Subjects, func(sub string) bool { return !topology.Covers(f, sub) }) {
+				return info.State.Msgs, uint64(info.State.NumSubjects), nil
+			}
+		}
+	}
+	counts := map[string]uint64{}
 	for _, set := range filters {
 		for _, f := range set {
 			rctx, cancel := c.RequestContext(ctx)
 			info, err := s.Info(rctx, jetstream.WithSubjectFilter(f))
 			cancel()
 			if err != nil {
-				return nil, c.Wrap(err, "count the messages of "+f+" in stream "+stream)
+				return 0, 0, c.Wrap(err, "count the messages of "+f+" in stream "+stream)
 			}
-			maps.Copy(out, info.State.Subjects)
+			maps.Copy(counts, info.State.Subjects)
 		}
 	}
-	return out, nil
+	for _, n := range counts {
+		msgs += n
+	}
+	return msgs, uint64(len(counts)), nil
 }
+
+// errReadEnough ends a history read that has what it needs.
+var errReadEnough = errors.New("read enough")
 
 // adjacent reports whether after directly follows last in the counter's
 // history: its value minus its delta is last's value.
@@ -239,10 +265,11 @@ func adjacent(last, after *HistoryMsg) bool {
 }
 
 // scanPast reads the retained history of the counters subjects of stream
-// (by name when few, else through filters) in one pass.
+// (by name when few, else through filters; nil: every counter the filters
+// match) in one pass.
 func scanPast(ctx context.Context, c *counters.Client, stream string, subjects []string, filters [][]string, at time.Time) (map[string]*pastScan, error) {
 	sets := filters
-	if len(subjects) <= maxAtLiterals {
+	if subjects != nil && len(subjects) <= maxAtLiterals {
 		sets = [][]string{subjects}
 	}
 	want := make(map[string]bool, len(subjects))
@@ -252,10 +279,14 @@ func scanPast(ctx context.Context, c *counters.Client, stream string, subjects [
 	out := make(map[string]*pastScan, len(subjects))
 	for _, set := range sets {
 		pass := map[string]*pastScan{}
+		// Named counters were all changed after at: once each has shown
+		// its first message after at, the rest of the history is not
+		// needed.
+		waiting := len(subjects)
 		_, err := readHistory(ctx, c, stream, jetstream.OrderedConsumerConfig{
 			FilterSubjects: set, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: time.Minute,
 		}, func(m HistoryMsg) error {
-			if !want[m.Subject] {
+			if subjects != nil && !want[m.Subject] {
 				return nil
 			}
 			sc := pass[m.Subject]
@@ -263,22 +294,21 @@ func scanPast(ctx context.Context, c *counters.Client, stream string, subjects [
 				sc = &pastScan{}
 				pass[m.Subject] = sc
 			}
+			if !sc.hasFirst {
+				sc.first, sc.hasFirst = m, true
+			}
 			switch {
-			case sc.first == nil:
-				sc.first = &m
-				if !m.Time.After(at) {
-					sc.last = &m
-				} else {
-					sc.after = &m
-				}
 			case !m.Time.After(at):
-				sc.last = &m
-			case sc.after == nil:
-				sc.after = &m
+				sc.last, sc.hasLast = m, true
+			case !sc.hasAfter:
+				sc.after, sc.hasAfter = m, true
+				if waiting--; subjects != nil && waiting == 0 {
+					return errReadEnough
+				}
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errReadEnough) {
 			return nil, err
 		}
 		for s, sc := range pass {

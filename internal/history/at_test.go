@@ -105,6 +105,26 @@ func TestGetAt(t *testing.T) {
 	if err != nil || got[0].Missing != history.MissingNotYet {
 		t.Fatalf("count.pl.new at t0: %v %+v", err, got)
 	}
+	// Many retained messages per counter: the counters are listed first,
+	// the unchanged one is answered by the listing, and the history of the
+	// changed ones is read only up to their first message after the moment.
+	stored(t, c, "count.pl.quiet", 7)
+	var busy []time.Time
+	for range 6 {
+		busy = append(busy, stored(t, c, "count.pl.busy", 1))
+	}
+	for range 6 {
+		stored(t, c, "count.pl.busy", 1)
+	}
+	got, err = getAt(t, c, busy[3], "", "count.pl.busy", "count.pl.quiet")
+	if err != nil || len(got) != 2 || got[0].Subject != "count.pl.busy" || got[0].Value.String() != "4" || !got[0].Updated.Equal(busy[3]) ||
+		got[1].Value.String() != "7" {
+		t.Fatalf("busy at its 4th message: %v %+v", err, got)
+	}
+	got, err = getAt(t, c, time.Now(), "", "count.pl.>")
+	if err != nil || len(got) != 4 || got[0].Value.String() != "12" || got[3].Value.String() != "7" {
+		t.Fatalf("PL now: %v %+v", err, got)
+	}
 	// A counter with no message at all, and a pattern matching nothing.
 	if _, err := getAt(t, c, t0, "", "count.pl.none"); !errors.Is(err, errkind.ErrNotFound) {
 		t.Fatalf("no such counter: %v", err)
