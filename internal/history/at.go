@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -121,23 +122,32 @@ type pastScan struct {
 // valuesAt reads the past of the counters matching patterns in one stream.
 //
 // Where the matched counters retain at most two messages each on average
-// (typical after resets, or with --history), one pass over their retained
-// history answers for all of them. Otherwise a plain read lists the
-// counters first, so that only the history of those changed since at is
-// read.
+// (typical after resets, or with --history), their retained history is
+// read in one pass. Otherwise a plain read lists the counters first, and
+// only the history of those changed since at is read.
+//
+// The read ends at the first message after the moment, when no message of
+// the stream was removed while it ran (its message count and last
+// sequence before and after agree): a purge or a limit removes a counter's
+// oldest messages, so its last retained one at or before the moment is its
+// value then. Otherwise (limits or resets at work meanwhile) the read goes
+// on to each counter's next message after the moment and checks that the
+// value read is that message's value minus its delta.
 func valuesAt(ctx context.Context, c *counters.Client, stream string, patterns []string, at time.Time) ([]PastCounter, error) {
 	filters := counters.ConsumerFilters(patterns)
-	retained, n, err := retainedCounts(ctx, c, stream, filters)
+	rc, err := retainedCounts(ctx, c, stream, filters)
 	if err != nil {
 		return nil, err
 	}
 	var (
-		out     []PastCounter
-		read    []string
-		onePass = retained <= 2*n
+		out   []PastCounter
+		exist []string // the counters to answer for (all: nil and pristine)
 	)
-	if onePass {
-		read = nil // every counter the filters match
+	if rc.msgs <= 2*rc.subjects {
+		exist = rc.names
+		if exist != nil && len(exist) == 0 {
+			return nil, nil // nothing matches
+		}
 	} else {
 		seen := map[string]bool{}
 		for _, set := range filters {
@@ -147,7 +157,7 @@ func valuesAt(ctx context.Context, c *counters.Client, stream string, patterns [
 				}
 				seen[ctr.Subject] = true
 				if ctr.Updated.After(at) {
-					read = append(read, ctr.Subject)
+					exist = append(exist, ctr.Subject)
 				} else {
 					out = append(out, PastCounter{Counter: ctr})
 				}
@@ -157,24 +167,122 @@ func valuesAt(ctx context.Context, c *counters.Client, stream string, patterns [
 				return nil, err
 			}
 		}
+		if len(exist) == 0 {
+			return out, nil
+		}
 	}
-	if len(read) == 0 && !onePass {
-		return out, nil
+	read := exist
+	if len(exist) > maxAtLiterals {
+		read = nil // through the patterns; only exist count
 	}
-	const attempts = 3
-	for attempt := 1; ; attempt++ {
-		scans, err := scanPast(ctx, c, stream, read, filters, at)
+
+	// Up to the moment, if nothing was removed meanwhile.
+	scans, err := scanPast(ctx, c, stream, read, filters, at, true)
+	if err != nil {
+		return nil, err
+	}
+	after, err := c.StreamInfo(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	if removedBetween(rc.state, after.State) == 0 {
+		lost := !neverLost(after.State)
+		past, err := answersUpTo(ctx, c, stream, exist, rc.names == nil, scans, lost)
 		if err != nil {
 			return nil, err
 		}
-		// Whether the stream ever lost a message is read after the
-		// history, and only when needed: a removal racing with the read
-		// then shows.
-		lostKnown, lost := false, true
+		out = append(out, past...)
+		if !lost {
+			// A literal pattern without a value did not exist yet: say so
+			// with its first message (one without any is not found).
+			notYet, err := firstAfter(ctx, c, stream, patterns, out)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, notYet...)
+		}
+		return out, nil
+	}
+	past, err := answersChecked(ctx, c, stream, patterns, read, exist, filters, at)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, past...), nil
+}
+
+// removedBetween is how many messages the stream lost between two states
+// of it: every sequence given out is a message stored.
+func removedBetween(before, after jetstream.StreamState) int64 {
+	return int64(before.Msgs) + int64(after.LastSeq-before.LastSeq) - int64(after.Msgs)
+}
+
+// answersUpTo turns a read that ended at the moment into answers. A counter
+// without a message at or before the moment did not exist yet when the
+// stream never lost a message (a wildcard leaves it out); otherwise its
+// retained history starts later, and where is looked up.
+func answersUpTo(ctx context.Context, c *counters.Client, stream string, exist []string, all bool, scans map[string]*pastScan, lost bool) ([]PastCounter, error) {
+	var out, missing []PastCounter
+	subjects := exist
+	if all {
+		subjects = slices.Sorted(maps.Keys(scans))
+	}
+	for _, subj := range subjects {
+		sc := scans[subj]
+		if sc == nil || !sc.hasLast {
+			missing = append(missing, PastCounter{Counter: counters.Counter{Subject: subj, Stream: stream}})
+			continue
+		}
+		out = append(out, PastCounter{Counter: counters.Counter{
+			Subject: subj, Stream: stream, Value: sc.last.Value, Seq: sc.last.Seq, Updated: sc.last.Time, Sources: sc.last.Sources,
+		}})
+	}
+	if !lost {
+		return out, nil // did not exist yet (the caller asks about literals)
+	}
+	var firstErr error
+	var mu sync.Mutex
+	counters.Parallel(ctx, len(missing), func(i int) {
+		n, first, err := countFrom(ctx, c, stream, missing[i].Subject, 0)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			firstErr = cmp.Or(firstErr, err)
+		case n > 0:
+			missing[i].Missing, missing[i].FirstSeq, missing[i].FirstTime = MissingPurged, seqHeader(first), timeHeader(first)
+		}
+	}, func(int) {})
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = c.Wrap(ctx.Err(), "read first messages from stream "+stream)
+	}
+	for _, m := range missing {
+		if m.Missing != "" {
+			out = append(out, m)
+		}
+	}
+	return out, firstErr
+}
+
+// answersChecked reads the counters' history on past the moment, to each
+// one's next message, and gives a value only where that message follows
+// the one at or before the moment (a removal racing with the read, or a
+// deleted message, would otherwise be papered over).
+func answersChecked(ctx context.Context, c *counters.Client, stream string, patterns, read, exist []string, filters [][]string, at time.Time) ([]PastCounter, error) {
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		scans, err := scanPast(ctx, c, stream, read, filters, at, false)
+		if err != nil {
+			return nil, err
+		}
+		info, err := c.StreamInfo(ctx, stream)
+		if err != nil {
+			return nil, err
+		}
+		lost := !neverLost(info.State)
 		var past []PastCounter
 		gaps := 0
-		subjects := read
-		if onePass {
+		subjects := exist
+		if exist == nil {
 			subjects = slices.Sorted(maps.Keys(scans))
 		}
 		for _, subj := range subjects {
@@ -190,13 +298,6 @@ func valuesAt(ctx context.Context, c *counters.Client, stream string, patterns [
 			case sc.hasLast:
 				pc.Value, pc.Seq, pc.Updated, pc.Sources = sc.last.Value, sc.last.Seq, sc.last.Time, sc.last.Sources
 			default:
-				if !lostKnown {
-					info, err := c.StreamInfo(ctx, stream)
-					if err != nil {
-						return nil, err
-					}
-					lostKnown, lost = true, info.State.FirstSeq > 1 || info.State.NumDeleted > 0
-				}
 				pc.Missing = MissingPurged
 				if !lost && sc.first.StartsCounter() {
 					if !slices.Contains(patterns, subj) {
@@ -211,26 +312,64 @@ func valuesAt(ctx context.Context, c *counters.Client, stream string, patterns [
 			past = append(past, pc)
 		}
 		if gaps == 0 || attempt == attempts {
-			return append(out, past...), nil
+			return past, nil
 		}
 		// A purge racing with the read looks like a gap: read again.
 	}
 }
 
+// firstAfter finds, for each literal pattern without an answer in have, its
+// first message: it did not exist yet at the moment (the caller knows the
+// stream never lost a message). One without a message is left out.
+func firstAfter(ctx context.Context, c *counters.Client, stream string, patterns []string, have []PastCounter) ([]PastCounter, error) {
+	var out []PastCounter
+	for _, p := range patterns {
+		if !counters.IsLiteral(p) || slices.ContainsFunc(have, func(pc PastCounter) bool { return pc.Subject == p }) {
+			continue
+		}
+		n, first, err := countFrom(ctx, c, stream, p, 0)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			continue
+		}
+		out = append(out, PastCounter{
+			Counter: counters.Counter{Subject: p, Stream: stream}, Missing: MissingNotYet,
+			FirstSeq: seqHeader(first), FirstTime: timeHeader(first),
+		})
+	}
+	return out, nil
+}
+
+// retained is what a stream holds of the counters a read matches.
+type retained struct {
+	msgs, subjects uint64
+	// names are the counters, sorted; nil when the stream never lost a
+	// message and a pattern covers it whole (its state has the counts).
+	names []string
+	state jetstream.StreamState
+}
+
 // retainedCounts is how many messages the stream retains of the counters
 // matching filters, and how many counters that is: from the stream's state
-// when a filter covers every subject of the stream, else from stream info
-// with a subjects filter (one request per pattern, paged by the client).
-func retainedCounts(ctx context.Context, c *counters.Client, stream string, filters [][]string) (msgs, subjects uint64, err error) {
+// when it never lost a message and a filter covers every subject of it,
+// else from stream info with a subjects filter (one request per pattern,
+// paged by the client library).
+func retainedCounts(ctx context.Context, c *counters.Client, stream string, filters [][]string) (retained, error) {
 	s, err := c.Stream(ctx, stream)
 	if err != nil {
-		return 0, 0, err
+		return retained{}, err
 	}
 	info := s.CachedInfo()
-	for _, set := range filters {
-		for _, f := range set {
-			if len(info.Config.Subjects) > 0 && !slices.ContainsFunc(info.Config.Subjects, func(sub string) bool { return !topology.Covers(f, sub) }) {
-				return info.State.Msgs, uint64(info.State.NumSubjects), nil
+	r := retained{state: info.State}
+	if neverLost(info.State) && len(info.Config.Subjects) > 0 {
+		for _, set := range filters {
+			for _, f := range set {
+				if !slices.ContainsFunc(info.Config.Subjects, func(sub string) bool { return !topology.Covers(f, sub) }) {
+					r.msgs, r.subjects = info.State.Msgs, uint64(info.State.NumSubjects)
+					return r, nil
+				}
 			}
 		}
 	}
@@ -241,15 +380,26 @@ func retainedCounts(ctx context.Context, c *counters.Client, stream string, filt
 			info, err := s.Info(rctx, jetstream.WithSubjectFilter(f))
 			cancel()
 			if err != nil {
-				return 0, 0, c.Wrap(err, "count the messages of "+f+" in stream "+stream)
+				return retained{}, c.Wrap(err, "count the messages of "+f+" in stream "+stream)
 			}
 			maps.Copy(counts, info.State.Subjects)
 		}
 	}
 	for _, n := range counts {
-		msgs += n
+		r.msgs += n
 	}
-	return msgs, uint64(len(counts)), nil
+	r.subjects, r.names = uint64(len(counts)), slices.Sorted(maps.Keys(counts))
+	if r.names == nil {
+		r.names = []string{}
+	}
+	return r, nil
+}
+
+// neverLost reports whether a stream has never lost a message (no purge,
+// no limit, no delete): its first sequence is 1 and nothing is missing
+// after it.
+func neverLost(s jetstream.StreamState) bool {
+	return s.FirstSeq <= 1 && s.NumDeleted == 0
 }
 
 // errReadEnough ends a history read that has what it needs.
@@ -266,8 +416,8 @@ func adjacent(last, after *HistoryMsg) bool {
 
 // scanPast reads the retained history of the counters subjects of stream
 // (by name when few, else through filters; nil: every counter the filters
-// match) in one pass.
-func scanPast(ctx context.Context, c *counters.Client, stream string, subjects []string, filters [][]string, at time.Time) (map[string]*pastScan, error) {
+// match) in one pass; with untilAt it ends at the first message after at.
+func scanPast(ctx context.Context, c *counters.Client, stream string, subjects []string, filters [][]string, at time.Time, untilAt bool) (map[string]*pastScan, error) {
 	sets := filters
 	if subjects != nil && len(subjects) <= maxAtLiterals {
 		sets = [][]string{subjects}
@@ -286,6 +436,9 @@ func scanPast(ctx context.Context, c *counters.Client, stream string, subjects [
 		_, err := readHistory(ctx, c, stream, jetstream.OrderedConsumerConfig{
 			FilterSubjects: set, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: time.Minute,
 		}, func(m HistoryMsg) error {
+			if untilAt && m.Time.After(at) {
+				return errReadEnough // the stream's times rise with its sequence
+			}
 			if subjects != nil && !want[m.Subject] {
 				return nil
 			}
