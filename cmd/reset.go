@@ -31,7 +31,7 @@ func addReset(a *app) {
 	c.Flag("stream", "Reset at this stream (tier) instead of the stream that owns the subject").PlaceHolder("TIER").StringVar(&opts.Stream)
 	c.Flag("force", "Reset without asking (required when not at a terminal)").UnNegatableBoolVar(&force)
 	c.Flag("dry-run", "Print the plan (each counter and every aggregate above it, now and after); change nothing").UnNegatableBoolVar(&dryRun)
-	c.Flag("reason", "Why: recorded on each reset message (header Counter-Reset-Reason, with Counter-Reset-By user@host)").PlaceHolder("TEXT").StringVar(&opts.Reason)
+	c.Flag("reason", "Why: recorded on each reset message (header Counter-Reset-Reason, with Counter-Reset-By user@host); with --undo, on each undo message (Counter-Undo-Reason)").PlaceHolder("TEXT").StringVar(&opts.Reason)
 	c.Flag("json", "Print the plan or the results as JSON (values are strings)").UnNegatableBoolVar(&asJSON)
 	c.Flag("domains", "Also look for aggregates above in these JetStream domains (comma separated)").PlaceHolder("A,B").StringsVar(&domains)
 	c.Flag("undo", "Undo each matching counter's last reset at the tier instead: add back what it took (increments since are kept)").UnNegatableBoolVar(&undo)

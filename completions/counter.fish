@@ -80,7 +80,7 @@ complete -c counter -n __fish_use_subcommand -a reset -d 'Reset counters to 0 at
 complete -c counter -n '__fish_seen_subcommand_from reset' -l stream -r -a '(__counter_complete)' -d 'Reset at this stream (tier) instead of the stream that owns the subject'
 complete -c counter -n '__fish_seen_subcommand_from reset' -l force -d 'Reset without asking (required when not at a terminal)'
 complete -c counter -n '__fish_seen_subcommand_from reset' -l dry-run -d 'Print the plan (each counter and every aggregate above it, now and after); change nothing'
-complete -c counter -n '__fish_seen_subcommand_from reset' -l reason -r -d 'Why: recorded on each reset message (header Counter-Reset-Reason, with Counter-Reset-By user@host)'
+complete -c counter -n '__fish_seen_subcommand_from reset' -l reason -r -d 'Why: recorded on each reset message (header Counter-Reset-Reason, with Counter-Reset-By user@host); with --undo, on each undo message (Counter-Undo-Reason)'
 complete -c counter -n '__fish_seen_subcommand_from reset' -l json -d 'Print the plan or the results as JSON (values are strings)'
 complete -c counter -n '__fish_seen_subcommand_from reset' -l domains -r -d 'Also look for aggregates above in these JetStream domains (comma separated)'
 complete -c counter -n '__fish_seen_subcommand_from reset' -l undo -d 'Undo each matching counter\'s last reset at the tier instead: add back what it took (increments since are kept)'
