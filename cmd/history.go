@@ -100,6 +100,12 @@ var daysAgo = regexp.MustCompile(`^([0-9]+)d$`)
 // parseSince reads --since: an RFC 3339 time, a local date and time, or a
 // duration before now (Go syntax, plus whole days such as 7d).
 func parseSince(s string, now time.Time) (time.Time, error) {
+	return parseWhen("--since", s, now)
+}
+
+// parseWhen reads a moment given to flag (--since, get --at) in the forms
+// parseSince describes.
+func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 	if m := daysAgo.FindStringSubmatch(s); m != nil {
 		n, err := strconv.Atoi(m[1])
 		if err == nil && n <= 100000 {
@@ -108,7 +114,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	}
 	if d, err := time.ParseDuration(s); err == nil {
 		if d < 0 {
-			return time.Time{}, errkind.Invalidf("--since %s: want a duration ago such as 2h, without a sign", s)
+			return time.Time{}, errkind.Invalidf("%s %s: want a duration ago such as 2h, without a sign", flag, s)
 		}
 		return now.Add(-d), nil
 	}
@@ -120,5 +126,5 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, errkind.Invalidf("--since %q: want a time such as 2026-11-23T03:00:00Z or \"2026-11-23 03:00\" (local), or a duration ago such as 90m, 2h or 7d", s)
+	return time.Time{}, errkind.Invalidf("%s %q: want a time such as 2026-11-23T03:00:00Z or \"2026-11-23 03:00\" (local), or a duration ago such as 90m, 2h or 7d", flag, s)
 }

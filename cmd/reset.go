@@ -23,15 +23,19 @@ func addReset(a *app) {
 		dryRun   bool
 		asJSON   bool
 		domains  []string
+		undo     bool
+		run      string
 	)
 	c := a.fisk.Command("reset", "Reset counters to 0 at one tier, safely: a negative increment that flows up to every aggregate, then a purge of the history")
 	c.Arg("subject", "Counter subjects or wildcard patterns, in the tier's namespace").Required().StringsVar(&patterns)
 	c.Flag("stream", "Reset at this stream (tier) instead of the stream that owns the subject").PlaceHolder("TIER").StringVar(&opts.Stream)
 	c.Flag("force", "Reset without asking (required when not at a terminal)").UnNegatableBoolVar(&force)
 	c.Flag("dry-run", "Print the plan (each counter and every aggregate above it, now and after); change nothing").UnNegatableBoolVar(&dryRun)
-	c.Flag("reason", "Why: recorded on each reset message (header Counter-Reset-Reason, with Counter-Reset-By user@host)").PlaceHolder("TEXT").StringVar(&opts.Reason)
+	c.Flag("reason", "Why: recorded on each reset message (header Counter-Reset-Reason, with Counter-Reset-By user@host); with --undo, on each undo message (Counter-Undo-Reason)").PlaceHolder("TEXT").StringVar(&opts.Reason)
 	c.Flag("json", "Print the plan or the results as JSON (values are strings)").UnNegatableBoolVar(&asJSON)
 	c.Flag("domains", "Also look for aggregates above in these JetStream domains (comma separated)").PlaceHolder("A,B").StringsVar(&domains)
+	c.Flag("undo", "Undo each matching counter's last reset at the tier instead: add back what it took (increments since are kept)").UnNegatableBoolVar(&undo)
+	c.Flag("run", "With --undo: only resets of this run (the id a reset prints)").PlaceHolder("ID").StringVar(&run)
 	c.Cheat("reset", `# see what a reset would do, tier by tier
 counter reset count.de.hits --dry-run
 # reset one counter; aggregates above it drop by its value
@@ -39,7 +43,9 @@ counter reset count.de.hits --reason 'double-counted deploy' --force
 # reset the EU aggregate itself (DE and PL keep their values)
 counter reset count.eu.hits --stream EU --force
 # every counter under a prefix
-counter reset 'count.de.>' --force --json`)
+counter reset 'count.de.>' --force --json
+# the wrong one? undo that run: each counter gets back what it took
+counter reset --undo 'count.de.>' --run 20261123T030512Z-4f9a2c --force`)
 
 	a.verbs["reset"] = func(ctx context.Context) error {
 		for _, p := range patterns {
@@ -49,6 +55,13 @@ counter reset 'count.de.>' --force --json`)
 		}
 		if err := validStreamFlag(opts.Stream); err != nil {
 			return err
+		}
+		if run != "" && !undo {
+			return errkind.Invalidf("--run names the reset run to undo: use it with --undo")
+		}
+		if undo {
+			uopts := reset.UndoOptions{Stream: opts.Stream, Run: run, Reason: opts.Reason}
+			return a.undoReset(ctx, patterns, uopts, force, dryRun, asJSON, splitList(domains))
 		}
 		client, err := a.conn.connect(ctx, false)
 		if err != nil {
@@ -76,6 +89,7 @@ counter reset 'count.de.>' --force --json`)
 			a.planWarnings(plan, 5)
 		}
 		opts.By = resetBy()
+		opts.Run = reset.NewRunID(time.Now())
 		progress, done := a.resetProgress()
 		opts.Progress = progress
 		results, err := reset.Reset(ctx, client, plan, opts)
@@ -84,8 +98,15 @@ counter reset 'count.de.>' --force --json`)
 			return err
 		}
 		a.resetWarnings(results)
-		if err := a.printer(asJSON).ResetResults(results); err != nil {
+		run, undoCmd := "", ""
+		if slices.ContainsFunc(results, func(r reset.ResetResult) bool { return r.Rounds > 0 || r.Outcome == reset.ResetUnknown }) {
+			run, undoCmd = opts.Run, undoCommand(patterns, opts.Stream, opts.Run)
+		}
+		if err := a.printer(asJSON).ResetRun(results, run, undoCmd); err != nil {
 			return err
+		}
+		if undoCmd != "" && !asJSON {
+			a.term.Notef("reset run %s; to undo it: %s", run, undoCmd)
 		}
 		return resetFailures(results)
 	}

@@ -30,6 +30,20 @@ type AuditJSON struct {
 	Problems     []AuditProblemJSON           `json:"problems"`
 	MoreProblems int                          `json:"more_problems,omitempty"`
 	Warnings     []AuditProblemJSON           `json:"warnings"`
+	// Undos are the retained undo messages (direct: made on this stream;
+	// else sourced from the tier that was undone).
+	Undos []AuditUndoJSON `json:"undos,omitempty"`
+}
+
+// AuditUndoJSON is one undo of a reset, as audit saw it.
+type AuditUndoJSON struct {
+	Seq         uint64 `json:"seq"`
+	Delta       string `json:"delta"`
+	Direct      bool   `json:"direct"`
+	UndoStream  string `json:"undo_stream"`
+	UndoSeq     uint64 `json:"undo_seq"`
+	UndoRun     string `json:"undo_run,omitempty"`
+	ResetReason string `json:"undo_reset_reason,omitempty"`
 }
 
 // AuditProblemJSON is one problem or warning; seq 0 means the counter as
@@ -118,6 +132,9 @@ func auditSummary(a history.CounterAudit) string {
 	if !a.Complete {
 		s += " (older history purged)"
 	}
+	for _, u := range a.Undos {
+		s += fmt.Sprintf("; seq %d undoes the reset at %s seq %d (%s)", u.Seq, u.Of.Stream, u.Of.Seq, deltaText(u.Delta))
+	}
 	return s
 }
 
@@ -137,6 +154,12 @@ func auditJSON(a history.CounterAudit) AuditJSON {
 		Sources:   sourcesJSON(a.Sources),
 		Problems:  problemsOf(a.Problems), MoreProblems: a.MoreProblems,
 		Warnings: problemsOf(a.Warnings),
+	}
+	for _, u := range a.Undos {
+		out.Undos = append(out.Undos, AuditUndoJSON{
+			Seq: u.Seq, Delta: deltaText(u.Delta), Direct: u.Direct,
+			UndoStream: u.Of.Stream, UndoSeq: u.Of.Seq, UndoRun: u.Of.Run, ResetReason: u.Of.ResetReason,
+		})
 	}
 	if a.Value != nil {
 		v, d := a.Value.String(), a.Direct.String()

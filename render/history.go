@@ -33,6 +33,16 @@ type HistoryJSON struct {
 	MsgID         string                       `json:"msg_id,omitempty"`
 	ResetReason   string                       `json:"reset_reason,omitempty"`
 	ResetBy       string                       `json:"reset_by,omitempty"`
+	ResetRun      string                       `json:"reset_run,omitempty"`
+	ResetTotal    string                       `json:"reset_total,omitempty"`
+	// The undo_ fields are on an undo message: the reset it reverses
+	// (stream, sequence, run, reason), who undid it and why.
+	UndoStream      string `json:"undo_stream,omitempty"`
+	UndoSeq         uint64 `json:"undo_seq,omitempty"`
+	UndoRun         string `json:"undo_run,omitempty"`
+	UndoResetReason string `json:"undo_reset_reason,omitempty"`
+	UndoBy          string `json:"undo_by,omitempty"`
+	UndoReason      string `json:"undo_reason,omitempty"`
 	// FirstRetained marks the first retained message; PurgedBefore says
 	// older messages of the counter were purged.
 	FirstRetained bool   `json:"first_retained,omitempty"`
@@ -146,13 +156,36 @@ func historyNotes(m history.HistoryMsg) []string {
 	case m.FirstRetained && !m.StartsCounter():
 		notes = append(notes, "retained history starts here (older messages were purged)")
 	}
-	if m.ResetReason != "" || m.ResetBy != "" {
+	if m.IsReset() {
 		n := "reset"
 		if m.ResetReason != "" {
 			n += ": " + m.ResetReason
 		}
+		var who []string
 		if m.ResetBy != "" {
-			n += " (by " + m.ResetBy + ")"
+			who = append(who, "by "+m.ResetBy)
+		}
+		if m.ResetRun != "" {
+			who = append(who, "run "+m.ResetRun)
+		}
+		if len(who) > 0 {
+			n += " (" + strings.Join(who, ", ") + ")"
+		}
+		notes = append(notes, n)
+	}
+	if u := m.Undo; u != nil {
+		n := "undo of reset " + u.Stream + " seq " + strconv.FormatUint(u.Seq, 10)
+		if u.ResetReason != "" {
+			n += " (" + u.ResetReason + ")"
+		}
+		if u.Run != "" {
+			n += ", run " + u.Run
+		}
+		if u.By != "" {
+			n += ", by " + u.By
+		}
+		if u.Reason != "" {
+			n += ": " + u.Reason
 		}
 		notes = append(notes, n)
 	}
@@ -173,6 +206,7 @@ func historyJSON(m history.HistoryMsg) HistoryJSON {
 		Value:  valueText(m.Value),
 		Origin: "direct",
 		MsgID:  m.MsgID, ResetReason: m.ResetReason, ResetBy: m.ResetBy,
+		ResetRun: m.ResetRun, ResetTotal: signed(m.ResetTotal),
 		FirstRetained: m.FirstRetained,
 		PurgedBefore:  m.FirstRetained && !m.StartsCounter(),
 		Sources:       sourcesJSON(m.Sources),
@@ -190,6 +224,10 @@ func historyJSON(m history.HistoryMsg) HistoryJSON {
 			out.Source = m.Origin.Key
 		}
 		out.SourceKey, out.SourceSubject, out.SourceSeq = m.Origin.Key, m.Origin.Subject, m.Origin.Seq
+	}
+	if u := m.Undo; u != nil {
+		out.UndoStream, out.UndoSeq, out.UndoRun = u.Stream, u.Seq, u.Run
+		out.UndoResetReason, out.UndoBy, out.UndoReason = u.ResetReason, u.By, u.Reason
 	}
 	if m.Err != nil {
 		out.Error = m.Err.Error()

@@ -83,6 +83,10 @@ func (p Printer) ResetPlan(plan *reset.ResetPlan) error {
 // ResetJSON is `counter reset --json`.
 type ResetJSON struct {
 	Results []ResetResultJSON `json:"results"`
+	// Run is the id on every reset message of this run; Undo the command
+	// that undoes it (both left out when nothing was reset).
+	Run  string `json:"run,omitempty"`
+	Undo string `json:"undo,omitempty"`
 }
 
 // ResetResultJSON is one counter's reset. Delta is the total acknowledged;
@@ -131,8 +135,14 @@ const (
 
 // ResetResults prints what a reset did.
 func (p Printer) ResetResults(results []reset.ResetResult) error {
+	return p.ResetRun(results, "", "")
+}
+
+// ResetRun prints what a reset did; the JSON also names the run and the
+// command that undoes it (the text says that on stderr).
+func (p Printer) ResetRun(results []reset.ResetResult, run, undo string) error {
 	if p.JSON {
-		out := ResetJSON{Results: make([]ResetResultJSON, len(results))}
+		out := ResetJSON{Results: make([]ResetResultJSON, len(results)), Run: run, Undo: undo}
 		for i, r := range results {
 			rj := ResetResultJSON{
 				Subject: r.Subject, Stream: r.Stream, Outcome: string(r.Outcome),

@@ -149,4 +149,29 @@ func (s Sources) Entry(key, subject string) *big.Int {
 const (
 	HeaderResetReason = "Counter-Reset-Reason"
 	HeaderResetBy     = "Counter-Reset-By"
+	// HeaderResetRun is on every reset message of one `counter reset`
+	// invocation (all its rounds, all its counters): the id that undoes
+	// the whole run.
+	HeaderResetRun = "Counter-Reset-Run"
+	// HeaderResetTotal is what the reset of this counter has applied up to
+	// and including this message (the sum of its rounds' Nats-Incr, signed).
+	// The last round, the one kept by the purge, carries the reset's total.
+	HeaderResetTotal = "Counter-Reset-Total"
+)
+
+// Headers of our own on an undo message (`counter reset --undo`): which
+// reset it reverses, so that history and audit show it and a second undo of
+// the same reset is refused.
+const (
+	// HeaderUndoStream and HeaderUndoSeq name the reset message undone: the
+	// stream it was published to and its sequence there.
+	HeaderUndoStream = "Counter-Undo-Stream"
+	HeaderUndoSeq    = "Counter-Undo-Seq"
+	// HeaderUndoRun is the run id of the reset undone.
+	HeaderUndoRun = "Counter-Undo-Run"
+	// HeaderUndoResetReason is the reason the undone reset gave.
+	HeaderUndoResetReason = "Counter-Undo-Reset-Reason"
+	// HeaderUndoBy (user@host) and HeaderUndoReason are who undid it and why.
+	HeaderUndoBy     = "Counter-Undo-By"
+	HeaderUndoReason = "Counter-Undo-Reason"
 )

@@ -41,6 +41,10 @@ const (
 	// CheckUpstream (a warning): a source's last seen value against that
 	// source's current value.
 	CheckUpstream = "upstream"
+	// CheckUndo: an undo (`counter reset --undo`) made on this stream adds
+	// back exactly what the reset it names took (when that reset message
+	// is retained), and no reset is undone twice.
+	CheckUndo = "undo"
 )
 
 // maxProblemsPerCounter bounds what one counter keeps: a stream whose
@@ -84,6 +88,13 @@ type HistoryMsg struct {
 	// `counter reset` writes on its reset messages.
 	MsgID                string
 	ResetReason, ResetBy string
+	// ResetRun and ResetTotal are the run id and the reset's total so far
+	// (the last round carries the whole) on a reset message; "" and nil
+	// otherwise, or on a reset made before counter wrote them.
+	ResetRun   string
+	ResetTotal *big.Int
+	// Undo is set on an undo message: the reset it reverses.
+	Undo *UndoRef
 	// Err: the message could not be read as a counter message.
 	Err error
 	// FirstRetained: History sets it on the counter's first retained
@@ -147,6 +158,9 @@ type CounterAudit struct {
 	// seenSeq is, by source key and upstream subject, the upstream
 	// sequence of the last sourced message (Nats-Stream-Source).
 	seenSeq map[originKey]uint64
+	// Undos are the retained undo messages, direct or sourced, oldest
+	// first: each is an increment as far as the chain goes.
+	Undos []AuditUndo
 }
 
 // originKey names one upstream counter of a sources record.
@@ -169,6 +183,10 @@ type counterState struct {
 	sources counters.Sources
 	direct  *big.Int
 	seenSeq map[originKey]uint64
+	// resets maps each retained reset message made on this stream to its
+	// reset's total; undone maps a reset's sequence to the undo of it.
+	resets map[uint64]*big.Int
+	undone map[uint64]uint64
 }
 
 // Auditor recounts counters from their retained history, one message at a
@@ -253,6 +271,7 @@ func (a *Auditor) Add(m HistoryMsg) {
 		st.seenSeq[originKey{m.Origin.Key, m.Origin.Subject}] = m.Origin.Seq
 	}
 	st.check(m)
+	st.checkUndo(a.stream, m)
 	st.prevSeq = m.Seq
 }
 

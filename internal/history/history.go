@@ -175,7 +175,13 @@ func readHistory(ctx context.Context, c *counters.Client, stream string, cfg jet
 		}
 		return 0, c.Wrap(err, what)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(historyBatch))
+	// Heartbeats well inside the stall timeout: a first pull that a
+	// replica never answers (the consumer's interest not yet known where
+	// the pull arrives) is then noticed, and the ordered consumer re-made,
+	// before the read would be reported as stalled (nats.go's default for
+	// ordered consumers, 5 s, is the whole default timeout; the server
+	// accepts 0.5 s to 30 s).
+	it, err := cons.Messages(jetstream.PullMaxMessages(historyBatch), jetstream.PullHeartbeat(min(max(500*time.Millisecond, c.Timeout()/5), 5*time.Second)))
 	if err != nil {
 		return 0, c.Wrap(err, what)
 	}
@@ -272,6 +278,11 @@ func parseHistoryMsg(subject string, seq uint64, ts time.Time, h nats.Header, bo
 		MsgID:       h.Get(counters.HeaderMsgID),
 		ResetReason: h.Get(counters.HeaderResetReason),
 		ResetBy:     h.Get(counters.HeaderResetBy),
+		ResetRun:    h.Get(counters.HeaderResetRun),
+		Undo:        parseUndo(h),
+	}
+	if t := h.Get(counters.HeaderResetTotal); t != "" {
+		m.ResetTotal, _ = parseIncr(t)
 	}
 	if v, err := counters.ParseBody(body); err != nil {
 		m.Err = err

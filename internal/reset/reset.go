@@ -49,6 +49,9 @@ type ResetOptions struct {
 	// HeaderResetBy (left out when empty).
 	Reason string
 	By     string
+	// Run goes on every reset message as HeaderResetRun (left out when
+	// empty): the id that lets `counter reset --undo --run` undo the run.
+	Run string
 	// MaxRounds bounds the negative publishes per counter (0 = default).
 	MaxRounds int
 	// Progress, when set, is called (from several goroutines, serialized)
@@ -454,6 +457,9 @@ func Reset(ctx context.Context, c *counters.Client, plan *ResetPlan, opts ResetO
 	if by := headerValue(opts.By); by != "" {
 		hdr.Set(counters.HeaderResetBy, by)
 	}
+	if run := headerValue(opts.Run); run != "" {
+		hdr.Set(counters.HeaderResetRun, run)
+	}
 
 	n := len(plan.Targets)
 	results := make([]ResetResult, n)
@@ -665,7 +671,7 @@ func resetOne(ctx context.Context, c *counters.Client, t ResetTarget, publish st
 	}
 	next := new(big.Int).Neg(cur.Value)
 	for r.Rounds < maxRounds {
-		ack, err := c.PublishIncr(ctx, publish, next, hdr)
+		ack, err := c.PublishIncr(ctx, publish, next, withTotal(hdr, new(big.Int).Add(r.Delta, next)))
 		if err != nil {
 			r.Err, r.Outcome = err, ResetFailed
 			if errkind.OutcomeUnknown(err) {
