@@ -88,6 +88,9 @@ func parseDeltaBytes(b []byte) (int64, *big.Int, error) {
 	if len(digits) == 0 {
 		return 0, nil, badDelta(b)
 	}
+	if len(b) > counters.MaxValueDigits+1 {
+		return 0, nil, counters.DeltaTooLong(len(b))
+	}
 	var v int64
 	for _, c := range digits {
 		if c < '0' || c > '9' {
