@@ -1147,6 +1147,11 @@ wait:
 	}
 	r.mu.Unlock()
 	for _, it := range left {
+		if r.c.PublishDenied(it.t.subject) {
+			// The server dropped it: denied, not applied.
+			r.finish(it, outFailed, errkind.Unavailablef("permission denied: the server refused the publish to %s (not applied)", it.t.subject))
+			continue
+		}
 		it.maybeApplied = true
 		r.finish(it, outUnknown, errkind.Unavailablef("no acknowledgement before the run stopped"))
 	}

@@ -1,0 +1,10 @@
+//go:build !unix
+
+package localfile
+
+import "os"
+
+// OpenNonBlocking opens path for reading (no FIFOs here to wait on).
+func OpenNonBlocking(path string) (*os.File, error) {
+	return os.Open(path)
+}
