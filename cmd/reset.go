@@ -50,6 +50,9 @@ counter reset 'count.de.>' --force --json`)
 		if err := validStreamFlag(opts.Stream); err != nil {
 			return err
 		}
+		if err := reset.ValidReason(opts.Reason); err != nil {
+			return err
+		}
 		client, err := a.conn.connect(ctx, false)
 		if err != nil {
 			return err
