@@ -2,12 +2,19 @@ package cmd
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/countertest"
 	"github.com/jetcounter/counter/internal/streams"
 	"github.com/jetcounter/counter/internal/testserver"
 )
@@ -81,4 +88,64 @@ func TestHardenedRefusals(t *testing.T) {
 type refusalCase struct {
 	hostileCase
 	stdin string
+}
+
+// TestBulkCarryCheckBinary: 40,000 nines are refused by incr (EU above
+// could not carry them) and, now, by the same line through --file and
+// incr -: exit 2, nothing sent. Applied, it stopped EU's source for every
+// later counter of DE, silently.
+func TestBulkCarryCheckBinary(t *testing.T) {
+	t.Parallel()
+	s := testserver.Single(t)
+	c := countertest.NewClient(t, s)
+	countertest.EUTiers(t, c, 1)
+	line := "count.de.big " + strings.Repeat("9", 40000) + "\n"
+	file := filepath.Join(t.TempDir(), "big.txt")
+	if err := os.WriteFile(file, []byte("count.de.ok 1\n"+line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := "NATS_URL=" + s.ClientURL()
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+	}{
+		{"incr", "", []string{"incr", "count.de.big", strings.Repeat("9", 40000)}},
+		{"file", "", []string{"incr", "--file", file}},
+		{"stdin", "count.de.ok 1\n" + line, []string{"incr", "-"}},
+		{"coalesce", line, []string{"incr", "-", "--coalesce"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runBinary(t, []string{url}, tc.stdin, tc.args...)
+			checkRefusal(t, r, ExitUsage, "more than aggregate EU above could carry", nil)
+		})
+	}
+	for _, subject := range []string{"count.de.big", "count.de.ok"} {
+		if n := countertest.SubjectMsgs(t, c.Conn(), "DE", subject); n != 0 {
+			t.Errorf("DE holds %d messages of %s: something was sent", n, subject)
+		}
+	}
+}
+
+// TestCompletionSkipsInvalidUTF8: a subject another client wrote with
+// invalid UTF-8 is never offered: shown, its bad bytes become U+FFFD, and
+// what the shell would complete is not the counter (and is refused).
+func TestCompletionSkipsInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	bin, s, c := watchFixture(t)
+	for _, subj := range []string{"w.good", "w.\xffbad", "w.\x9bx"} {
+		m := nats.NewMsg(subj)
+		m.Header.Set(counters.HeaderIncr, "+1")
+		if _, err := c.Conn().RequestMsg(m, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(bin, "--completion-bash", "get", "")
+	cmd.Env = append(os.Environ(), "NATS_URL="+s.ClientURL(), "XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "w.good") || !utf8.Valid(out) {
+		t.Errorf("offered %q: want w.good and no invalid UTF-8", out)
+	}
 }
