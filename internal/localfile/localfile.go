@@ -84,19 +84,15 @@ func (r *fifoReader) Read(p []byte) (int, error) {
 
 // waitWriter blocks until the FIFO has data or its writer hung up, or ctx
 // ends (ctx.Err()). The runtime's poller does the waiting: a RawConn read
-// whose function declines the first call waits for readiness, and a read
-// deadline (set when ctx ends) stops the wait.
+// calls readable, and while that says no waits for the poller's next
+// event; a read deadline (set when ctx ends) stops the wait.
 func waitWriter(ctx context.Context, f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil // reads block as they would
 	}
 	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
-	calls := 0
-	rc.Read(func(uintptr) bool {
-		calls++
-		return calls > 1
-	})
+	rc.Read(readable)
 	if !stop() || ctx.Err() != nil {
 		return ctx.Err()
 	}
