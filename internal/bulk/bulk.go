@@ -294,7 +294,6 @@ type bulkRun struct {
 // it (replay): memory holds the distinct counters, never the lines.
 func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 	src := newReplay(r.input, r.opts.SpillLimit)
-	defer src.close()
 	var (
 		bad   InputError
 		valid int // increment lines to send
@@ -302,7 +301,6 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 	)
 	if !r.opts.Coalesce {
 		ids = newIDSet(idRunLen)
-		defer ids.close()
 	}
 	addBad := func(e LineError) {
 		bad.Total++
@@ -360,7 +358,11 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 	var err error
 	select {
 	case err = <-readDone:
+		defer src.close()
+		defer ids.close()
 	case <-ctx.Done():
+		// The temporary files are the reading goroutine's until it ends.
+		go func() { <-readDone; src.close(); ids.close() }()
 	}
 	r.reading.Store(false)
 	if ctx.Err() != nil {
