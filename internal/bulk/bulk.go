@@ -312,14 +312,15 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 	// (or a terminal) at once: a blocked Read cannot be interrupted.
 	readDone := make(chan error, 1)
 	go func() {
+		var idErr error
 		err := r.readLines(ctx, bufio.NewReaderSize(src.first(), MaxBulkLineLen), true, func(line int, l bulkLine) bool {
 			t, err := r.check(l)
 			if err == nil {
 				err = r.carrier.Check(ctx, t.stream.name, t.subject, l.big)
 			}
 			if err == nil && l.id != nil && ids != nil {
-				if err = ids.add(l, line); err != nil {
-					return false // a temporary file failed: the read fails with it
+				if idErr = ids.add(l, line); idErr != nil {
+					return false // a temporary file failed: the run fails with it
 				}
 			}
 			if err != nil {
@@ -336,6 +337,9 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 			valid++
 			return true
 		}, func(e LineError) bool { addBad(e); return true })
+		if err == nil {
+			err = idErr
+		}
 		if err == nil {
 			err = src.endFirst()
 		}
