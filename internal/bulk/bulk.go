@@ -1,8 +1,11 @@
 // Package bulk sends many increments read one per line (counter incr -,
 // --file): the whole input is checked first with the kernel's rules (one
-// stream listing, each distinct subject matched locally), then sent through
-// a pipelined window; lines with ids are resent with the same id until
-// acknowledged, lines without one are reported unknown, never resent blind.
+// stream listing, each distinct subject matched locally, the carry check
+// of large deltas, ids that name one increment each), then read again
+// (a file twice, other input from a temporary copy: memory never holds
+// the lines) and sent through a pipelined window; lines with ids are
+// resent with the same id until acknowledged, lines without one are
+// reported unknown, never resent blind.
 package bulk
 
 import (
