@@ -130,6 +130,12 @@ func TestBulkEndsOnSignal(t *testing.T) {
 				before := counterValue(t, c, "w.silent")
 				return func() { waitCounterAbove(t, c, "w.silent", before) }, func() {}
 			}},
+		{name: "server-silent-values", args: []string{"--timeout", "60s", "incr", "--values", "--file", lines}, want: "interrupted", code: 1,
+			url: func(t *testing.T) string { return blackholeProxy(t, host, "HPUB w.silent ") },
+			start: func(t *testing.T, cmd *exec.Cmd) (func(), func()) {
+				before := counterValue(t, c, "w.silent")
+				return func() { waitCounterAbove(t, c, "w.silent", before) }, func() {}
+			}},
 		{name: "listing-unanswered", args: []string{"--timeout", "60s", "incr", "--file", lines}, want: "interrupted before anything was sent", code: 1,
 			url: func(t *testing.T) string { return blackholeProxy(t, host, "STREAM.LIST") },
 			start: func(t *testing.T, cmd *exec.Cmd) (func(), func()) {

@@ -1268,14 +1268,14 @@ func (r *bulkRun) result() *BulkResult {
 		res.ResumeLine, res.ResumeExact = 0, false // sums mix lines
 	}
 	if r.opts.Values {
-		res.Values = r.values(touched)
+		res.Values = r.values(touched, !res.Interrupted)
 	}
 	return &res
 }
 
 // values reports each touched counter's value: from the ack with the
 // highest sequence, or read when only duplicates were acked.
-func (r *bulkRun) values(touched []*bulkTarget) []counters.Counter {
+func (r *bulkRun) values(touched []*bulkTarget, read bool) []counters.Counter {
 	out := make([]counters.Counter, 0, len(touched))
 	var missing []*bulkTarget
 	r.mu.Lock()
@@ -1294,6 +1294,11 @@ func (r *bulkRun) values(touched []*bulkTarget) []counters.Counter {
 		byStream[t.stream.name] = append(byStream[t.stream.name], t.subject)
 	}
 	for stream, subjects := range byStream {
+		if !read {
+			// Interrupted: no more waiting on the server (a signal ends
+			// a run within 2s); values no ack carried are left out.
+			break
+		}
 		if found, err := r.c.ReadLiterals(context.Background(), stream, subjects, counters.ReadLeader); err == nil {
 			out = append(out, found...)
 		}
