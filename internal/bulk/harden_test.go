@@ -24,6 +24,7 @@ func nines(n int) string { return strings.Repeat("9", n) }
 // stopping EU's source for every later counter, silently. The topology is
 // walked once per run, not once per line.
 func TestBulkCarryCheck(t *testing.T) {
+	t.Parallel() // its own server
 	s := testserver.Single(t)
 	c := countertest.NewClient(t, s)
 	countertest.EUTiers(t, c, 1) // EU has 2 sources
@@ -94,6 +95,7 @@ func TestBulkCarryCheck(t *testing.T) {
 // the input is refused, nothing sent. The same increment twice is what ids
 // are for. An ID column of the form --id-prefix gives is refused.
 func TestBulkIDCollisions(t *testing.T) {
+	t.Parallel() // its own server
 	_, c := bulkFixture(t)
 	before := lastSeq(t, c, "B")
 	for _, tc := range []struct {
@@ -142,6 +144,7 @@ func TestBulkIDCollisions(t *testing.T) {
 // temporary file while it is checked, up to SpillLimit; past it the run is
 // refused (exit 2), nothing sent.
 func TestBulkSpillLimit(t *testing.T) {
+	t.Parallel() // its own server
 	_, c := bulkFixture(t)
 	before := lastSeq(t, c, "B")
 	input := strings.Repeat("b.spill 1\n", 1000)
@@ -163,6 +166,7 @@ func TestBulkSpillLimit(t *testing.T) {
 // of a line (an over-long one here) neither reports nor counts it: the
 // line was cut short, not found bad, and the summary agrees with stderr.
 func TestBulkFollowInterruptedLine(t *testing.T) {
+	t.Parallel() // its own server
 	_, c := bulkFixture(t)
 	pr, pw := io.Pipe()
 	defer pw.Close()
