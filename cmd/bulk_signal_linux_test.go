@@ -36,8 +36,19 @@ func TestBulkEndsOnSignal(t *testing.T) {
 		return jsz.API.Total
 	}
 	host := strings.TrimPrefix(s.ClientURL(), "nats://")
-	lines := filepath.Join(dir, "silent.txt")
-	if err := os.WriteFile(lines, []byte(strings.Repeat("w.silent\n", 20000)), 0o600); err != nil {
+	// Each run against the silent server has a counter of its own: the
+	// publishes of an earlier run may still be landing when it starts.
+	var runs atomic.Int64
+	silent := func(t *testing.T) (subject, file string) {
+		subject = fmt.Sprintf("w.silent%d", runs.Add(1))
+		file = filepath.Join(t.TempDir(), "silent.txt")
+		if err := os.WriteFile(file, []byte(strings.Repeat(subject+"\n", 20000)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return subject, file
+	}
+	lines := filepath.Join(dir, "lines.txt")
+	if err := os.WriteFile(lines, []byte(strings.Repeat("w.listed\n", 100)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	type stage struct {
@@ -46,7 +57,7 @@ func TestBulkEndsOnSignal(t *testing.T) {
 		// where the stage says.
 		start func(t *testing.T, cmd *exec.Cmd) (ready func(), cleanup func())
 		args  []string
-		url   func(t *testing.T) string
+		url   func(t *testing.T) string // nil: start sets NATS_URL
 		want  string // on stderr
 		code  int
 	}
@@ -124,17 +135,19 @@ func TestBulkEndsOnSignal(t *testing.T) {
 					}
 				}, func() { pw.Close() }
 			}},
-		{name: "server-silent-mid-send", args: []string{"--timeout", "60s", "incr", "--file", lines}, want: "interrupted", code: 1,
-			url: func(t *testing.T) string { return blackholeProxy(t, host, "HPUB w.silent ") },
+		{name: "server-silent-mid-send", args: []string{"--timeout", "60s", "incr", "--file"}, want: "interrupted", code: 1,
 			start: func(t *testing.T, cmd *exec.Cmd) (func(), func()) {
-				before := counterValue(t, c, "w.silent")
-				return func() { waitCounterAbove(t, c, "w.silent", before) }, func() {}
+				subject, file := silent(t)
+				cmd.Args = append(cmd.Args, file)
+				cmd.Env = append(cmd.Env, "NATS_URL="+blackholeProxy(t, host, "HPUB "+subject+" "))
+				return func() { waitCounterAbove(t, c, subject, 0) }, func() {}
 			}},
-		{name: "server-silent-values", args: []string{"--timeout", "60s", "incr", "--values", "--file", lines}, want: "interrupted", code: 1,
-			url: func(t *testing.T) string { return blackholeProxy(t, host, "HPUB w.silent ") },
+		{name: "server-silent-values", args: []string{"--timeout", "60s", "incr", "--values", "--file"}, want: "interrupted", code: 1,
 			start: func(t *testing.T, cmd *exec.Cmd) (func(), func()) {
-				before := counterValue(t, c, "w.silent")
-				return func() { waitCounterAbove(t, c, "w.silent", before) }, func() {}
+				subject, file := silent(t)
+				cmd.Args = append(cmd.Args, file)
+				cmd.Env = append(cmd.Env, "NATS_URL="+blackholeProxy(t, host, "HPUB "+subject+" "))
+				return func() { waitCounterAbove(t, c, subject, 0) }, func() {}
 			}},
 		{name: "listing-unanswered", args: []string{"--timeout", "60s", "incr", "--file", lines}, want: "interrupted before anything was sent", code: 1,
 			url: func(t *testing.T) string { return blackholeProxy(t, host, "STREAM.LIST") },
@@ -147,7 +160,10 @@ func TestBulkEndsOnSignal(t *testing.T) {
 			// One at a time: readiness is read off the server's API count.
 			t.Run(st.name+"/"+sig.String(), func(t *testing.T) {
 				cmd := exec.Command(bin, st.args...)
-				cmd.Env = append(os.Environ(), "NATS_URL="+st.url(t), "XDG_CONFIG_HOME="+t.TempDir(), "NO_COLOR=1", "TMPDIR="+t.TempDir())
+				cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "NO_COLOR=1", "TMPDIR="+t.TempDir())
+				if st.url != nil {
+					cmd.Env = append(cmd.Env, "NATS_URL="+st.url(t))
+				}
 				var stdout, stderr bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &stdout, &stderr
 				ready, cleanup := st.start(t, cmd)
