@@ -58,7 +58,7 @@ func TestBulkEndsOnSignal(t *testing.T) {
 		start func(t *testing.T, cmd *exec.Cmd) (ready func(), cleanup func())
 		args  []string
 		url   func(t *testing.T) string // nil: start sets NATS_URL
-		want  string // on stderr
+		want  string                    // on stderr
 		code  int
 	}
 	stdinPipe := func(t *testing.T, cmd *exec.Cmd) io.WriteCloser {
