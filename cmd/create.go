@@ -26,7 +26,7 @@ func addCreate(a *app) {
 	c.Arg("name", "Stream name").Required().StringVar(&spec.Name)
 	c.Flag("subjects", "Subjects the stream holds counters for (repeatable)").PlaceHolder("SUBJECT").StringsVar(&spec.Subjects)
 	c.Flag("source", "Source STREAM[@DOMAIN][:FROM[:TO]]: FROM filters, FROM:TO renames into this tier (repeatable)").PlaceHolder("SPEC").StringsVar(&sources)
-	c.Flag("replicas", "Number of replicas").Default("1").IntVar(&spec.Replicas)
+	c.Flag("replicas", "Number of replicas").Default("1").SetValue(wholeNumber{"--replicas", &spec.Replicas})
 	c.Flag("storage", "Storage type").Default("file").EnumVar(&spec.Storage, "file", "memory")
 	c.Flag("cluster", "Place the stream in this cluster").PlaceHolder("CLUSTER").StringVar(&spec.Cluster)
 	c.Flag("tag", "Place the stream on servers with this tag (repeatable)").PlaceHolder("TAG").StringsVar(&spec.Tags)

@@ -23,7 +23,7 @@ func addHistory(a *app) {
 	c.Arg("subject", "Counter subject (no wildcards)").Required().StringVar(&subject)
 	c.Flag("stream", "Read at this stream (tier) instead of the stream that owns the subject").PlaceHolder("NAME").StringVar(&opts.Stream)
 	c.Flag("since", "Only changes stored since WHEN: a time (2026-11-23T03:00:00Z, or 2026-11-23 03:00 local) or a duration ago (90m, 2h, 7d)").PlaceHolder("WHEN").StringVar(&since)
-	c.Flag("last", "Only the last N changes (read from near the end, not from the start)").PlaceHolder("N").IntVar(&opts.Last)
+	c.Flag("last", "Only the last N changes (read from near the end, not from the start)").PlaceHolder("N").SetValue(wholeNumber{"--last", &opts.Last})
 	c.Flag("json", "Print one JSON line per change (values and deltas are strings)").UnNegatableBoolVar(&asJSON)
 	c.Cheat("history", `# why did it jump? every change, oldest first
 counter history orders.done

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/bulk"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/localfile"
 	"github.com/jetcounter/counter/render"
 )
 
@@ -82,14 +83,17 @@ func (a *app) incrBulk(ctx context.Context, subject, delta, id string, asJSON bo
 	in := a.term.In()
 	name := "-"
 	if f.file != "" {
-		file, err := os.Open(f.file)
+		// Opened without blocking (a FIFO with no writer held open(2),
+		// deaf to signals), and checked before connecting: a missing file
+		// or a directory is bad input (exit 2).
+		file, err := localfile.OpenInput("--file", f.file)
 		if err != nil {
-			return errkind.Invalidf("cannot read --file: %v", err)
+			return err
 		}
 		defer file.Close()
-		in, name = file, f.file
+		in, name = file.Reader(ctx), f.file
 		if f.follow {
-			in = &followFile{ctx: ctx, f: file}
+			in = &followFile{ctx: ctx, f: file.File}
 		}
 	}
 	if a.term.StdinTTY() && f.file == "" && !f.follow {

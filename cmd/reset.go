@@ -56,6 +56,9 @@ counter reset --undo 'count.de.>' --run 20261123T030512Z-4f9a2c --force`)
 		if err := validStreamFlag(opts.Stream); err != nil {
 			return err
 		}
+		if err := reset.ValidReason(opts.Reason); err != nil {
+			return err
+		}
 		if run != "" && !undo {
 			return errkind.Invalidf("--run names the reset run to undo: use it with --undo")
 		}

@@ -16,7 +16,7 @@ func addServer(a *app) {
 	var asJSON bool
 	c := a.fisk.Command("server", "Run a local nats-server with JetStream in the foreground, to try counter")
 	c.Flag("host", "Address to listen on").Default("127.0.0.1").StringVar(&opts.Host)
-	c.Flag("port", "Client port, 1-65535 (0: any free port)").Default("4222").IntVar(&opts.Port)
+	c.Flag("port", "Client port, 1-65535 (0: any free port)").Default("4222").SetValue(wholeNumber{"--port", &opts.Port})
 	c.Flag("store", "JetStream storage directory (default: counter/jetstream in the user data directory)").PlaceHolder("DIR").StringVar(&opts.StoreDir)
 	c.Flag("domain", "JetStream domain").PlaceHolder("NAME").StringVar(&opts.Domain)
 	c.Flag("log", "Print the server's log on stderr").UnNegatableBoolVar(&opts.Logger)

@@ -38,8 +38,8 @@ func addWatch(a *app) {
 	c.Flag("json", "Print one JSON line per change, also on a terminal (values are strings)").UnNegatableBoolVar(&f.asJSON)
 	durationVar(c.Flag("interval", "Redraw the table at most this often (default 1s); with JSON lines, print at most one line per counter per interval").PlaceHolder("D"), "--interval", &f.interval)
 	c.Flag("sort", "Order of the table: subject, value or rate (highest first)").Default("subject").EnumVar(&f.sortBy, "subject", "value", "rate")
-	c.Flag("top", "Show at most N counters (default: as many as fit the terminal)").PlaceHolder("N").IntVar(&f.top)
-	c.Flag("count", "Exit after N JSON lines").PlaceHolder("N").IntVar(&f.count)
+	c.Flag("top", "Show at most N counters (default: as many as fit the terminal)").PlaceHolder("N").SetValue(wholeNumber{"--top", &f.top})
+	c.Flag("count", "Exit after N JSON lines").PlaceHolder("N").SetValue(wholeNumber{"--count", &f.count})
 	durationVar(c.Flag("duration", "Exit after watching this long").PlaceHolder("D"), "--duration", &f.duration)
 	c.Cheat("watch", `# a live table; q or Ctrl-C quits
 counter watch 'count.>' --sort rate

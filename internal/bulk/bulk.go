@@ -1,8 +1,11 @@
 // Package bulk sends many increments read one per line (counter incr -,
 // --file): the whole input is checked first with the kernel's rules (one
-// stream listing, each distinct subject matched locally), then sent through
-// a pipelined window; lines with ids are resent with the same id until
-// acknowledged, lines without one are reported unknown, never resent blind.
+// stream listing, each distinct subject matched locally, the carry check
+// of large deltas, ids that name one increment each), then read again
+// (a file twice, other input from a temporary copy: memory never holds
+// the lines) and sent through a pipelined window; lines with ids are
+// resent with the same id until acknowledged, lines without one are
+// reported unknown, never resent blind.
 package bulk
 
 import (
@@ -76,8 +79,12 @@ type BulkOptions struct {
 	// (errkind.ErrRefused, nothing sent), and one under way stops sending.
 	Until time.Time
 	// Drain is how long an interrupted run waits for outstanding acks
-	// (default: the client timeout, at most 3s).
+	// (default: the client timeout, at most 1s, so that a signal ends any
+	// run within 2s even when the server has gone silent).
 	Drain time.Duration
+	// SpillLimit bounds the temporary copy of an input that is not a
+	// regular file, kept while it is checked (DefaultSpillLimit).
+	SpillLimit int64
 	// FlushEvery is how often Coalesce with Follow sends its sums (1s).
 	FlushEvery time.Duration
 	// Progress, when set, is called from the sending loop about every
@@ -169,13 +176,16 @@ func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions
 		opts.RetryFor = max(c.Timeout(), DefaultRetryFor)
 	}
 	if opts.Drain <= 0 {
-		opts.Drain = min(c.Timeout(), 3*time.Second)
+		opts.Drain = min(c.Timeout(), time.Second)
 	}
 	if opts.FlushEvery <= 0 {
 		opts.FlushEvery = time.Second
 	}
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 200 * time.Millisecond
+	}
+	if opts.SpillLimit <= 0 {
+		opts.SpillLimit = DefaultSpillLimit
 	}
 	streams, err := bulkStreams(ctx, c)
 	if err != nil {
@@ -189,13 +199,14 @@ func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions
 		opts:    opts,
 		streams: streams,
 		cache:   map[string]*bulkTarget{},
+		carrier: c.NewCarrier(),
 		start:   time.Now(),
 		pending: map[uint64]*bulkItem{},
 		slots:   make(chan struct{}, opts.Window),
 		retries: make(chan *bulkItem, opts.Window),
 		wake:    make(chan struct{}, 1),
 	}
-	run.reader = bufio.NewReaderSize(r, MaxBulkLineLen)
+	run.input = r
 	// A denied publish is dropped by the server, which only says so
 	// asynchronously: stop at once instead of waiting for timeouts.
 	ctx, cancel := context.WithCancel(ctx)
@@ -293,7 +304,8 @@ type bulkRun struct {
 	opts    BulkOptions
 	streams []*bulkStream
 	cache   map[string]*bulkTarget
-	reader  *bufio.Reader
+	carrier *counters.Carrier // the carry check of large deltas
+	input   io.Reader
 	start   time.Time
 	inbox   string
 	token   uint64
@@ -312,6 +324,12 @@ type bulkRun struct {
 	sumMu sync.Mutex // Coalesce with Follow: sums and dirty list
 	dirty []*bulkTarget
 
+	// skipMu orders bad-line reports (Follow) with the end of the run:
+	// once skipsDone, a line is neither reported nor counted, so the
+	// summary and what was said on stderr agree.
+	skipMu    sync.Mutex
+	skipsDone bool
+
 	mu          sync.Mutex // everything below, and targets' lastSeq/lastVal
 	pending     map[uint64]*bulkItem
 	res         BulkResult
@@ -325,50 +343,83 @@ type bulkRun struct {
 	resumeSent  bool
 }
 
-// whole reads and checks the entire input, then sends it.
+// whole reads and checks the entire input, then reads it again to send
+// it (replay): memory holds the distinct counters, never the lines.
 func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
+	src := newReplay(r.input, r.opts.SpillLimit)
 	var (
-		items []bulkItem
 		bad   InputError
+		valid int // increment lines to send
+		ids   *idSet
 	)
+	if !r.opts.Coalesce {
+		ids = newIDSet(idRunLen)
+	}
+	addBad := func(e LineError) {
+		bad.Total++
+		keepLowest(&bad.Lines, e)
+	}
 	r.reading.Store(true)
 	r.progress()
 	// Reading runs apart so that Ctrl-C ends a run whose input is slow
 	// (or a terminal) at once: a blocked Read cannot be interrupted.
 	readDone := make(chan error, 1)
 	go func() {
-		readDone <- r.readLines(ctx, func(line int, l bulkLine) {
+		var idErr error
+		err := r.readLines(ctx, bufio.NewReaderSize(src.first(), MaxBulkLineLen), true, func(line int, l bulkLine) bool {
 			t, err := r.check(l)
-			if err != nil {
-				bad.Total++
-				if len(bad.Lines) < maxReportedLines {
-					bad.Lines = append(bad.Lines, LineError{Line: line, Err: err})
+			if err == nil {
+				err = r.carrier.Check(ctx, t.stream.name, t.subject, l.big)
+			}
+			if err == nil && l.id != nil && ids != nil {
+				if idErr = ids.add(l, line); idErr != nil {
+					return false // a temporary file failed: the run fails with it
 				}
-				return
+			}
+			if err != nil {
+				addBad(LineError{Line: line, Err: err})
+				return true
 			}
 			if bad.Total > 0 {
-				return // nothing will be sent: only count further bad lines
+				return true // nothing will be sent: only count further bad lines
 			}
 			if r.opts.Coalesce {
 				r.add(t, l, line)
-				return
+				return true
 			}
-			it := bulkItem{t: t, delta: l.delta, big: l.big, line: line}
-			if l.id != nil {
-				it.id = string(l.id)
+			valid++
+			return true
+		}, func(e LineError) bool { addBad(e); return true })
+		if err == nil {
+			err = idErr
+		}
+		if err == nil {
+			err = src.endFirst()
+		}
+		if err == nil {
+			err = ids.collisions(ctx, func(line, first int) {
+				addBad(LineError{Line: line, Err: idCollision(first)})
+			})
+		}
+		if err == nil && r.opts.Coalesce && bad.Total == 0 {
+			for _, t := range r.cache {
+				if t.err == nil && t.sumBig != nil {
+					if cerr := r.carrier.CheckSum(ctx, t.stream.name, t.subject, t.sumBig); cerr != nil {
+						addBad(LineError{Line: t.firstLine, Err: cerr})
+					}
+				}
 			}
-			items = append(items, it)
-		}, func(e LineError) {
-			bad.Total++
-			if len(bad.Lines) < maxReportedLines {
-				bad.Lines = append(bad.Lines, e)
-			}
-		})
+		}
+		readDone <- err
 	}()
 	var err error
 	select {
 	case err = <-readDone:
+		defer src.close()
+		defer ids.close()
 	case <-ctx.Done():
+		// The temporary files are the reading goroutine's until it ends.
+		go func() { <-readDone; src.close(); ids.close() }()
 	}
 	r.reading.Store(false)
 	if ctx.Err() != nil {
@@ -385,8 +436,27 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 		return nil, &bad
 	}
 	if r.opts.Coalesce {
-		items = r.coalesced()
+		return r.sendItems(ctx, r.coalesced()), nil
 	}
+	return r.sendReplay(ctx, src, valid)
+}
+
+// keepLowest keeps the lowest-numbered maxReportedLines bad lines, sorted.
+func keepLowest(lines *[]LineError, e LineError) {
+	l := *lines
+	i, _ := slices.BinarySearchFunc(l, e.Line, func(x LineError, line int) int { return cmp.Compare(x.Line, line) })
+	if i >= maxReportedLines {
+		return
+	}
+	l = slices.Insert(l, i, e)
+	if len(l) > maxReportedLines {
+		l = l[:maxReportedLines]
+	}
+	*lines = l
+}
+
+// sendItems sends increments held in memory (the sums of --coalesce).
+func (r *bulkRun) sendItems(ctx context.Context, items []bulkItem) *BulkResult {
 	r.total.Store(int64(len(items)))
 	in := make(chan *bulkItem, 256)
 	stopFeed := make(chan struct{})
@@ -400,13 +470,94 @@ func (r *bulkRun) whole(ctx context.Context) (*BulkResult, error) {
 			}
 		}
 	}()
-	res := r.send(ctx, in, func(taken int, lastLine int) (notSent, resume int) {
+	return r.send(ctx, in, func(taken int, lastLine int) (notSent, resume int) {
 		close(stopFeed)
 		if taken < len(items) {
 			return len(items) - taken, items[taken].line
 		}
 		return 0, 0
 	})
+}
+
+// sendReplay reads the checked input again and sends its valid lines
+// (valid of them) as they are read.
+func (r *bulkRun) sendReplay(ctx context.Context, src *replay, valid int) (*BulkResult, error) {
+	rd, err := src.second()
+	if err != nil {
+		return nil, err
+	}
+	r.total.Store(int64(valid))
+	in := make(chan *bulkItem, 256)
+	stopFeed := make(chan struct{})
+	done := make(chan struct{})
+	var (
+		held    *bulkItem // read, not taken when the feed stopped
+		fed     int       // items handed to the sending loop
+		badLine int       // the line where the input no longer matched
+		feedErr error
+	)
+	go func() {
+		defer close(done)
+		defer close(in)
+		changed := func(line int, err error) bool {
+			badLine, feedErr = line, fmt.Errorf("the input changed after it was checked: line %d: %w", line, err)
+			return false
+		}
+		err := r.readLines(ctx, bufio.NewReaderSize(rd, MaxBulkLineLen), false, func(line int, l bulkLine) bool {
+			t, err := r.check(l)
+			if err != nil {
+				return changed(line, err)
+			}
+			it := &bulkItem{t: t, delta: l.delta, big: l.big, line: line}
+			if l.id != nil {
+				it.id = string(l.id)
+			}
+			select {
+			case in <- it:
+				fed++
+				return true
+			case <-stopFeed:
+				held = it
+				return false
+			}
+		}, func(e LineError) bool { return changed(e.Line, e.Err) })
+		if feedErr == nil && err != nil {
+			feedErr = err
+		}
+	}()
+	res := r.send(ctx, in, func(taken int, lastLine int) (notSent, resume int) {
+		close(stopFeed)
+		<-done
+		// The first line not taken: waiting in the channel, or held by
+		// the feed when it stopped.
+		for it := range in {
+			if resume == 0 {
+				resume = it.line
+			}
+		}
+		if resume == 0 && held != nil {
+			resume = held.line
+		}
+		if resume == 0 && badLine > 0 {
+			resume = badLine
+		}
+		return max(valid-taken, 0), resume
+	})
+	<-done
+	if feedErr != nil && res.Stopped == nil {
+		// The input stopped matching what was checked (a file written to
+		// meanwhile): everything handed over was sent; the rest was not.
+		res.Stopped = feedErr
+		if !res.Interrupted {
+			res.NotSent += max(valid-fed, 0)
+			if badLine > 0 {
+				res.ResumeLine = minLine(res.ResumeLine, badLine)
+			}
+			r.mu.Lock()
+			res.ResumeExact = res.ResumeLine > 0 && res.Unknown == 0 && r.lastApplied < res.ResumeLine
+			r.mu.Unlock()
+		}
+	}
 	return res, nil
 }
 
@@ -416,6 +567,7 @@ func (r *bulkRun) follow(ctx context.Context) (*BulkResult, error) {
 	stopRead := make(chan struct{})
 	readErr := make(chan error, 1)
 	var lastRead, valid atomic.Int64 // last line read; valid lines read
+	ids := newRecentIDs()
 	emit := func(it *bulkItem) bool {
 		select {
 		case in <- it:
@@ -456,12 +608,19 @@ func (r *bulkRun) follow(ctx context.Context) (*BulkResult, error) {
 			}()
 			defer func() { close(quit); <-flushed; flush() }()
 		}
-		readErr <- r.readLines(ctx, func(line int, l bulkLine) {
+		readErr <- r.readLines(ctx, bufio.NewReaderSize(r.input, MaxBulkLineLen), true, func(line int, l bulkLine) bool {
 			lastRead.Store(int64(line))
 			t, err := r.check(l)
+			if err == nil {
+				err = r.carrier.Check(ctx, t.stream.name, t.subject, l.big)
+			}
+			if err == nil && l.id != nil {
+				if first := ids.check(l, line); first > 0 {
+					err = idCollision(first)
+				}
+			}
 			if err != nil {
-				r.skip(LineError{Line: line, Err: err})
-				return
+				return r.skip(LineError{Line: line, Err: err})
 			}
 			valid.Add(1)
 			if r.opts.Coalesce {
@@ -473,13 +632,13 @@ func (r *bulkRun) follow(ctx context.Context) (*BulkResult, error) {
 					r.dirty = append(r.dirty, t)
 				}
 				r.sumMu.Unlock()
-				return
+				return true
 			}
 			it := &bulkItem{t: t, delta: l.delta, big: l.big, line: line}
 			if l.id != nil {
 				it.id = string(l.id)
 			}
-			emit(it)
+			return emit(it)
 		}, r.skip)
 	}()
 	res := r.send(ctx, in, func(taken int, lastLine int) (notSent, resume int) {
@@ -507,31 +666,57 @@ func (r *bulkRun) follow(ctx context.Context) (*BulkResult, error) {
 		}
 	default:
 	}
+	// From here on a bad line is neither reported nor counted (the reader
+	// may still be blocked in a read that ends later): what stderr said
+	// and the summary agree.
+	r.skipMu.Lock()
+	r.skipsDone = true
+	r.mu.Lock()
+	res.Skipped = r.res.Skipped
+	r.mu.Unlock()
+	r.skipMu.Unlock()
 	return res, nil
 }
 
-func (r *bulkRun) skip(e LineError) {
+// skip counts and reports a bad line of a --follow run; false once the
+// run has ended (the line is then neither).
+func (r *bulkRun) skip(e LineError) bool {
+	r.skipMu.Lock()
+	defer r.skipMu.Unlock()
+	if r.skipsDone {
+		return false
+	}
 	r.mu.Lock()
 	r.res.Skipped++
 	r.mu.Unlock()
 	if r.opts.BadLine != nil {
 		r.opts.BadLine(e)
 	}
+	return true
 }
 
-// readLines calls fn for every increment line and bad for every line
-// that cannot be parsed, with 1-based physical line numbers.
-func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad func(LineError)) error {
+// readLines calls fn for every increment line of in and bad for every
+// line that cannot be parsed, with 1-based physical line numbers, until
+// either returns false or the input ends. count: this is the first read of
+// the input (lines and progress are counted).
+func (r *bulkRun) readLines(ctx context.Context, in *bufio.Reader, count bool, fn func(int, bulkLine) bool, bad func(LineError) bool) error {
 	line := 0
 	for {
-		b, err := r.reader.ReadSlice('\n')
+		b, err := in.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			line++
 			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = r.reader.ReadSlice('\n')
+				_, err = in.ReadSlice('\n')
 			}
-			if line >= r.opts.FromLine {
-				bad(LineError{Line: line, Err: errkind.Invalidf("line is longer than %d bytes", MaxBulkLineLen)})
+			if err != nil && r.interrupted(ctx) {
+				return nil // cut short by the interruption, not known to be bad
+			}
+			if count {
+				r.lines.Add(1)
+			}
+			// Lines before --from-line were applied by an earlier run.
+			if line >= r.opts.FromLine && !bad(LineError{Line: line, Err: errkind.Invalidf("line is longer than %d bytes", MaxBulkLineLen)}) {
+				return nil
 			}
 			if err == io.EOF {
 				return nil
@@ -545,14 +730,22 @@ func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad fun
 			line++ // applied by an earlier run: passed over unread
 		} else if len(b) > 0 {
 			line++
+			if err != nil && r.interrupted(ctx) {
+				return nil // a line cut short by the interruption
+			}
 			l, skip, perr := parseBulkLine(b)
+			if count && (perr != nil || !skip) {
+				r.lines.Add(1)
+			}
 			switch {
 			case perr != nil:
-				r.lines.Add(1)
-				bad(LineError{Line: line, Err: perr})
+				if !bad(LineError{Line: line, Err: perr}) {
+					return nil
+				}
 			case !skip:
-				r.lines.Add(1)
-				fn(line, l)
+				if !fn(line, l) {
+					return nil
+				}
 			}
 		}
 		if err == io.EOF {
@@ -563,13 +756,19 @@ func (r *bulkRun) readLines(ctx context.Context, fn func(int, bulkLine), bad fun
 		}
 		if line&1023 == 0 {
 			if ctx.Err() != nil {
-				return nil // whole: the caller stopped waiting
+				return nil // the caller stopped waiting
 			}
-			if line&(1<<16-1) == 0 && r.reading.Load() {
+			if count && line&(1<<16-1) == 0 && r.reading.Load() {
 				r.progress() // checking a large input takes a while too
 			}
 		}
 	}
+}
+
+// interrupted: a --follow run was interrupted, which ends its input: a
+// line that ends there was cut short.
+func (r *bulkRun) interrupted(ctx context.Context) bool {
+	return r.opts.Follow && ctx.Err() != nil
 }
 
 // check finds (once per subject) the stream a line's subject goes to.
@@ -586,6 +785,9 @@ func (r *bulkRun) check(l bulkLine) (*bulkTarget, error) {
 	}
 	if l.id != nil && r.opts.Coalesce {
 		return nil, errkind.Invalidf("--coalesce sums lines into one increment per counter, which cannot keep their ids: remove the ID column")
+	}
+	if l.id != nil && generatedID(l.id, r.opts.IDPrefix) {
+		return nil, errkind.Invalidf("id %q has the form --id-prefix %s gives every line without an ID column (%s:LINE), so it could be another line's id: the server would apply one and drop the other as a duplicate; use ids of another form, or another prefix", l.id, r.opts.IDPrefix, r.opts.IDPrefix)
 	}
 	if (l.id != nil || r.opts.IDPrefix != "") && !t.stream.dedupe {
 		return nil, errkind.Invalidf("subject %s is in stream %s, which has no duplicate window (aggregates never have one), so an id would not make it retry-safe: increment a leaf stream, or leave out ids", t.subject, t.stream.name)
@@ -1017,6 +1219,11 @@ wait:
 	}
 	r.mu.Unlock()
 	for _, it := range left {
+		if r.c.PublishDenied(it.t.subject) {
+			// The server dropped it: denied, not applied.
+			r.finish(it, outFailed, errkind.Unavailablef("permission denied: the server refused the publish to %s (not applied)", it.t.subject))
+			continue
+		}
 		it.maybeApplied = true
 		r.finish(it, outUnknown, errkind.Unavailablef("no acknowledgement before the run stopped"))
 	}
@@ -1145,14 +1352,14 @@ func (r *bulkRun) result() *BulkResult {
 		}
 	}
 	if r.opts.Values {
-		res.Values = r.values(touched)
+		res.Values = r.values(touched, !res.Interrupted)
 	}
 	return &res
 }
 
 // values reports each touched counter's value: from the ack with the
 // highest sequence, or read when only duplicates were acked.
-func (r *bulkRun) values(touched []*bulkTarget) []counters.Counter {
+func (r *bulkRun) values(touched []*bulkTarget, read bool) []counters.Counter {
 	out := make([]counters.Counter, 0, len(touched))
 	var missing []*bulkTarget
 	r.mu.Lock()
@@ -1171,6 +1378,11 @@ func (r *bulkRun) values(touched []*bulkTarget) []counters.Counter {
 		byStream[t.stream.name] = append(byStream[t.stream.name], t.subject)
 	}
 	for stream, subjects := range byStream {
+		if !read {
+			// Interrupted: no more waiting on the server (a signal ends
+			// a run within 2s); values no ack carried are left out.
+			break
+		}
 		if found, err := r.c.ReadLiterals(context.Background(), stream, subjects, counters.ReadLeader); err == nil {
 			out = append(out, found...)
 		}
@@ -1260,4 +1472,12 @@ func isInteger(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// minLine is the earlier of two line numbers, 0 meaning none.
+func minLine(a, b int) int {
+	if a == 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
 }

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"unicode/utf8"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/terminal"
 )
@@ -87,6 +88,9 @@ func parseDeltaBytes(b []byte) (int64, *big.Int, error) {
 	}
 	if len(digits) == 0 {
 		return 0, nil, badDelta(b)
+	}
+	if len(b) > counters.MaxValueDigits+1 {
+		return 0, nil, counters.DeltaTooLong(len(b))
 	}
 	var v int64
 	for _, c := range digits {

@@ -10,6 +10,7 @@ package counters
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,18 +52,24 @@ type denials struct {
 	mu       sync.Mutex
 	inFlight map[*context.CancelFunc]struct{}
 	last     error
+	// published holds the subjects a publish was denied to (the server
+	// drops such a message: it was not applied), up to maxDenied.
+	published map[string]bool
 	// leaderReads is set once leader reads ($JS.API.STREAM.MSG.GET) were
 	// denied: a role allowed only direct gets then reads those.
 	leaderReadsDenied atomic.Bool
 }
 
 func watchDenials(nc *nats.Conn) *denials {
-	d := &denials{inFlight: map[*context.CancelFunc]struct{}{}}
+	d := &denials{inFlight: map[*context.CancelFunc]struct{}{}, published: map[string]bool{}}
 	prev := nc.ErrorHandler()
 	nc.SetErrorHandler(func(conn *nats.Conn, sub *nats.Subscription, err error) {
 		if errors.Is(err, nats.ErrPermissionViolation) {
 			d.mu.Lock()
 			d.last = err
+			if subject, ok := deniedPublish(err.Error()); ok && len(d.published) < maxDenied {
+				d.published[subject] = true
+			}
 			for cancel := range d.inFlight {
 				(*cancel)()
 			}
@@ -86,6 +93,34 @@ func (d *denials) track(cancel context.CancelFunc) context.CancelFunc {
 		d.mu.Unlock()
 		cancel()
 	}
+}
+
+// maxDenied bounds the denied subjects remembered.
+const maxDenied = 4096
+
+// deniedPublish finds the subject in the server's `Permissions Violation
+// for Publish to "SUBJECT"` (nats-server writes it with %q).
+func deniedPublish(msg string) (string, bool) {
+	const marker = "Permissions Violation for Publish to "
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return "", false
+	}
+	rest := msg[i+len(marker):]
+	q, err := strconv.QuotedPrefix(rest)
+	if err != nil {
+		return "", false
+	}
+	subject, err := strconv.Unquote(q)
+	return subject, err == nil
+}
+
+// PublishDenied reports whether the server denied a publish to subject on
+// this connection: such a message is dropped, never applied.
+func (c *Client) PublishDenied(subject string) bool {
+	c.denials.mu.Lock()
+	defer c.denials.mu.Unlock()
+	return c.denials.published[subject]
 }
 
 func (d *denials) err() error {

@@ -56,8 +56,17 @@ func (s Sources) Total() *big.Int {
 	return total
 }
 
-// ParseBody parses a stored counter body {"val":"<decimal>"}.
+// maxBodyBytes is the longest body ParseBody reads: {"val":"…"} around a
+// value of MaxValueDigits digits and its sign, with room for whitespace.
+const maxBodyBytes = MaxValueDigits + 64
+
+// ParseBody parses a stored counter body {"val":"<decimal>"} whose value
+// has at most MaxValueDigits digits. A longer body is refused unread
+// (ValueTooLong); callers name the counter.
 func ParseBody(body []byte) (*big.Int, error) {
+	if len(body) > maxBodyBytes {
+		return nil, ValueTooLong(len(body))
+	}
 	// Fast path for the exact form the server writes: reflection-based JSON
 	// decoding was a fifth of the client CPU of a 100,000-counter read.
 	// Anything else (escapes, spaces, extra fields) takes the decoder below.

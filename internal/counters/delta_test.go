@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
@@ -93,7 +94,7 @@ func FuzzParseDelta(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := counters.ParseDelta(s)
-		if want := deltaOracle.MatchString(s); want != (err == nil) {
+		if want := deltaOracle.MatchString(s) && len(s) <= counters.MaxValueDigits+1; want != (err == nil) {
 			t.Fatalf("ParseDelta(%q): accepted=%v, regexp match=%v (err %v)", s, err == nil, want, err)
 		}
 		if err != nil {
@@ -143,6 +144,36 @@ func TestParseBody(t *testing.T) {
 	}
 }
 
+// TestHugeValuesRefusedUnparsed: a value or delta past MaxValueDigits is
+// refused at once, naming its size; parsing 7 MiB of digits would take
+// minutes (big.Int's decimal parsing is quadratic) with signals unheard.
+func TestHugeValuesRefusedUnparsed(t *testing.T) {
+	digits := strings.Repeat("9", 7<<20)
+	start := time.Now()
+	if _, err := counters.ParseBody([]byte(`{"val":"` + digits + `"}`)); !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "the stored value is 7340042 bytes long") {
+		t.Errorf("ParseBody of 7 MiB: %v", err)
+	}
+	if _, err := counters.ParseValue(digits); !errors.Is(err, errkind.ErrInvalid) {
+		t.Errorf("ParseValue of 7 MiB: %v", err)
+	}
+	if _, err := counters.ParseDelta("+" + digits); !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "65,000 digits") {
+		t.Errorf("ParseDelta of 7 MiB: %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("refusing took %s", took)
+	}
+	// The bound itself is parsed, and quickly.
+	most := strings.Repeat("9", counters.MaxValueDigits)
+	for _, body := range []string{`{"val":"` + most + `"}`, `{"val":"-` + most + `"}`, `{ "val" : "` + most + `" }`} {
+		if v, err := counters.ParseBody([]byte(body)); err != nil || len(v.String()) < counters.MaxValueDigits {
+			t.Errorf("ParseBody of %d digits: %v", counters.MaxValueDigits, err)
+		}
+	}
+	if _, err := counters.ParseDelta("-" + most); err != nil {
+		t.Errorf("ParseDelta of %d digits: %v", counters.MaxValueDigits, err)
+	}
+}
+
 // FuzzParseBody holds the fast path to what the JSON decoder would say.
 func FuzzParseBody(f *testing.F) {
 	for _, s := range []string{`{"val":"42"}`, `{"val":"-1"}`, `{"val":"+1"}`, `{"val":"1\"}`, `{"val":"1"}"}`, `{"val":"\u0031"}`, `{"val":"1","val":"2"}`, `{"val":" 1"}`} {
@@ -154,7 +185,7 @@ func FuzzParseBody(f *testing.F) {
 			Val *string `json:"val"`
 		}
 		var want *big.Int
-		if json.Unmarshal(body, &b) == nil && b.Val != nil {
+		if len(body) <= counters.MaxValueDigits+64 && json.Unmarshal(body, &b) == nil && b.Val != nil {
 			want, _ = new(big.Int).SetString(*b.Val, 10)
 		}
 		switch {

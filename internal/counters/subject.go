@@ -2,6 +2,7 @@ package counters
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/terminal"
@@ -19,10 +20,13 @@ const MaxSubjectLen = 3500
 // Every subject starting with '$' ($JS., $SYS., $KV., $O., …) is the server's.
 var reservedPrefixes = []string{"$", "_INBOX.", "_R_."}
 
-// ValidSubject checks a subject's shape: not empty or over-long, non-empty
-// tokens, no whitespace or control characters, and wildcards only as whole
-// tokens ('>' last) when wildcards are allowed. The message never echoes a
-// long subject whole, and shows control characters escaped.
+// ValidSubject checks a subject's shape: not empty or over-long, valid
+// UTF-8, non-empty tokens, no whitespace or control characters, and
+// wildcards only as whole tokens ('>' last) when wildcards are allowed. The
+// message never echoes a long subject whole, and shows control characters
+// and invalid bytes escaped. Invalid UTF-8 is refused as control
+// characters are: a terminal or JSON shows each invalid byte as U+FFFD, so
+// "count.\xff" and "count.\xfe" would look like one counter.
 func ValidSubject(subject string, wildcards bool) error {
 	if subject == "" {
 		return errkind.Invalidf("subject is empty")
@@ -32,6 +36,9 @@ func ValidSubject(subject string, wildcards bool) error {
 	}
 	if strings.ContainsAny(subject, " \t\r\n") {
 		return errkind.Invalidf("subject %q contains whitespace", subject)
+	}
+	if !utf8.ValidString(subject) {
+		return errkind.Invalidf("subject %q is not valid UTF-8", subject)
 	}
 	if strings.ContainsFunc(subject, terminal.IsControl) {
 		return errkind.Invalidf("subject %q contains a control character", subject)
@@ -65,7 +72,32 @@ func ValidPublishSubject(subject string) error {
 		return err
 	}
 	if ReservedSubject(subject) {
-		return errkind.Invalidf("subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", subject)
+		return reserved(subject)
+	}
+	return nil
+}
+
+func reserved(subject string) error {
+	return errkind.Invalidf("subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", subject)
+}
+
+// ValidStreamSubject checks a subject or pattern a counter stream is made to
+// hold (create --subjects, and the TO of a source's subject transform): the
+// same rule the publish gate applies, so that no stream holds counters that
+// incr would refuse to touch. It is refused when it lies in a reserved name
+// space (ReservedSubject) or could match a subject there: every reserved
+// prefix is decided by the first token, so a pattern whose first token is a
+// wildcard ('*', '*.x', '>') would capture $JS.API.…, $SYS.… or _INBOX.…
+// subjects too.
+func ValidStreamSubject(pattern string) error {
+	if err := ValidSubject(pattern, true); err != nil {
+		return err
+	}
+	if ReservedSubject(pattern) {
+		return reserved(pattern)
+	}
+	if first, _, _ := strings.Cut(pattern, "."); first == "*" || first == ">" {
+		return errkind.Invalidf("subject %q starts with a wildcard, so it would also capture reserved subjects ($JS.API.…, $SYS.…, _INBOX.…) that counters never live in: start it with a literal token, such as count.>", pattern)
 	}
 	return nil
 }
@@ -78,7 +110,7 @@ func ValidPublishPattern(pattern string) error {
 		return err
 	}
 	if ReservedSubject(pattern) {
-		return errkind.Invalidf("subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", pattern)
+		return reserved(pattern)
 	}
 	return nil
 }

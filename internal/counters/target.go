@@ -31,7 +31,7 @@ func AcceptsIncrements(cfg *jetstream.StreamConfig) bool {
 // reset found on the server (which may hold any bytes) needs only this.
 func PublishTarget(subject string, cfg *jetstream.StreamConfig) error {
 	if ReservedSubject(subject) {
-		return errkind.Invalidf("subject %q is reserved (JetStream API, system or inbox subjects): counters never live there", subject)
+		return reserved(subject)
 	}
 	if cfg == nil {
 		return NotCaptured(subject)

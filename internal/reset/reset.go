@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,6 +23,7 @@ import (
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/natsort"
+	"github.com/jetcounter/counter/internal/terminal"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -161,6 +163,9 @@ type PlannedReset struct {
 // after. It writes nothing. domains are the extra JetStream domains the
 // topology walk may look into.
 func PlanReset(ctx context.Context, c *counters.Client, patterns []string, opts ResetOptions, domains []string) (*ResetPlan, error) {
+	if err := ValidReason(opts.Reason); err != nil {
+		return nil, err
+	}
 	for _, p := range patterns {
 		if err := counters.ValidSubject(p, true); err != nil {
 			return nil, err
@@ -449,6 +454,9 @@ func Reset(ctx context.Context, c *counters.Client, plan *ResetPlan, opts ResetO
 		if err := checkResettable(&streams[t.Stream].CachedInfo().Config, t.Subject); err != nil {
 			return nil, err
 		}
+	}
+	if err := ValidReason(opts.Reason); err != nil {
+		return nil, err
 	}
 	hdr := nats.Header{}
 	if r := headerValue(opts.Reason); r != "" {
@@ -771,6 +779,27 @@ func recoverBroken(ctx context.Context, c *counters.Client, s jetstream.Stream, 
 }
 
 // headerValue makes free text safe as one header value.
+// MaxReasonLen bounds --reason. The reason travels as a header on each
+// reset message and is copied into every aggregate above, whose sourced
+// message must also hold the delta and the sources record within the
+// server's header cap (counters.MaxHeaderBytes): the share the kernel keeps
+// for fixed headers (see counters.MaxCarriedDigits) is 2 KiB.
+const MaxReasonLen = 1024
+
+// ValidReason checks --reason before anything is read or written: at most
+// MaxReasonLen bytes (once its whitespace is folded, as it is sent), valid
+// UTF-8 and no control characters other than whitespace.
+func ValidReason(reason string) error {
+	r := headerValue(reason)
+	if len(r) > MaxReasonLen {
+		return errkind.Invalidf("--reason is %d bytes long: at most %d (it is recorded on each reset message and copied into every aggregate above): nothing was reset", len(r), MaxReasonLen)
+	}
+	if !utf8.ValidString(r) || strings.ContainsFunc(r, terminal.IsControl) {
+		return errkind.Invalidf("--reason %q contains a control character or invalid UTF-8: nothing was reset", r)
+	}
+	return nil
+}
+
 func headerValue(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

@@ -55,7 +55,8 @@ func (s StreamSpec) Config() (jetstream.StreamConfig, error) {
 		return jetstream.StreamConfig{}, errkind.Invalidf("stream %s needs --subjects, --source or --mirror", s.Name)
 	}
 	for _, subj := range s.Subjects {
-		if err := counters.ValidSubject(subj, true); err != nil {
+		// The publish gate's rule: no stream holds counters incr refuses.
+		if err := counters.ValidStreamSubject(subj); err != nil {
 			return jetstream.StreamConfig{}, err
 		}
 	}

@@ -47,9 +47,11 @@ func ParseSourceSpec(spec string) (SourceSpec, error) {
 	}
 	if len(parts) > 2 {
 		// The server validates the mapping itself (wildcard references and
-		// functions such as {{wildcard(1)}}); here only the shape.
+		// functions such as {{wildcard(1)}}); here the shape, and the
+		// publish gate's rule: what the aggregate stores under TO are
+		// counters, never reserved subjects.
 		s.To = parts[2]
-		if err := counters.ValidSubject(s.To, true); err != nil {
+		if err := counters.ValidStreamSubject(s.To); err != nil {
 			return bad("TO " + err.Error())
 		}
 	}

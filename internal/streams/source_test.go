@@ -187,7 +187,7 @@ func TestSubjectMatches(t *testing.T) {
 
 func FuzzParseSourceSpec(f *testing.F) {
 	for _, s := range []string{"DE", "DE@leaf", "DE:count.de.>", "DE:count.de.>:count.eu.>", "DE@leaf:a.*:b.*",
-		"", "@", "a@b@c", "DE:a:b:c", "DE:", "D.E", "DE:a..b", "DE@:x", "\x00", "DE:a.{{wildcard(1)}}"} {
+		"", "@", "a@b@c", "DE:a:b:c", "DE:", "D.E", "DE:a..b", "DE@:x", "\x00", "DE:a.{{wildcard(1)}}", "DE:a.>:_INBOX.>", "DE:a.*:*.b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -200,6 +200,9 @@ func FuzzParseSourceSpec(f *testing.F) {
 		}
 		if spec.Stream == "" || (spec.To != "" && spec.From == "") {
 			t.Fatalf("ParseSourceSpec(%q) accepted an incomplete spec %+v", in, spec)
+		}
+		if spec.To != "" && counters.ValidStreamSubject(spec.To) != nil {
+			t.Fatalf("ParseSourceSpec(%q) accepted TO %q, which the publish gate refuses", in, spec.To)
 		}
 		again, err := streams.ParseSourceSpec(spec.String())
 		if err != nil {
@@ -216,4 +219,24 @@ func FuzzParseSourceSpec(f *testing.F) {
 			t.Fatalf("StreamSource of %+v has both a filter and a transform", spec)
 		}
 	})
+}
+
+// TestCreateRefusesReservedSubjects: create holds subjects to the publish
+// gate's rule (counters.ValidStreamSubject): a stream may not hold, nor a
+// source transform into, a reserved subject or a pattern that covers one.
+func TestCreateRefusesReservedSubjects(t *testing.T) {
+	for _, subj := range []string{"_INBOX.>", "*", ">", "*.x", "$JS.API.>", "$SYS.>", "count.\xff"} {
+		_, err := streams.StreamSpec{Name: "S", Subjects: []string{subj}}.Config()
+		if !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("create --subjects %q: %v, want errkind.ErrInvalid", subj, err)
+		}
+	}
+	for _, spec := range []string{"DE:count.de.>:_INBOX.>", "DE:count.de.>:>", "DE:count.de.*:*.x", "DE:count.de.>:$JS.API.>"} {
+		if _, err := streams.ParseSourceSpec(spec); !errors.Is(err, errkind.ErrInvalid) {
+			t.Errorf("--source %q: %v, want errkind.ErrInvalid", spec, err)
+		}
+	}
+	if _, err := (streams.StreamSpec{Name: "S", Subjects: []string{"count.>"}}).Config(); err != nil {
+		t.Errorf("count.>: %v", err)
+	}
 }
