@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetcounter/counter/internal/completion"
 	"github.com/jetcounter/counter/internal/terminal"
 )
 
@@ -81,7 +82,7 @@ func (h *hints) load() {
 		return
 	}
 	defer client.Conn().Close()
-	streams, subjects := client.CompletionWords(ctx, hintMaxSubjects)
+	streams, subjects := completion.Words(ctx, client, hintMaxSubjects)
 	h.streamNames, h.subjectList = shownWords(streams), shownWords(subjects)
 }
 

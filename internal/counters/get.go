@@ -690,31 +690,6 @@ next:
 	return sets
 }
 
-// ReadLastMessage reads the newest message of a stream (any subject) from
-// the stream leader, without headers.
-func (c *Client) ReadLastMessage(ctx context.Context, stream string) (*Counter, error) {
-	info, err := c.StreamInfo(ctx, stream)
-	if err != nil {
-		return nil, err
-	}
-	req, _ := json.Marshal(map[string]any{"seq": info.State.LastSeq, "no_hdr": true})
-	rctx, cancel := c.RequestContext(ctx)
-	defer cancel()
-	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".STREAM.MSG.GET."+stream, req)
-	if err != nil {
-		return nil, c.Wrap(err, "read the last message of stream "+stream)
-	}
-	var resp msgGetResponse
-	if err := json.Unmarshal(msg.Data, &resp); err != nil || resp.Error != nil || resp.Message == nil {
-		return nil, errkind.NotFoundf("stream %s: no last message", stream)
-	}
-	v, err := ParseBody(resp.Message.Data)
-	if err != nil {
-		return nil, err
-	}
-	return &Counter{Subject: resp.Message.Subject, Stream: stream, Value: v, Seq: resp.Message.Sequence}, nil
-}
-
 // NextMessage finds, on the stream leader, the first message at or after
 // sequence from whose subject matches filter (">" for any): its subject and
 // sequence. errkind.ErrNotFound when there is none.

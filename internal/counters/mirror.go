@@ -21,7 +21,7 @@ const maxMirrorChain = 8
 func (c *Client) CarriesCounterValues(ctx context.Context, info *jetstream.StreamInfo) (bool, error) {
 	clients := map[*topology.Node]*Client{}
 	nodeOf := func(dc *Client, cfg jetstream.StreamConfig) *topology.Node {
-		n := streamNode(&cfg)
+		n := StreamNode(&cfg)
 		clients[n] = dc
 		return n
 	}
@@ -60,9 +60,9 @@ func (c *Client) CarriesCounterValues(ctx context.Context, info *jetstream.Strea
 	return carries, nil
 }
 
-// streamNode is a stream as the counter-values rule sees it: whether it
+// StreamNode is a stream as the counter-values rule sees it: whether it
 // counts, and the mirror it copies, if any.
-func streamNode(cfg *jetstream.StreamConfig) *topology.Node {
+func StreamNode(cfg *jetstream.StreamConfig) *topology.Node {
 	n := &topology.Node{ID: cfg.Name, Name: cfg.Name, Counter: cfg.AllowMsgCounter, Config: cfg}
 	if cfg.Mirror != nil {
 		e := topology.Edge{Upstream: cfg.Mirror.Name, Mirror: true}

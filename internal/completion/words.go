@@ -1,19 +1,22 @@
-package counters
+// Package completion lists what shell completion offers: the streams that
+// carry counter values (by the kernel's one rule) and their subjects.
+package completion
 
 import (
 	"context"
 	"slices"
 
+	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/topology"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// CompletionWords lists, for shell completion, the counter streams and
+// Words lists, for shell completion, the counter streams and
 // their counter subjects: every subject while there are at most
 // maxSubjects in all, and each stream's subject patterns always. Errors
 // end the listing early: what was found is returned.
-func (c *Client) CompletionWords(ctx context.Context, maxSubjects int) (streams, subjects []string) {
-	lister := c.js.ListStreams(ctx)
+func Words(ctx context.Context, c *counters.Client, maxSubjects int) (streams, subjects []string) {
+	lister := c.JetStream().ListStreams(ctx)
 	var all []*jetstream.StreamInfo
 	for info := range lister.Info() {
 		all = append(all, info)
@@ -23,7 +26,7 @@ func (c *Client) CompletionWords(ctx context.Context, maxSubjects int) (streams,
 	// origin looked up in the same listing.
 	nodes := map[string]*topology.Node{}
 	for _, info := range all {
-		nodes[info.Config.Name] = streamNode(&info.Config)
+		nodes[info.Config.Name] = counters.StreamNode(&info.Config)
 	}
 	var infos []*jetstream.StreamInfo
 	for _, info := range all {
@@ -35,7 +38,7 @@ func (c *Client) CompletionWords(ctx context.Context, maxSubjects int) (streams,
 		})
 		if carries {
 			infos = append(infos, info)
-			if ValidName("stream", info.Config.Name) == nil {
+			if counters.ValidName("stream", info.Config.Name) == nil {
 				streams = append(streams, info.Config.Name)
 			}
 		}
@@ -46,7 +49,7 @@ func (c *Client) CompletionWords(ctx context.Context, maxSubjects int) (streams,
 		if info.State.NumSubjects == 0 || int(info.State.NumSubjects) > budget {
 			continue
 		}
-		s, err := c.js.Stream(ctx, info.Config.Name)
+		s, err := c.JetStream().Stream(ctx, info.Config.Name)
 		if err != nil {
 			break
 		}
@@ -58,7 +61,7 @@ func (c *Client) CompletionWords(ctx context.Context, maxSubjects int) (streams,
 			// A subject another client wrote with control characters would
 			// reach the shell's line and the terminal raw; counter refuses
 			// it as an argument anyway.
-			if ValidSubject(subj, true) == nil {
+			if counters.ValidSubject(subj, true) == nil {
 				subjects = append(subjects, subj)
 			}
 			budget--
