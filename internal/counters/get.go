@@ -47,8 +47,39 @@ func (o GetOptions) mode() ReadMode {
 
 // Get returns the last value of every counter matching the patterns, sorted
 // by subject then stream. Patterns that match nothing are reported with an
-// errkind.ErrNotFound error alongside whatever was found.
+// errkind.ErrNotFound error alongside whatever was found. It holds every
+// counter: Prepare and Each read any number of them in constant memory.
 func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([]Counter, error) {
+	r, err := c.Prepare(ctx, patterns, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []Counter
+	err = r.Each(ctx, func(ctr Counter) error {
+		out = append(out, ctr)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errkind.ErrNotFound) {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Counter) int {
+		return cmp.Or(strings.Compare(a.Subject, b.Subject), strings.Compare(a.Stream, b.Stream))
+	})
+	return out, err
+}
+
+// A Reading is a read resolved to the streams that hold its patterns
+// (Prepare); Each delivers its counters.
+type Reading struct {
+	c          *Client
+	patterns   []string
+	opts       GetOptions
+	plan       []StreamPlan
+	uncaptured []string
+}
+
+// Prepare checks the patterns and finds the streams that hold them.
+func (c *Client) Prepare(ctx context.Context, patterns []string, opts GetOptions) (*Reading, error) {
 	for _, p := range patterns {
 		if err := ValidSubject(p, true); err != nil {
 			return nil, err
@@ -58,70 +89,143 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out     []Counter
-		matched = map[string]bool{}
-	)
-	for _, sp := range plan {
-		var literals, wildcards []string
+	return &Reading{c: c, patterns: patterns, opts: opts, plan: plan, uncaptured: uncaptured}, nil
+}
+
+// Streams names the streams the read spans, in the order the patterns
+// name them.
+func (r *Reading) Streams() []string {
+	names := make([]string, len(r.plan))
+	for i, sp := range r.plan {
+		names[i] = sp.Info.Config.Name
+	}
+	return names
+}
+
+// Each calls fn with every counter the patterns match, each counter once,
+// as it is read: it holds none of them, so a million counters take the
+// memory of one. The order is the order of the patterns: a literal
+// subject's counter where it is named (literal subjects are read first,
+// in parallel), a wildcard's counters where it is named, in the order the
+// server keeps them (by their last change, oldest first); a pattern that
+// several streams hold, stream by stream. A counter an earlier pattern
+// delivered is not delivered again.
+//
+// Patterns that matched nothing give an errkind.ErrNotFound error once
+// everything found was delivered. Any other error ends the read early, and
+// what fn was given is then incomplete; an error from fn is returned as is.
+func (r *Reading) Each(ctx context.Context, fn func(Counter) error) error {
+	type key struct{ stream, subject string }
+	literals := map[key]Counter{}
+	for i := range r.plan {
+		sp := &r.plan[i]
+		var asked []string
 		for _, p := range sp.Patterns {
-			if IsLiteral(p) {
-				literals = append(literals, p)
-			} else {
-				wildcards = append(wildcards, p)
+			if IsLiteral(p) && !slices.Contains(asked, p) {
+				asked = append(asked, p)
 			}
 		}
-		mode := opts.mode()
+		mode := r.opts.mode()
 		if !sp.Info.Config.AllowDirect {
 			mode &^= ReadDirect // no direct gets there: the leader answers
 		}
-		found, err := c.ReadLiterals(ctx, sp.Info.Config.Name, literals, mode)
+		found, err := r.c.ReadLiterals(ctx, sp.Info.Config.Name, asked, mode)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		// Results go straight into out (100,000 counters are 8 MB: copying
-		// them again costs more than reading them).
-		start := len(out)
-		out = append(out, found...)
-		reads := ConsumerFilters(wildcards)
-		for _, filters := range reads {
-			err := c.readLast(ctx, sp.Info.Config.Name, filters, opts.Sources, func(ctr Counter) error {
-				out = append(out, ctr)
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-		}
-		if len(literals) > 0 || len(reads) > 1 {
-			// A repeated literal, a literal and a wildcard, or two
-			// overlapping wildcards may name the same counter. Each stream
-			// is read once, so the subject alone identifies a counter here.
-			seen := make(map[string]bool, len(out)-start)
-			kept := slices.DeleteFunc(out[start:], func(ctr Counter) bool {
-				dup := seen[ctr.Subject]
-				seen[ctr.Subject] = true
-				return dup
-			})
-			out = out[:start+len(kept)]
-		}
-		for _, ctr := range out[start:] {
-			sp.Matched(ctr.Subject, matched)
+		for _, ctr := range found {
+			literals[key{ctr.Stream, ctr.Subject}] = ctr
 		}
 	}
-	slices.SortFunc(out, func(a, b Counter) int {
-		return cmp.Or(strings.Compare(a.Subject, b.Subject), strings.Compare(a.Stream, b.Stream))
-	})
+
+	matched := map[string]bool{}
+	// match marks the patterns of sp that subject answers; false once
+	// every pattern of sp is matched (no need to look any more).
+	match := func(sp *StreamPlan, subject string) (more bool) {
+		for i, p := range sp.Patterns {
+			switch {
+			case matched[sp.Asked[i]]:
+			case topology.Covers(p, subject):
+				matched[sp.Asked[i]] = true
+			default:
+				more = true
+			}
+		}
+		return more
+	}
+	// What each stream delivered so far: literal subjects, and wildcards.
+	delivered := make([]struct {
+		subjects  map[string]bool
+		wildcards []string
+	}, len(r.plan))
+	covered := func(i int, subject string) bool {
+		return slices.ContainsFunc(delivered[i].wildcards, func(w string) bool { return topology.Covers(w, subject) })
+	}
+	seen := map[string]bool{}
+	for _, asked := range r.patterns {
+		if seen[asked] {
+			continue
+		}
+		seen[asked] = true
+		for i := range r.plan {
+			sp := &r.plan[i]
+			name := sp.Info.Config.Name
+			for j, p := range sp.Patterns {
+				if sp.Asked[j] != asked {
+					continue
+				}
+				d := &delivered[i]
+				if IsLiteral(p) {
+					ctr, ok := literals[key{name, p}]
+					if !ok {
+						continue
+					}
+					matched[asked] = true
+					if d.subjects[p] || covered(i, p) {
+						continue // delivered already
+					}
+					if d.subjects == nil {
+						d.subjects = map[string]bool{}
+					}
+					d.subjects[p] = true
+					if err := fn(ctr); err != nil {
+						return err
+					}
+					continue
+				}
+				if covered(i, p) {
+					// An earlier wildcard delivered all of this one; it
+					// marked this pattern matched if anything matched.
+					continue
+				}
+				earlier, more := len(d.subjects) > 0 || len(d.wildcards) > 0, true
+				err := r.c.readLast(ctx, name, []string{p}, r.opts.Sources, func(ctr Counter) error {
+					if earlier && (d.subjects[ctr.Subject] || covered(i, ctr.Subject)) {
+						return nil
+					}
+					if more {
+						more = match(sp, ctr.Subject)
+					}
+					return fn(ctr)
+				})
+				if err != nil {
+					return err
+				}
+				d.wildcards = append(d.wildcards, p)
+			}
+		}
+	}
+
 	var missing []string
-	for _, p := range patterns {
-		if !matched[p] && !slices.Contains(uncaptured, p) {
+	for _, p := range r.patterns {
+		if !matched[p] && !slices.Contains(r.uncaptured, p) && !slices.Contains(missing, p) {
 			missing = append(missing, p)
 		}
 	}
-	if len(missing) > 0 || len(uncaptured) > 0 {
-		return out, NotFound(missing, uncaptured, plan)
+	if len(missing) > 0 || len(r.uncaptured) > 0 {
+		return NotFound(missing, r.uncaptured, r.plan)
 	}
-	return out, nil
+	return nil
 }
 
 func NotFound(missing, uncaptured []string, plan []StreamPlan) error {
