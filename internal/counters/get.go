@@ -711,9 +711,18 @@ func (c *Client) consumeLast(ctx context.Context, cons jetstream.Consumer, strea
 	}, jetstream.PullMaxMessages(4096), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		// Missed heartbeats and leader changes are re-pulled by the
 		// library (and a real stall is the watchdog's); these end it.
-		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
-			errors.Is(err, jetstream.ErrBadRequest) || errors.Is(err, jetstream.ErrConnectionClosed) {
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+			errors.Is(err, jetstream.ErrBadRequest) || errors.Is(err, jetstream.ErrConnectionClosed):
 			finish(c.Wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got(), want)))
+		case errors.Is(err, nats.ErrNoResponders):
+			// Nobody took a pull: the consumer is gone (its stream
+			// deleted, its server restarted), or out of reach a moment.
+			go func() {
+				if gone := c.consumerGone(cons, stream, got(), want); gone != nil {
+					finish(gone)
+				}
+			}()
 		}
 	}))
 	if err != nil {
@@ -746,6 +755,17 @@ func (c *Client) consumeLast(ctx context.Context, cons jetstream.Consumer, strea
 			}
 		}
 	}
+}
+
+// consumerGone is an error when the read's consumer no longer exists.
+func (c *Client) consumerGone(cons jetstream.Consumer, stream string, got, want uint64) error {
+	rctx, cancel := c.RequestContext(context.Background())
+	defer cancel()
+	_, err := cons.Info(rctx)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		return errkind.Unavailablef("read from stream %s ended after %d of %d counters: its consumer is gone (the stream was deleted, or the consumer's server restarted): the read is incomplete; retry", stream, got, want)
+	}
+	return nil
 }
 
 // onOurServer: the consumer lives on the server this client is connected
