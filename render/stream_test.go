@@ -1,0 +1,104 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/big"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jetcounter/counter/internal/counters"
+)
+
+// TestCounterWriterAsCounters: what CounterWriter streams is, byte for
+// byte, what Counters prints for the same counters in the same order, in
+// a pipe and as JSON: rows with and without a STREAM column, --sources
+// rows, and JSON whose text needs escaping (the fast path and the
+// encoder's meet in one array).
+func TestCounterWriterAsCounters(t *testing.T) {
+	at := time.Date(2026, 11, 23, 3, 0, 0, 123456000, time.FixedZone("X", 3600))
+	// Already in natural order, so that Counters keeps this order too.
+	list := []counters.Counter{
+		{Subject: "c.1", Stream: "A", Value: bigOf("-7"), Seq: 3, Updated: at},
+		{Subject: "c.2", Stream: "A", Value: bigOf("1234567890123456789012345678901234567890"), Seq: 9, Updated: at,
+			Sources: counters.Sources{"DE": {"de.c": big.NewInt(5)}, "PL": {"pl.c": big.NewInt(10)}}},
+		{Subject: "c.3.é\"\\<>&", Stream: "A", Value: bigOf("0"), Seq: 10, Updated: at.Add(time.Second)},
+		{Subject: "c.4." + hostile, Stream: "B" + hostile, Value: bigOf("4"), Seq: 1, Updated: at,
+			Sources: counters.Sources{"DE": {"de.c": big.NewInt(5)}}},
+	}
+	for _, tc := range []struct {
+		name    string
+		json    bool
+		sources bool
+		streams int
+	}{
+		{"rows", false, false, 1},
+		{"rows with streams", false, false, 2},
+		{"sources", false, true, 2},
+		{"json", true, false, 2},
+		{"json sources", true, true, 2},
+	} {
+		for _, n := range []int{len(list), 1, 0} {
+			part := list[:n]
+			switch {
+			case !tc.json && tc.streams == 1:
+				part = part[:min(n, 3)] // one stream: the rows of stream A
+			case !tc.json && n == 1:
+				// Counters shows a STREAM column only when the counters
+				// it holds are of several streams; the writer, which
+				// holds none, when the read spans several.
+				continue
+			}
+			var want, got bytes.Buffer
+			if err := (Printer{W: &want, JSON: tc.json}).Counters(part, GetOptions{Sources: tc.sources}); err != nil {
+				t.Fatal(err)
+			}
+			w := Printer{W: &got, JSON: tc.json}.NewCounterWriter(GetOptions{Sources: tc.sources}, tc.streams)
+			for _, c := range part {
+				if err := w.Write(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%s, %d counters:\nstreamed %q\nCounters %q", tc.name, n, got.String(), want.String())
+			}
+			if w.Count() != len(part) {
+				t.Errorf("%s: Count %d, want %d", tc.name, w.Count(), len(part))
+			}
+		}
+	}
+}
+
+// TestCounterWriterAbort: a read that fails part way prints nothing when
+// it fails within its first buffer, and leaves its JSON array open after,
+// so that no parser takes the rows so far for the whole list.
+func TestCounterWriterAbort(t *testing.T) {
+	var out bytes.Buffer
+	w := Printer{W: &out, JSON: true}.NewCounterWriter(GetOptions{}, 1)
+	write := func(n int) {
+		for i := range n {
+			if err := w.Write(counters.Counter{Subject: "c." + strconv.Itoa(i), Stream: "A", Value: big.NewInt(1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Within the first buffer: nothing is printed.
+	write(2)
+	w.Abort()
+	if out.Len() != 0 {
+		t.Fatalf("a read failed within its first buffer printed %q", out.String())
+	}
+	// Past it: what was written stays, and is no whole JSON array.
+	w = Printer{W: &out, JSON: true}.NewCounterWriter(GetOptions{}, 1)
+	write(2000)
+	w.Abort()
+	var v any
+	if err := json.Unmarshal(out.Bytes(), &v); err == nil || !strings.HasPrefix(out.String(), `[{"subject":"c.0"`) {
+		t.Fatalf("aborted output of %d bytes parses (%v)", out.Len(), err)
+	}
+}
