@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/history"
 )
 
 // TestCounterWriterAsCounters: what CounterWriter streams is, byte for
@@ -100,5 +101,30 @@ func TestCounterWriterAbort(t *testing.T) {
 	var v any
 	if err := json.Unmarshal(out.Bytes(), &v); err == nil || !strings.HasPrefix(out.String(), `[{"subject":"c.0"`) {
 		t.Fatalf("aborted output of %d bytes parses (%v)", out.Len(), err)
+	}
+}
+
+// TestAuditRowsPiped: audit in a pipe writes the table's rows, tab
+// separated, one by one: a row per counter that holds, one per problem,
+// per problem not kept, and per warning; a tab or newline in a detail
+// does not split its row.
+func TestAuditRowsPiped(t *testing.T) {
+	list := []history.CounterAudit{
+		{Subject: "c.2", Stream: "A", Value: big.NewInt(7), Direct: big.NewInt(7), Messages: 2, FirstSeq: 3},
+		{Subject: "c.10", Stream: "A", Value: big.NewInt(17), Direct: big.NewInt(17), Messages: 1, FirstSeq: 1, Complete: true,
+			Problems:     []history.AuditProblem{{Seq: 3, Check: history.CheckChain, Message: "lost\tor\ndoubled", Expected: "14", Found: "17"}},
+			MoreProblems: 2,
+			Warnings:     []history.AuditProblem{{Check: history.CheckUpstream, Message: "behind"}}},
+	}
+	var out bytes.Buffer
+	if err := (Printer{W: &out}).Audit(list); err != nil {
+		t.Fatal(err)
+	}
+	want := "c.2\tA\tok\t\t\t7 = direct 7; 2 messages from seq 3 (older history purged)\n" +
+		"c.10\tA\terror\tchain\t3\tlost or doubled (expected 14, found 17)\n" +
+		"c.10\tA\terror\t\t\tand 2 more problems\n" +
+		"c.10\tA\twarning\tupstream\t\tbehind\n"
+	if out.String() != want {
+		t.Fatalf("rows:\n%q\nwant\n%q", out.String(), want)
 	}
 }
