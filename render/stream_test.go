@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/history"
+	"github.com/jetcounter/counter/internal/live"
 )
 
 // TestCounterWriterAsCounters: what CounterWriter streams is, byte for
@@ -126,5 +127,33 @@ func TestAuditRowsPiped(t *testing.T) {
 		"c.10\tA\twarning\tupstream\t\tbehind\n"
 	if out.String() != want {
 		t.Fatalf("rows:\n%q\nwant\n%q", out.String(), want)
+	}
+}
+
+// TestWatchLineFastPath: a watch line written without reflection is the
+// encoder's, byte for byte; text that needs escaping takes the encoder.
+func TestWatchLineFastPath(t *testing.T) {
+	at := time.Date(2026, 11, 23, 3, 0, 0, 120000000, time.FixedZone("X", -3600))
+	for _, l := range []live.Line{
+		{Subject: "c.1", Stream: "S", Value: big.NewInt(0), Seq: 1, Time: at},
+		{Subject: "c.1", Stream: "S", Value: bigOf("-123456789012345678901234567890"), Delta: big.NewInt(0), Seq: 2, Time: at},
+		{Subject: "c.<&>", Stream: "S", Value: big.NewInt(5), Delta: big.NewInt(-7), Seq: 1 << 40, Time: time.Time{}},
+		{Subject: "c." + hostile, Stream: "S\"", Value: big.NewInt(5), Delta: big.NewInt(3), Seq: 3, Time: at},
+	} {
+		var fast, slow bytes.Buffer
+		w := Printer{W: &fast, JSON: true}.NewWatchLines()
+		if err := w.Write(l); err != nil || w.Flush() != nil {
+			t.Fatal(err)
+		}
+		out := WatchLineJSON{Subject: l.Subject, Stream: l.Stream, Value: l.Value.String(), Seq: l.Seq, Time: l.Time.UTC().Format(time.RFC3339Nano)}
+		if l.Delta != nil {
+			out.Delta = counters.Signed(l.Delta)
+		}
+		if err := newJSONEncoder(false).encode(&slow, out); err != nil {
+			t.Fatal(err)
+		}
+		if fast.String() != slow.String() {
+			t.Errorf("line\n%q\nencoder\n%q", fast.String(), slow.String())
+		}
 	}
 }
