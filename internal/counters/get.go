@@ -575,6 +575,13 @@ func (c *Client) ReadLast(ctx context.Context, stream string, filters []string, 
 	return c.readLast(ctx, nil, stream, filters, true, fn)
 }
 
+// readerPause is how long a read's consumer outlives a caller that stops
+// taking counters: get in a pipe writes as it reads, so a pager left open
+// stops the read, and the server deletes a pull consumer that was not
+// pulled from for its inactive threshold. Past it the read fails (never a
+// short list); a consumer whose reader was killed goes after it.
+const readerPause = 2 * time.Minute
+
 // readLast is ReadLast; si, when known, is the stream's info, which spares
 // a request to learn where its leader is.
 func (c *Client) readLast(ctx context.Context, si *jetstream.StreamInfo, stream string, filters []string, withSources bool, fn func(Counter) error) error {
@@ -583,7 +590,7 @@ func (c *Client) readLast(ctx context.Context, si *jetstream.StreamInfo, stream 
 		AckPolicy:         jetstream.AckNonePolicy,
 		MemoryStorage:     true,
 		Replicas:          1,
-		InactiveThreshold: max(c.timeout, 10*time.Second),
+		InactiveThreshold: max(c.timeout, readerPause),
 	}
 	if len(filters) == 1 {
 		cfg.FilterSubject = filters[0]
