@@ -76,12 +76,17 @@ counter get count.eu.hits --stream EU --at 2h --json`)
 		if tiers {
 			return printTiers(ctx, client, a.printer(asJSON), patterns[0], nil)
 		}
-		list, err := client.Get(ctx, patterns, counters.GetOptions{Stream: stream, Direct: direct, Sources: sources})
+		opts := counters.GetOptions{Stream: stream, Direct: direct, Sources: sources}
+		single := len(patterns) == 1 && counters.IsLiteral(patterns[0])
+		p := a.printer(asJSON)
+		if !p.TTY && !single {
+			return a.streamCounters(ctx, client, p, patterns, opts)
+		}
+		list, err := client.Get(ctx, patterns, opts)
 		if err != nil && !(errors.Is(err, errkind.ErrNotFound) && len(list) > 0) {
 			return catchingUp(ctx, client, err, patterns, stream)
 		}
-		single := len(patterns) == 1 && counters.IsLiteral(patterns[0])
-		if perr := a.printer(asJSON).Counters(list, render.GetOptions{Single: single, Sources: sources}); perr != nil {
+		if perr := p.Counters(list, render.GetOptions{Single: single, Sources: sources}); perr != nil {
 			return perr
 		}
 		if sources {
@@ -90,6 +95,37 @@ counter get count.eu.hits --stream EU --at 2h --json`)
 		// Partial results are printed, and the missing ones still fail the run.
 		return err
 	}
+}
+
+// streamCounters prints a read in a pipe or as JSON as it arrives, in the
+// order the patterns name the counters (wildcards in the server's order):
+// nothing is held, so any number of counters print in the memory of one.
+// A read that fails part way fails the run; what it wrote already (in
+// blocks of 64 KiB) stays, a JSON array unclosed.
+func (a *app) streamCounters(ctx context.Context, client *counters.Client, p render.Printer, patterns []string, opts counters.GetOptions) error {
+	r, err := client.Prepare(ctx, patterns, opts)
+	if err != nil {
+		return catchingUp(ctx, client, err, patterns, opts.Stream)
+	}
+	w := p.NewCounterWriter(render.GetOptions{Sources: opts.Sources}, len(r.Streams()))
+	err = r.Each(ctx, func(c counters.Counter) error {
+		if opts.Sources && c.SourcesError != nil {
+			a.sourcesWarnings([]counters.Counter{c})
+		}
+		return w.Write(c)
+	})
+	switch {
+	case err == nil || errors.Is(err, errkind.ErrNotFound) && w.Count() > 0:
+		// Partial results are printed, and the missing ones still fail the run.
+		if cerr := w.Close(); cerr != nil {
+			return cerr
+		}
+		return err
+	case w.Count() > 0:
+		w.Abort()
+		return err
+	}
+	return catchingUp(ctx, client, err, patterns, opts.Stream)
 }
 
 // sourcesWarnings names, on stderr, each counter whose sources record could

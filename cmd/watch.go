@@ -102,9 +102,11 @@ func (f *watchFlags) validate(table bool) error {
 }
 
 // watchLines prints one JSON line per change (or, with --interval, per
-// counter and interval), flushing whenever it has caught up.
+// counter and interval), flushing whenever it has caught up. It keeps per
+// counter only what the next line needs (live.Tally), not the table's
+// Board: a million counters fit in a fifth of the memory.
 func (a *app) watchLines(ctx context.Context, w *watch.Watch, f *watchFlags) error {
-	board := live.NewBoard(time.Now())
+	tally := live.NewTally()
 	out := a.printer(true).NewWatchLines()
 	var tick <-chan time.Time
 	if f.interval > 0 {
@@ -124,19 +126,18 @@ func (a *app) watchLines(ctx context.Context, w *watch.Watch, f *watchFlags) err
 	}
 	handle := func(ev watch.WatchEvent) (done bool, err error) {
 		if ev.Kind != watch.WatchUpdate {
-			return false, a.watchNotice(board, ev, &lastNotice)
+			return false, a.watchNotice(ev, &lastNotice)
 		}
-		c, changed := board.Apply(ev.Update, time.Now())
+		l, changed := tally.Update(ev.Update, f.interval > 0)
 		if !changed || f.interval > 0 {
 			return false, nil
 		}
-		l, _ := board.Line(c)
 		return write(l)
 	}
 	// writePending prints the latest value of each counter changed since
 	// the last interval.
 	writePending := func() (done bool, err error) {
-		for _, l := range board.Lines() {
+		for _, l := range tally.Pending() {
 			if done, err := write(l); done || err != nil {
 				return done, err
 			}
@@ -184,16 +185,13 @@ func flushed(out *render.WatchLines, err error) error {
 	return err
 }
 
-// watchNotice handles an event that is not an update: stream sync goes to
-// the board, connection changes to stderr. A closed connection ends the
-// watch. last is the previous notice: a problem retried every few seconds
-// is reported once, not once per attempt.
-func (a *app) watchNotice(board *live.Board, ev watch.WatchEvent, last *string) error {
+// watchNotice handles an event that is not an update: connection changes
+// go to stderr. A closed connection ends the watch. last is the previous
+// notice: a problem retried every few seconds is reported once, not once
+// per attempt.
+func (a *app) watchNotice(ev watch.WatchEvent, last *string) error {
 	msg := watchStatus(ev)
-	switch ev.Kind {
-	case watch.WatchSynced:
-		board.Synced(ev.Stream)
-	case watch.WatchClosed:
+	if ev.Kind == watch.WatchClosed {
 		return ev.Err
 	}
 	if msg != "" && msg != *last {

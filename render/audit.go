@@ -76,6 +76,9 @@ func (p Printer) Audit(list []history.CounterAudit) error {
 		}
 		return bw.Flush()
 	}
+	if !p.TTY {
+		return p.auditRows(list)
+	}
 	holding := 0
 	for i := range list {
 		if list[i].OK() {
@@ -120,6 +123,42 @@ func (p Printer) Audit(list []history.CounterAudit) error {
 		}
 	}
 	return p.Table(AuditHeader, rows, 4)
+}
+
+// auditRows is Audit in a pipe: the same rows as the table's, tab-separated,
+// written one by one instead of held (a million counters are a million
+// rows).
+func (p Printer) auditRows(list []history.CounterAudit) error {
+	bw := bufio.NewWriterSize(p.W, 64<<10)
+	for i := range list {
+		a := &list[i]
+		row := func(result, check string, seq uint64, detail string) {
+			s := ""
+			if seq > 0 {
+				s = strconv.FormatUint(seq, 10)
+			}
+			for i, cell := range []string{a.Subject, a.Stream, result, check, s, detail} {
+				if i > 0 {
+					bw.WriteByte('\t')
+				}
+				bw.WriteString(strings.Map(oneLine, cell))
+			}
+			bw.WriteByte('\n')
+		}
+		if a.OK() {
+			row("ok", "", 0, auditSummary(*a))
+		}
+		for _, pr := range a.Problems {
+			row("error", pr.Check, pr.Seq, problemDetail(pr))
+		}
+		if a.MoreProblems > 0 {
+			row("error", "", 0, "and "+Count(a.MoreProblems, "more problem"))
+		}
+		for _, w := range a.Warnings {
+			row("warning", w.Check, w.Seq, problemDetail(w))
+		}
+	}
+	return bw.Flush()
 }
 
 // auditSummary says what was proven for a counter that holds.

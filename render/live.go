@@ -31,6 +31,7 @@ type WatchLineJSON struct {
 type WatchLines struct {
 	bw  *bufio.Writer
 	enc *jsonEncoder
+	buf []byte
 }
 
 // NewWatchLines writes JSON lines to p.W.
@@ -40,6 +41,11 @@ func (p Printer) NewWatchLines() *WatchLines {
 
 // Write buffers one line.
 func (w *WatchLines) Write(l live.Line) error {
+	if b, ok := appendWatchLine(w.buf[:0], l); ok {
+		w.buf = b
+		_, err := w.bw.Write(b)
+		return err
+	}
 	out := WatchLineJSON{
 		Subject: l.Subject,
 		Stream:  l.Stream,
@@ -55,6 +61,31 @@ func (w *WatchLines) Write(l live.Line) error {
 
 // Flush writes out the buffered lines.
 func (w *WatchLines) Flush() error { return w.bw.Flush() }
+
+// appendWatchLine appends l as Write's encoder writes it, without
+// reflection (a million first lines of a watch), when its text needs no
+// escaping; ok is false otherwise.
+func appendWatchLine(b []byte, l live.Line) (_ []byte, ok bool) {
+	if !plainJSON(l.Subject) || !plainJSON(l.Stream) {
+		return b, false
+	}
+	b = append(b, `{"subject":"`...)
+	b = append(b, l.Subject...)
+	b = append(b, `","stream":"`...)
+	b = append(b, l.Stream...)
+	b = append(b, `","value":"`...)
+	b = l.Value.Append(b, 10)
+	if l.Delta != nil {
+		b = append(b, `","delta":"`...)
+		b = append(b, counters.Signed(l.Delta)...)
+	}
+	b = append(b, `","seq":`...)
+	b = strconv.AppendUint(b, l.Seq, 10)
+	b = append(b, `,"time":"`...)
+	b = l.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, "\"}\n"...)
+	return b, true
+}
 
 // WatchView is everything one frame of the live table shows.
 type WatchView struct {

@@ -47,8 +47,39 @@ func (o GetOptions) mode() ReadMode {
 
 // Get returns the last value of every counter matching the patterns, sorted
 // by subject then stream. Patterns that match nothing are reported with an
-// errkind.ErrNotFound error alongside whatever was found.
+// errkind.ErrNotFound error alongside whatever was found. It holds every
+// counter: Prepare and Each read any number of them in constant memory.
 func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([]Counter, error) {
+	r, err := c.Prepare(ctx, patterns, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []Counter
+	err = r.Each(ctx, func(ctr Counter) error {
+		out = append(out, ctr)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errkind.ErrNotFound) {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Counter) int {
+		return cmp.Or(strings.Compare(a.Subject, b.Subject), strings.Compare(a.Stream, b.Stream))
+	})
+	return out, err
+}
+
+// A Reading is a read resolved to the streams that hold its patterns
+// (Prepare); Each delivers its counters.
+type Reading struct {
+	c          *Client
+	patterns   []string
+	opts       GetOptions
+	plan       []StreamPlan
+	uncaptured []string
+}
+
+// Prepare checks the patterns and finds the streams that hold them.
+func (c *Client) Prepare(ctx context.Context, patterns []string, opts GetOptions) (*Reading, error) {
 	for _, p := range patterns {
 		if err := ValidSubject(p, true); err != nil {
 			return nil, err
@@ -58,70 +89,143 @@ func (c *Client) Get(ctx context.Context, patterns []string, opts GetOptions) ([
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out     []Counter
-		matched = map[string]bool{}
-	)
-	for _, sp := range plan {
-		var literals, wildcards []string
+	return &Reading{c: c, patterns: patterns, opts: opts, plan: plan, uncaptured: uncaptured}, nil
+}
+
+// Streams names the streams the read spans, in the order the patterns
+// name them.
+func (r *Reading) Streams() []string {
+	names := make([]string, len(r.plan))
+	for i, sp := range r.plan {
+		names[i] = sp.Info.Config.Name
+	}
+	return names
+}
+
+// Each calls fn with every counter the patterns match, each counter once,
+// as it is read: it holds none of them, so a million counters take the
+// memory of one. The order is the order of the patterns: a literal
+// subject's counter where it is named (literal subjects are read first,
+// in parallel), a wildcard's counters where it is named, in the order the
+// server keeps them (by their last change, oldest first); a pattern that
+// several streams hold, stream by stream. A counter an earlier pattern
+// delivered is not delivered again.
+//
+// Patterns that matched nothing give an errkind.ErrNotFound error once
+// everything found was delivered. Any other error ends the read early, and
+// what fn was given is then incomplete; an error from fn is returned as is.
+func (r *Reading) Each(ctx context.Context, fn func(Counter) error) error {
+	type key struct{ stream, subject string }
+	literals := map[key]Counter{}
+	for i := range r.plan {
+		sp := &r.plan[i]
+		var asked []string
 		for _, p := range sp.Patterns {
-			if IsLiteral(p) {
-				literals = append(literals, p)
-			} else {
-				wildcards = append(wildcards, p)
+			if IsLiteral(p) && !slices.Contains(asked, p) {
+				asked = append(asked, p)
 			}
 		}
-		mode := opts.mode()
+		mode := r.opts.mode()
 		if !sp.Info.Config.AllowDirect {
 			mode &^= ReadDirect // no direct gets there: the leader answers
 		}
-		found, err := c.ReadLiterals(ctx, sp.Info.Config.Name, literals, mode)
+		found, err := r.c.ReadLiterals(ctx, sp.Info.Config.Name, asked, mode)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		// Results go straight into out (100,000 counters are 8 MB: copying
-		// them again costs more than reading them).
-		start := len(out)
-		out = append(out, found...)
-		reads := ConsumerFilters(wildcards)
-		for _, filters := range reads {
-			err := c.readLast(ctx, sp.Info.Config.Name, filters, opts.Sources, func(ctr Counter) error {
-				out = append(out, ctr)
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-		}
-		if len(literals) > 0 || len(reads) > 1 {
-			// A repeated literal, a literal and a wildcard, or two
-			// overlapping wildcards may name the same counter. Each stream
-			// is read once, so the subject alone identifies a counter here.
-			seen := make(map[string]bool, len(out)-start)
-			kept := slices.DeleteFunc(out[start:], func(ctr Counter) bool {
-				dup := seen[ctr.Subject]
-				seen[ctr.Subject] = true
-				return dup
-			})
-			out = out[:start+len(kept)]
-		}
-		for _, ctr := range out[start:] {
-			sp.Matched(ctr.Subject, matched)
+		for _, ctr := range found {
+			literals[key{ctr.Stream, ctr.Subject}] = ctr
 		}
 	}
-	slices.SortFunc(out, func(a, b Counter) int {
-		return cmp.Or(strings.Compare(a.Subject, b.Subject), strings.Compare(a.Stream, b.Stream))
-	})
+
+	matched := map[string]bool{}
+	// match marks the patterns of sp that subject answers; false once
+	// every pattern of sp is matched (no need to look any more).
+	match := func(sp *StreamPlan, subject string) (more bool) {
+		for i, p := range sp.Patterns {
+			switch {
+			case matched[sp.Asked[i]]:
+			case topology.Covers(p, subject):
+				matched[sp.Asked[i]] = true
+			default:
+				more = true
+			}
+		}
+		return more
+	}
+	// What each stream delivered so far: literal subjects, and wildcards.
+	delivered := make([]struct {
+		subjects  map[string]bool
+		wildcards []string
+	}, len(r.plan))
+	covered := func(i int, subject string) bool {
+		return slices.ContainsFunc(delivered[i].wildcards, func(w string) bool { return topology.Covers(w, subject) })
+	}
+	seen := map[string]bool{}
+	for _, asked := range r.patterns {
+		if seen[asked] {
+			continue
+		}
+		seen[asked] = true
+		for i := range r.plan {
+			sp := &r.plan[i]
+			name := sp.Info.Config.Name
+			for j, p := range sp.Patterns {
+				if sp.Asked[j] != asked {
+					continue
+				}
+				d := &delivered[i]
+				if IsLiteral(p) {
+					ctr, ok := literals[key{name, p}]
+					if !ok {
+						continue
+					}
+					matched[asked] = true
+					if d.subjects[p] || covered(i, p) {
+						continue // delivered already
+					}
+					if d.subjects == nil {
+						d.subjects = map[string]bool{}
+					}
+					d.subjects[p] = true
+					if err := fn(ctr); err != nil {
+						return err
+					}
+					continue
+				}
+				if covered(i, p) {
+					// An earlier wildcard delivered all of this one; it
+					// marked this pattern matched if anything matched.
+					continue
+				}
+				earlier, more := len(d.subjects) > 0 || len(d.wildcards) > 0, true
+				err := r.c.readLast(ctx, sp.Info, name, []string{p}, r.opts.Sources, func(ctr Counter) error {
+					if earlier && (d.subjects[ctr.Subject] || covered(i, ctr.Subject)) {
+						return nil
+					}
+					if more {
+						more = match(sp, ctr.Subject)
+					}
+					return fn(ctr)
+				})
+				if err != nil {
+					return err
+				}
+				d.wildcards = append(d.wildcards, p)
+			}
+		}
+	}
+
 	var missing []string
-	for _, p := range patterns {
-		if !matched[p] && !slices.Contains(uncaptured, p) {
+	for _, p := range r.patterns {
+		if !matched[p] && !slices.Contains(r.uncaptured, p) && !slices.Contains(missing, p) {
 			missing = append(missing, p)
 		}
 	}
-	if len(missing) > 0 || len(uncaptured) > 0 {
-		return out, NotFound(missing, uncaptured, plan)
+	if len(missing) > 0 || len(r.uncaptured) > 0 {
+		return NotFound(missing, r.uncaptured, r.plan)
 	}
-	return out, nil
+	return nil
 }
 
 func NotFound(missing, uncaptured []string, plan []StreamPlan) error {
@@ -461,8 +565,6 @@ func (c *Client) readOneDirect(ctx context.Context, stream, subject string, mode
 	return &ctr, nil
 }
 
-var errStalled = errors.New("no message within the timeout")
-
 // ReadLast streams the last message of every subject matching filters in
 // stream to fn, through one ephemeral consumer (deliver last per subject).
 // It ends when every counter that existed when it started was delivered; a
@@ -470,39 +572,50 @@ var errStalled = errors.New("no message within the timeout")
 //
 // Each counter's sources record is parsed (a bad one is a warning on it).
 func (c *Client) ReadLast(ctx context.Context, stream string, filters []string, fn func(Counter) error) error {
-	return c.readLast(ctx, stream, filters, true, fn)
+	return c.readLast(ctx, nil, stream, filters, true, fn)
 }
 
-func (c *Client) readLast(ctx context.Context, stream string, filters []string, withSources bool, fn func(Counter) error) error {
+// readerPause is how long a read's consumer outlives a caller that stops
+// taking counters: get in a pipe writes as it reads, so a pager left open
+// stops the read, and the server deletes a pull consumer that was not
+// pulled from for its inactive threshold. Past it the read fails (never a
+// short list); a consumer whose reader was killed goes after it.
+const readerPause = 2 * time.Minute
+
+// readLast is ReadLast; si, when known, is the stream's info, which spares
+// a request to learn where its leader is.
+func (c *Client) readLast(ctx context.Context, si *jetstream.StreamInfo, stream string, filters []string, withSources bool, fn func(Counter) error) error {
 	cfg := jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		AckPolicy:         jetstream.AckNonePolicy,
 		MemoryStorage:     true,
 		Replicas:          1,
-		InactiveThreshold: max(c.timeout, 10*time.Second),
+		InactiveThreshold: max(c.timeout, readerPause),
 	}
 	if len(filters) == 1 {
 		cfg.FilterSubject = filters[0]
 	} else {
 		cfg.FilterSubjects = filters
 	}
-	cons, err := c.leaderConsumer(ctx, stream, cfg)
+	cons, err := c.leaderConsumer(ctx, stream, cfg, si)
 	if err != nil {
 		return c.Wrap(err, "read "+strings.Join(filters, " ")+" from stream "+stream)
 	}
 	info := cons.CachedInfo()
-	defer c.deleteConsumer(stream, info.Name)
+	defer c.dropConsumer(stream, info.Name)
 	want := info.NumPending
 	if want == 0 {
 		return nil
 	}
-	var got uint64
+	// got is written by whichever goroutine delivers (this one for the
+	// first pull, the consumer's callback after) and read by the other.
+	var got atomic.Uint64
 	handle := func(msg jetstream.Msg) (done bool, err error) {
 		meta, err := msg.Metadata()
 		if err != nil {
 			return false, fmt.Errorf("read from stream %s: %w", stream, err)
 		}
-		got++
+		n := got.Add(1)
 		ctr, err := CounterFromMsg(msg.Subject(), stream, meta.Sequence.Stream, meta.Timestamp, msg.Headers(), msg.Data(), withSources)
 		if err != nil {
 			return false, fmt.Errorf("read %s from stream %s: %w", msg.Subject(), stream, err)
@@ -510,30 +623,31 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 		if err := fn(ctr); err != nil {
 			return false, err
 		}
-		if meta.NumPending == 0 && got < want {
+		if meta.NumPending == 0 && n < want {
 			// Counters that the consumer listed at its start went away
 			// while it delivered (purged meanwhile): never a shorter list.
-			return false, errkind.Unavailablef("read from stream %s ended after %d of %d counters (purged while reading?): the read is incomplete; retry", stream, got, want)
+			return false, errkind.Unavailablef("read from stream %s ended after %d of %d counters (purged while reading?): the read is incomplete; retry", stream, n, want)
 		}
 		return meta.NumPending == 0, nil
 	}
 	stalled := func() error {
-		return fmt.Errorf("read from stream %s stalled after %d of %d counters: the read is incomplete; retry or raise --timeout", stream, got, want)
+		return fmt.Errorf("read from stream %s stalled after %d of %d counters: the read is incomplete; retry or raise --timeout", stream, got.Load(), want)
 	}
 
-	// The first counter is pulled with requests that expire, re-issued
-	// until one is answered. On a replicated stream the consumer may live on
-	// another server, and the create response can arrive before that
-	// server's interest in pull requests has reached ours: a pull sent then
-	// is dropped, and a read waiting on it stalls (about 1% of reads on an
-	// R3 stream; our server answers it with "no responders", which the
-	// pipelined iterator ignores). It pulls ONE message: a pull that expires
-	// while the server is still delivering its batch (a loaded machine) has
-	// stopped listening for the message in flight at its expiry, and with
-	// no acks that counter is never sent again (the read then stalled at
-	// 1,999 of 2,000). One message is in flight far shorter than the wait.
+	// On a replicated stream the consumer may live on another server, and
+	// the create response can arrive before that server's interest in pull
+	// requests has reached ours: a pull sent then is dropped, and a read
+	// waiting on it stalls (about 1% of reads on an R3 stream; our server
+	// answers it with "no responders", which the pipelined consumer
+	// ignores). So unless the consumer is on the server we talk to, the
+	// first counter is pulled with requests that expire, re-issued until
+	// one is answered. It pulls ONE message: a pull that expires while the
+	// server is still delivering its batch (a loaded machine) has stopped
+	// listening for the message in flight at its expiry, and with no acks
+	// that counter is never sent again (the read then stalled at 1,999 of
+	// 2,000). One message is in flight far shorter than the wait.
 	start := time.Now()
-	for wait := 250 * time.Millisecond; got == 0; wait = min(2*wait, c.timeout) {
+	for wait := 250 * time.Millisecond; got.Load() == 0 && !c.onOurServer(info); wait = min(2*wait, c.timeout) {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(wait))
 		if err != nil {
 			return c.Wrap(err, "read from stream "+stream)
@@ -549,60 +663,123 @@ func (c *Client) readLast(ctx context.Context, stream string, filters []string, 
 		}
 		// "No responders" is that dropped pull, reported by our server.
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrNoResponders) {
-			return c.Wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
+			return c.Wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got.Load(), want))
 		}
-		if got == want {
+		if got.Load() == want {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return c.Wrap(err, "read from stream "+stream)
 		}
-		if got == 0 && time.Since(start) > c.timeout {
+		if got.Load() == 0 && time.Since(start) > c.timeout {
 			return stalled()
 		}
 		if errors.Is(batch.Error(), nats.ErrNoResponders) {
 			time.Sleep(10 * time.Millisecond) // the interest is on its way
 		}
 	}
+	return c.consumeLast(ctx, cons, stream, handle, func() uint64 { return got.Load() }, want, stalled)
+}
 
-	// The rest through one pipelined iterator: pulls now reach the consumer.
-	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
+// consumeLast delivers the rest of a read through the consumer's callback
+// with pipelined pulls: no timer or context per message (a fifth of the
+// CPU of a read, once). A watchdog ends the read when nothing arrived for
+// the client timeout while nothing was being handled: a slow fn (a pipe
+// nobody reads yet) is no stall. handle runs on the consumer's goroutine,
+// never after consumeLast returned.
+func (c *Client) consumeLast(ctx context.Context, cons jetstream.Consumer, stream string, handle func(jetstream.Msg) (bool, error), got func() uint64, want uint64, stalled func() error) error {
+	var (
+		mu       sync.Mutex // held while a message is handled
+		stopped  bool       // under mu: deliver nothing more
+		busy     atomic.Bool
+		progress atomic.Uint64
+		result   = make(chan error, 1)
+	)
+	finish := func(err error) {
+		select {
+		case result <- err:
+		default:
+		}
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		busy.Store(true)
+		done, err := handle(msg)
+		busy.Store(false)
+		progress.Add(1)
+		if err != nil || done {
+			stopped = true
+			finish(err)
+		}
+	}, jetstream.PullMaxMessages(4096), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		// Missed heartbeats and leader changes are re-pulled by the
+		// library (and a real stall is the watchdog's); these end it.
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+			errors.Is(err, jetstream.ErrBadRequest) || errors.Is(err, jetstream.ErrConnectionClosed):
+			finish(c.Wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got(), want)))
+		case errors.Is(err, nats.ErrNoResponders):
+			// Nobody took a pull: the consumer is gone (its stream
+			// deleted, its server restarted), or out of reach a moment.
+			go func() {
+				if gone := c.consumerGone(cons, stream, got(), want); gone != nil {
+					finish(gone)
+				}
+			}()
+		}
+	}))
 	if err != nil {
 		return c.Wrap(err, "read from stream "+stream)
 	}
-	defer it.Stop()
-	// One watchdog timer instead of a timeout context per message (those
-	// were a fifth of the CPU of a 100,000-counter read). It is re-armed
-	// before each wait and acts only while waiting: a slow fn is no stall.
-	rctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	var waiting atomic.Bool
-	watchdog := time.AfterFunc(c.timeout, func() {
-		if waiting.Load() {
-			stop(errStalled)
-		}
-	})
-	defer watchdog.Stop()
-	for got < want {
-		waiting.Store(true)
-		watchdog.Reset(c.timeout)
-		msg, err := it.Next(jetstream.NextContext(rctx))
-		waiting.Store(false)
-		if err != nil {
-			if errors.Is(context.Cause(rctx), errStalled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+	defer func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		cc.Stop()
+	}()
+	tick := max(c.timeout/8, 10*time.Millisecond)
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	var last uint64
+	var silent time.Duration
+	for {
+		select {
+		case err := <-result:
+			return err
+		case <-ctx.Done():
+			return c.Wrap(ctx.Err(), fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got(), want))
+		case <-ticker.C:
+			if p := progress.Load(); p != last || busy.Load() {
+				last, silent = p, 0
+				continue
+			}
+			if silent += tick; silent >= c.timeout {
 				return stalled()
 			}
-			return c.Wrap(err, fmt.Sprintf("read from stream %s (after %d of %d counters)", stream, got, want))
-		}
-		done, err := handle(msg)
-		if err != nil {
-			return err
-		}
-		if done {
-			break
 		}
 	}
+}
+
+// consumerGone is an error when the read's consumer no longer exists.
+func (c *Client) consumerGone(cons jetstream.Consumer, stream string, got, want uint64) error {
+	rctx, cancel := c.RequestContext(context.Background())
+	defer cancel()
+	_, err := cons.Info(rctx)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		return errkind.Unavailablef("read from stream %s ended after %d of %d counters: its consumer is gone (the stream was deleted, or the consumer's server restarted): the read is incomplete; retry", stream, got, want)
+	}
 	return nil
+}
+
+// onOurServer: the consumer lives on the server this client is connected
+// to, so its interest in pull requests is there as soon as it exists.
+func (c *Client) onOurServer(info *jetstream.ConsumerInfo) bool {
+	return c.prefix == "$JS.API" && info.Cluster != nil && info.Cluster.Leader != "" &&
+		info.Cluster.Leader == c.nc.ConnectedServerName()
 }
 
 // leaderConsumerAttempts bounds how often a read re-creates its consumer to
@@ -617,9 +794,10 @@ const leaderConsumerAttempts = 8
 // and the read ends short or stalls. The leader has applied every
 // acknowledged write, like the leader's reads of literal subjects. After
 // leaderConsumerAttempts placements elsewhere the last one is used: a
-// replica is behind only briefly.
-func (c *Client) leaderConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-	leader := ""
+// replica is behind only briefly. si, when known, says where the leader
+// was (it is asked again when the consumer is elsewhere).
+func (c *Client) leaderConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig, si *jetstream.StreamInfo) (jetstream.Consumer, error) {
+	fresh := si == nil
 	for attempt := 1; ; attempt++ {
 		rctx, cancel := c.RequestContext(ctx)
 		cons, err := c.js.CreateConsumer(rctx, stream, cfg)
@@ -631,30 +809,43 @@ func (c *Client) leaderConsumer(ctx context.Context, stream string, cfg jetstrea
 		if info.Cluster == nil || info.Cluster.Leader == "" || attempt == leaderConsumerAttempts {
 			return cons, nil
 		}
-		if leader == "" {
-			si, err := c.StreamInfo(ctx, stream)
-			if err != nil {
-				c.deleteConsumer(stream, info.Name)
-				return nil, err
+		for {
+			if si == nil {
+				if si, err = c.StreamInfo(ctx, stream); err != nil {
+					c.deleteConsumer(stream, info.Name)
+					return nil, err
+				}
+				fresh = true
 			}
 			if si.Cluster == nil || len(si.Cluster.Replicas) == 0 {
 				return cons, nil // one copy of the stream: the consumer is with it
 			}
-			leader = si.Cluster.Leader
-		}
-		if info.Cluster.Leader == leader {
-			return cons, nil
+			if info.Cluster.Leader == si.Cluster.Leader {
+				return cons, nil
+			}
+			if fresh {
+				break
+			}
+			si = nil // the leader may have moved since si was read
 		}
 		c.deleteConsumer(stream, info.Name)
 	}
 }
 
-// deleteConsumer removes a read's consumer, best effort: its inactive
-// threshold removes it anyway.
+// deleteConsumer removes a consumer, best effort: its inactive threshold
+// removes it anyway.
 func (c *Client) deleteConsumer(stream, name string) {
 	dctx, cancel := c.RequestContext(context.Background())
 	_ = c.js.DeleteConsumer(dctx, stream, name)
 	cancel()
+}
+
+// dropConsumer asks the server to remove a read's consumer without waiting
+// for the answer (one round trip less at the end of every read): best
+// effort, like deleteConsumer. The request leaves with the next flush, at
+// the latest when the connection closes.
+func (c *Client) dropConsumer(stream, name string) {
+	_ = c.nc.Publish(c.prefix+".CONSUMER.DELETE."+stream+"."+name, nil)
 }
 
 // consumerFilters splits wildcard patterns into filter sets one consumer

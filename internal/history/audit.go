@@ -510,8 +510,12 @@ func Audit(ctx context.Context, c *counters.Client, patterns []string, opts Audi
 		// server refuses such filters together): then one per filter
 		// set, and a counter two sets share is kept once.
 		var results []CounterAudit
-		seen := map[string]bool{}
-		for _, filters := range counters.ConsumerFilters(sp.Patterns) {
+		sets := counters.ConsumerFilters(sp.Patterns)
+		var seen map[string]bool
+		if len(sets) > 1 {
+			seen = map[string]bool{}
+		}
+		for _, filters := range sets {
 			auditor := NewAuditor(stream)
 			n, err := readHistory(ctx, c, stream, jetstream.OrderedConsumerConfig{
 				FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: time.Minute,
@@ -525,6 +529,12 @@ func Audit(ctx context.Context, c *counters.Client, patterns []string, opts Audi
 				return nil, err
 			}
 			report.Messages += n
+			if seen == nil {
+				// One read: its results as they are (a million counters
+				// are copied no more than they must be).
+				results = auditor.Results()
+				continue
+			}
 			for _, r := range auditor.Results() {
 				if !seen[r.Subject] {
 					seen[r.Subject] = true
@@ -537,11 +547,20 @@ func Audit(ctx context.Context, c *counters.Client, patterns []string, opts Audi
 		for _, r := range results {
 			sp.Matched(r.Subject, matched)
 		}
-		report.Counters = append(report.Counters, results...)
+		if report.Counters == nil {
+			report.Counters = results
+		} else {
+			report.Counters = append(report.Counters, results...)
+		}
 	}
-	slices.SortFunc(report.Counters, func(x, y CounterAudit) int {
+	// Each stream's results are in natural order already: one stream's
+	// need no second sort.
+	byName := func(x, y CounterAudit) int {
 		return cmp.Or(natsort.Compare(x.Subject, y.Subject), strings.Compare(x.Stream, y.Stream))
-	})
+	}
+	if !slices.IsSortedFunc(report.Counters, byName) {
+		slices.SortFunc(report.Counters, byName)
+	}
 	for _, p := range patterns {
 		if !matched[p] && !slices.Contains(report.Unmatched, p) {
 			report.Unmatched = append(report.Unmatched, p)
