@@ -6,6 +6,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/tiers"
 )
 
 func addIncr(a *app) {
@@ -55,6 +56,10 @@ func (a *app) incr(ctx context.Context, subject string, d *big.Int, id string, a
 		return err
 	}
 	defer client.Conn().Close()
+	// An aggregate above must be able to carry what this leads to.
+	if err := tiers.CheckCarried(ctx, client, subject, d); err != nil {
+		return err
+	}
 	res, err := client.Incr(ctx, subject, d, id)
 	if err != nil {
 		return err

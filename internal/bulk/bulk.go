@@ -26,6 +26,7 @@ import (
 
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
+	"github.com/jetcounter/counter/internal/tiers"
 	"github.com/jetcounter/counter/internal/topology"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -199,7 +200,7 @@ func Bulk(ctx context.Context, c *counters.Client, r io.Reader, opts BulkOptions
 		opts:    opts,
 		streams: streams,
 		cache:   map[string]*bulkTarget{},
-		carrier: c.NewCarrier(),
+		carrier: tiers.NewCarrier(c),
 		start:   time.Now(),
 		pending: map[uint64]*bulkItem{},
 		slots:   make(chan struct{}, opts.Window),
@@ -304,7 +305,7 @@ type bulkRun struct {
 	opts    BulkOptions
 	streams []*bulkStream
 	cache   map[string]*bulkTarget
-	carrier *counters.Carrier // the carry check of large deltas
+	carrier *tiers.Carrier // the carry check of large deltas
 	input   io.Reader
 	start   time.Time
 	inbox   string

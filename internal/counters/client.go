@@ -265,36 +265,6 @@ func (c *Client) Stream(ctx context.Context, name string) (jetstream.Stream, err
 	return s, nil
 }
 
-// InFlight is how many requests Parallel keeps going at once.
-const InFlight = 64
-
-// Parallel runs do(0..n-1) InFlight at a time; once ctx is done the
-// indexes not started go to skipped instead.
-func Parallel(ctx context.Context, n int, do, skipped func(int)) {
-	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-	)
-	for range min(n, InFlight) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if ctx.Err() != nil {
-					skipped(i)
-					continue
-				}
-				do(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // PollFirst and PollMax pace a wait for the server to catch up: the first
 // look comes soon, later ones back off.
 const (

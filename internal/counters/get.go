@@ -490,7 +490,7 @@ func (c *Client) ReadOne(ctx context.Context, stream, subject string, mode ReadM
 		}
 		return nil, c.Wrap(err, "read "+subject+" from stream "+stream)
 	}
-	var resp msgGetResponse
+	var resp MsgGetResponse
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
 		return nil, errkind.Unavailablef("read %s from stream %s: reply is not a JetStream answer: %.80q", subject, stream, msg.Data)
 	}
@@ -528,7 +528,8 @@ type msgGetRequest struct {
 	NoHeaders     bool   `json:"no_hdr,omitempty"`
 }
 
-type msgGetResponse struct {
+// MsgGetResponse is the answer to $JS.API.STREAM.MSG.GET.
+type MsgGetResponse struct {
 	Error   *jetstream.APIError `json:"error"`
 	Message *struct {
 		Subject  string    `json:"subject"`
@@ -879,46 +880,4 @@ next:
 		sets = append(sets, []string{p})
 	}
 	return sets
-}
-
-// NextMessage finds, on the stream leader, the first message at or after
-// sequence from whose subject matches filter (">" for any): its subject and
-// sequence. errkind.ErrNotFound when there is none.
-func (c *Client) NextMessage(ctx context.Context, stream string, from uint64, filter string) (string, uint64, error) {
-	req, _ := json.Marshal(map[string]any{"seq": from, "next_by_subj": filter, "no_hdr": true})
-	rctx, cancel := c.RequestContext(ctx)
-	defer cancel()
-	msg, err := c.nc.RequestWithContext(rctx, c.prefix+".STREAM.MSG.GET."+stream, req)
-	if err != nil {
-		return "", 0, c.Wrap(err, "read stream "+stream)
-	}
-	var resp msgGetResponse
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return "", 0, errkind.Unavailablef("read stream %s: reply is not a JetStream answer: %.80q", stream, msg.Data)
-	}
-	switch {
-	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
-		return "", 0, errkind.NotFoundf("stream %s has no message matching %s from sequence %d", stream, filter, from)
-	case resp.Error != nil:
-		return "", 0, c.Wrap(resp.Error, "read stream "+stream)
-	case resp.Message == nil:
-		return "", 0, errkind.Unavailablef("read stream %s: the answer holds no message", stream)
-	}
-	return resp.Message.Subject, resp.Message.Sequence, nil
-}
-
-// EdgesNow re-reads stream n's info and returns its sources and mirror as
-// they are now, in n.Sources' order (positions, lag, activity).
-func (c *Client) EdgesNow(ctx context.Context, n *topology.Node) ([]topology.Edge, error) {
-	dc, err := c.InDomain(n.Domain)
-	if err != nil {
-		return nil, err
-	}
-	info, err := dc.StreamInfo(ctx, n.Name)
-	if err != nil {
-		return nil, err
-	}
-	// Only the edges' live state is used: how upstreams are labelled
-	// does not matter here.
-	return NewDiscovery("").Node(info, n.Domain).Sources, nil
 }

@@ -65,9 +65,6 @@ func (c *Client) Incr(ctx context.Context, subject string, delta *big.Int, msgID
 	if err != nil {
 		return nil, err
 	}
-	if err := c.CheckCarried(ctx, subject, delta); err != nil {
-		return nil, err
-	}
 	var extra nats.Header
 	if msgID != "" {
 		// Only a retry-safe increment pays for a second request: the

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetcounter/counter/internal/counters"
+	"github.com/jetcounter/counter/internal/parallel"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -241,7 +242,7 @@ func answersUpTo(ctx context.Context, c *counters.Client, stream string, exist [
 	}
 	var firstErr error
 	var mu sync.Mutex
-	counters.Parallel(ctx, len(missing), func(i int) {
+	parallel.Do(ctx, len(missing), func(i int) {
 		n, first, err := countFrom(ctx, c, stream, missing[i].Subject, 0)
 		mu.Lock()
 		defer mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/natsort"
+	"github.com/jetcounter/counter/internal/parallel"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -664,7 +665,7 @@ func checkUpstreams(ctx context.Context, c *counters.Client, info *jetstream.Str
 		}
 		u.err = err
 	}
-	counters.Parallel(ctx, len(jobs), func(i int) {
+	parallel.Do(ctx, len(jobs), func(i int) {
 		j := jobs[i]
 		j.warn = upstreamWarning(ctx, c, j.key, j.subj, j.up, j.lastSeen, results[j.counter].seenSeq[originKey{j.key, j.subj}], info.Config.Name)
 	}, func(int) {})

@@ -23,6 +23,7 @@ import (
 	"github.com/jetcounter/counter/internal/counters"
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/natsort"
+	"github.com/jetcounter/counter/internal/parallel"
 	"github.com/jetcounter/counter/internal/terminal"
 	"github.com/jetcounter/counter/internal/topology"
 )
@@ -498,7 +499,7 @@ func Reset(ctx context.Context, c *counters.Client, plan *ResetPlan, opts ResetO
 
 	// The negative publishes first, all of them, so that the aggregates
 	// above are copying them while the purges start.
-	counters.Parallel(ctx, n, func(i int) {
+	parallel.Do(ctx, n, func(i int) {
 		if plan.Targets[i].Broken {
 			results[i] = recoverBroken(work, c, streams[plan.Targets[i].Stream], plan.Targets[i], hdr)
 		} else {
@@ -535,7 +536,7 @@ func Reset(ctx context.Context, c *counters.Client, plan *ResetPlan, opts ResetO
 	}
 	wg.Wait()
 
-	counters.Parallel(ctx, n, func(i int) {
+	parallel.Do(ctx, n, func(i int) {
 		r := &results[i]
 		if r.Err == nil && r.Rounds > 0 && !r.Recovered {
 			if err := unsafe[r.Stream]; err != nil {

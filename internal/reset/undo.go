@@ -20,6 +20,7 @@ import (
 	"github.com/jetcounter/counter/internal/errkind"
 	"github.com/jetcounter/counter/internal/history"
 	"github.com/jetcounter/counter/internal/natsort"
+	"github.com/jetcounter/counter/internal/parallel"
 	"github.com/jetcounter/counter/internal/topology"
 )
 
@@ -509,7 +510,7 @@ func undoStream(ctx, work context.Context, c *counters.Client, plan *UndoPlan, o
 		}
 		return
 	}
-	counters.Parallel(ctx, len(idx), func(k int) {
+	parallel.Do(ctx, len(idx), func(k int) {
 		i := idx[k]
 		results[i] = undoOne(work, c, plan.Targets[i], scans[plan.Targets[i].Subject], opts)
 	}, func(k int) {

@@ -80,7 +80,7 @@ func StalledSources(ctx context.Context, c *counters.Client, g *topology.Graph, 
 	for _, w := range watch {
 		edges, ok := now[w.n.ID]
 		if !ok {
-			edges, _ = c.EdgesNow(ctx, w.n)
+			edges, _ = edgesNow(ctx, c, w.n)
 			now[w.n.ID] = edges
 		}
 		if w.i >= len(edges) || edges[w.i].Mirror != w.n.Sources[w.i].Mirror {
@@ -143,7 +143,7 @@ func nextWaiting(ctx context.Context, c *counters.Client, up *topology.Node, e t
 		seq     uint64
 	)
 	for _, f := range filters {
-		s, q, err := uc.NextMessage(ctx, up.Name, e.Seq+1, f)
+		s, q, err := nextMessage(ctx, uc, up.Name, e.Seq+1, f)
 		if errors.Is(err, errkind.ErrNotFound) {
 			continue
 		}
