@@ -134,7 +134,7 @@ func (l *Link) accept() {
 
 // waitAPI polls $JS.<domain>.API.INFO through hub until it answers (up) or
 // nobody does (down).
-func waitAPI(t testing.TB, hub *server.Server, domain string, up bool) {
+func waitAPI(t TB, hub *server.Server, domain string, up bool) {
 	t.Helper()
 	nc, err := nats.Connect(URL(hub))
 	if err != nil {

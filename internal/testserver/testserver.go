@@ -7,7 +7,6 @@
 package testserver
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -189,30 +188,7 @@ func HubAndLeaf(t TB, hubDomain, leafDomain string) (hub, leaf *server.Server) {
 
 	// The leaf connection being up does not mean subscription interest for
 	// $JS.<domain>.API.> has propagated yet, so poll the API itself.
-	nc := Connect(t, hub)
-	subj := "$JS." + leafDomain + ".API.INFO"
-	Eventually(t, readyTimeout, "leaf JetStream API reachable from hub", func() error {
-		msg, err := nc.Request(subj, nil, time.Second)
-		if err != nil {
-			return err
-		}
-		var resp struct {
-			Error *struct {
-				Description string `json:"description"`
-			} `json:"error"`
-			Domain string `json:"domain"`
-		}
-		if err := json.Unmarshal(msg.Data, &resp); err != nil {
-			return fmt.Errorf("decode %s: %w", msg.Data, err)
-		}
-		if resp.Error != nil {
-			return fmt.Errorf("API error: %s", resp.Error.Description)
-		}
-		if resp.Domain != leafDomain {
-			return fmt.Errorf("answered by domain %q", resp.Domain)
-		}
-		return nil
-	})
+	waitAPI(t, hub, leafDomain, true)
 	return hub, leaf
 }
 
