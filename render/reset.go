@@ -37,6 +37,16 @@ type PlannedTierJSON struct {
 	After   string  `json:"after"`
 }
 
+// plannedTiersJSON is the aggregates above a planned change, as reset and
+// undo plans show them (never null: an empty list).
+func plannedTiersJSON(above []counters.PlannedTier) []PlannedTierJSON {
+	out := make([]PlannedTierJSON, 0, len(above))
+	for _, h := range above {
+		out = append(out, PlannedTierJSON{Stream: h.Stream, Subject: h.Subject, Depth: h.Depth, Value: optional(h.Now), After: h.After.String()})
+	}
+	return out
+}
+
 // ResetPlan prints what a reset will do: each counter at its tier (depth 0),
 // then every aggregate above it with its value now and after.
 func (p Printer) ResetPlan(plan *reset.ResetPlan) error {
@@ -45,18 +55,8 @@ func (p Printer) ResetPlan(plan *reset.ResetPlan) error {
 		for i, t := range plan.Targets {
 			pj := PlannedResetJSON{
 				Subject: t.Subject, Stream: t.Stream, Aggregate: t.Aggregate,
-				Value: t.Value.String(), After: "0", Above: []PlannedTierJSON{},
+				Value: t.Value.String(), After: "0", Above: plannedTiersJSON(t.Above),
 				Broken: t.Broken, Warnings: t.Warnings,
-			}
-			for _, h := range t.Above {
-				var now *string
-				if h.Now != nil {
-					s := h.Now.String()
-					now = &s
-				}
-				pj.Above = append(pj.Above, PlannedTierJSON{
-					Stream: h.Stream, Subject: h.Subject, Depth: h.Depth, Value: now, After: h.After.String(),
-				})
 			}
 			out.Plan[i] = pj
 		}

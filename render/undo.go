@@ -73,15 +73,7 @@ func (p Printer) UndoPlan(plan *reset.UndoPlan) error {
 			pj := PlannedUndoJSON{
 				Subject: t.Subject, Stream: t.Stream, Aggregate: t.Aggregate,
 				Value: t.Value.String(), Delta: signed(t.Delta), After: t.After.String(),
-				Reset: resetRecordJSON(t.Reset), Above: []PlannedTierJSON{},
-			}
-			for _, h := range t.Above {
-				var now *string
-				if h.Now != nil {
-					s := h.Now.String()
-					now = &s
-				}
-				pj.Above = append(pj.Above, PlannedTierJSON{Stream: h.Stream, Subject: h.Subject, Depth: h.Depth, Value: now, After: h.After.String()})
+				Reset: resetRecordJSON(t.Reset), Above: plannedTiersJSON(t.Above),
 			}
 			out.Plan[i] = pj
 		}
